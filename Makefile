@@ -1,0 +1,39 @@
+# Everything runs in the project's own virtualenv, created on first use.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+PYTEST := $(PY) -m pytest
+
+.PHONY: install demo test lint fmt fuzz bench diagrams clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(PY) -m agent_fsm demo
+
+lint: install
+	$(PY) -m ruff check agent_fsm tests
+	$(PY) -m ruff format --check agent_fsm tests
+	$(PY) -m mypy --strict agent_fsm
+
+fmt: install
+	$(PY) -m ruff format agent_fsm tests
+	$(PY) -m ruff check --fix agent_fsm tests
+
+test: lint
+	$(PYTEST) -q
+
+fuzz: install
+	@echo "make fuzz: filled in by the fuzzing issue"
+
+bench: install
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,142 @@
+"""agent-fsm: the multi-turn, streaming, tool-calling loop of an LLM agent as an explicit FSM.
+
+The public API is re-exported here. Names are resolved lazily, so importing the sans-IO core
+(``agent_fsm.machine``) pulls in neither ``asyncio`` nor ``httpx``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .agent import DEFAULT_MAX_TURNS, Agent
+    from .console import stream_to_stdout
+    from .driver import AgentRun
+    from .errors import (
+        AgentFSMError,
+        CompletionError,
+        ConfigurationError,
+        HookError,
+        IllegalTransition,
+        MaxTurnsExceeded,
+        PromptCancelled,
+        ToolServerError,
+    )
+    from .hooks import HookAction, StreamingPromptHook, ToolCallHookAction
+    from .items import FinalResponse, StreamAssistantItem, StreamItem, StreamUserItem
+    from .machine import TurnMachine
+    from .messages import (
+        AssistantMessage,
+        Image,
+        Message,
+        Reasoning,
+        Text,
+        ToolCall,
+        ToolFunction,
+        ToolResult,
+        Usage,
+        UserMessage,
+    )
+    from .protocol import ToolOutput
+    from .request import CompletionRequest, Model, ToolDefinition
+    from .table import State
+    from .tools import Tool, ToolServer, ToolSet, tool
+
+_EXPORTS: dict[str, str] = {
+    "Agent": "agent",
+    "DEFAULT_MAX_TURNS": "agent",
+    "AgentRun": "driver",
+    "stream_to_stdout": "console",
+    "AgentFSMError": "errors",
+    "CompletionError": "errors",
+    "ConfigurationError": "errors",
+    "HookError": "errors",
+    "IllegalTransition": "errors",
+    "MaxTurnsExceeded": "errors",
+    "PromptCancelled": "errors",
+    "ToolServerError": "errors",
+    "HookAction": "hooks",
+    "StreamingPromptHook": "hooks",
+    "ToolCallHookAction": "hooks",
+    "FinalResponse": "items",
+    "StreamAssistantItem": "items",
+    "StreamItem": "items",
+    "StreamUserItem": "items",
+    "TurnMachine": "machine",
+    "AssistantMessage": "messages",
+    "Image": "messages",
+    "Message": "messages",
+    "Reasoning": "messages",
+    "Text": "messages",
+    "ToolCall": "messages",
+    "ToolFunction": "messages",
+    "ToolResult": "messages",
+    "Usage": "messages",
+    "UserMessage": "messages",
+    "ToolOutput": "protocol",
+    "CompletionRequest": "request",
+    "Model": "request",
+    "ToolDefinition": "request",
+    "State": "table",
+    "Tool": "tools",
+    "ToolServer": "tools",
+    "ToolSet": "tools",
+    "tool": "tools",
+}
+
+__all__ = [
+    "Agent",
+    "AgentFSMError",
+    "AgentRun",
+    "AssistantMessage",
+    "CompletionError",
+    "CompletionRequest",
+    "ConfigurationError",
+    "DEFAULT_MAX_TURNS",
+    "FinalResponse",
+    "HookAction",
+    "HookError",
+    "IllegalTransition",
+    "Image",
+    "MaxTurnsExceeded",
+    "Message",
+    "Model",
+    "PromptCancelled",
+    "Reasoning",
+    "State",
+    "StreamAssistantItem",
+    "StreamItem",
+    "StreamUserItem",
+    "StreamingPromptHook",
+    "Text",
+    "Tool",
+    "ToolCall",
+    "ToolCallHookAction",
+    "ToolDefinition",
+    "ToolFunction",
+    "ToolOutput",
+    "ToolResult",
+    "ToolServer",
+    "ToolServerError",
+    "ToolSet",
+    "TurnMachine",
+    "Usage",
+    "UserMessage",
+    "stream_to_stdout",
+    "tool",
+]
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agent_fsm' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -1,0 +1,115 @@
+"""The front door: an :class:`Agent` holds configuration; ``stream_prompt`` starts a run.
+
+An agent is configuration only - model, preamble, tools, limits, default hook - and can run any
+number of prompts, concurrently too: every run gets its own machine and shares nothing mutable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from .driver import AgentRun
+from .errors import ConfigurationError
+from .hooks import live_hooks
+from .machine import TurnMachine
+from .messages import Message, UserMessage
+from .request import Model, ToolDefinition
+from .tools import DEFAULT_TOOL_TIMEOUT, Tool, ToolServer, ToolSet
+
+__all__ = ["DEFAULT_MAX_TURNS", "Agent"]
+
+DEFAULT_MAX_TURNS = 10
+"""Model calls a run may make unless the agent says otherwise: enough for a few rounds of tools."""
+
+
+class Agent:
+    """An LLM agent: a model, instructions, tools and limits.
+
+    Args:
+        model: anything with ``stream(request)`` (see :class:`~agent_fsm.request.Model`).
+        preamble: the system prompt.
+        tools: ``@tool`` functions (or plain functions, or ``(ToolDefinition, callable)`` pairs),
+            or a :class:`~agent_fsm.tools.ToolServer` of your own.
+        max_turns: the exact number of model calls a run may make, at least 1 (default 10). A run
+            whose last allowed call still asks for tools ends in ``MaxTurnsExceeded``.
+        hook: the default hook of every run (``stream_prompt(hook=...)`` replaces it).
+        name: the agent's name, for logs and traces.
+        tool_concurrency: how many tool calls of one turn may run at once (default 1: one by
+            one, each ``on_tool_call`` asked right before its call). Results are emitted and
+            recorded in call order whatever the order they finish in.
+        temperature, max_tokens, additional_params: passed on in every request.
+        tool_timeout: seconds a tool call may take unless its ``@tool`` says otherwise.
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        preamble: str | None = None,
+        tools: ToolServer | Iterable[Tool | Any] = (),
+        max_turns: int = DEFAULT_MAX_TURNS,
+        hook: object | None = None,
+        name: str | None = None,
+        tool_concurrency: int = 1,
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        additional_params: Mapping[str, Any] | None = None,
+        tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
+    ) -> None:
+        if not callable(getattr(model, "stream", None)):
+            raise ConfigurationError(f"model must have a stream(request) method; got {type(model).__name__}")
+        if type(max_turns) is not int or max_turns < 1:
+            raise ConfigurationError(f"max_turns must be an int >= 1, got {max_turns!r}")
+        if type(tool_concurrency) is not int or tool_concurrency < 1:
+            raise ConfigurationError(f"tool_concurrency must be an int >= 1, got {tool_concurrency!r}")
+        self.model = model
+        self.preamble = preamble
+        self.tools: ToolServer = (
+            tools if isinstance(tools, ToolServer) else ToolSet(tools, default_timeout=tool_timeout)
+        )
+        self.max_turns = max_turns
+        self.hook = hook
+        self.name = name
+        self.tool_concurrency = tool_concurrency
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.additional_params = dict(additional_params) if additional_params is not None else None
+
+    def stream_prompt(
+        self,
+        prompt: str | UserMessage,
+        history: Sequence[Message] | None = None,
+        hook: object | None = None,
+    ) -> AgentRun:
+        """Start a run (lazily: nothing happens until it is iterated).
+
+        Args:
+            prompt: a ``str`` (wrapped in a ``UserMessage``) or a ``UserMessage``.
+            history: the conversation so far, before the prompt.
+            hook: this run's hook, replacing the agent's.
+
+        Returns:
+            The run: an async iterator of stream items, with ``state``, ``history`` and ``usage``.
+
+        Raises:
+            ConfigurationError: for a prompt or history that is not valid.
+        """
+        run_hook = hook if hook is not None else self.hook
+        hooks = live_hooks(run_hook)
+        machine = TurnMachine(
+            prompt,
+            history,
+            max_turns=self.max_turns,
+            live_hooks=hooks.keys(),
+            tool_concurrency=self.tool_concurrency,
+            preamble=self.preamble,
+            tools=self._definitions(),
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            additional_params=self.additional_params,
+        )
+        return AgentRun(machine, self.model, hooks, self.tools, agent_name=self.name)
+
+    def _definitions(self) -> tuple[ToolDefinition, ...]:
+        return tuple(self.tools.definitions())

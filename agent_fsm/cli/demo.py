@@ -1,0 +1,54 @@
+"""``agent-fsm demo``: the scripted trip-planner agent, printed as it streams."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from ..codec import to_dict
+from ..console import print_run
+from ..demo import DEMO_PROMPT, build_demo_agent
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("demo", help="run the embedded scripted agent (no network, no key)")
+    p.add_argument("--json-history", action="store_true", help="print the final history as JSON")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return asyncio.run(_run(args))
+
+
+async def _run(args: argparse.Namespace) -> int:
+    import json
+
+    agent = build_demo_agent()
+    print(f"user: {DEMO_PROMPT}\n")
+    run = agent.stream_prompt(DEMO_PROMPT)
+    await print_run(run)
+    print(f"\nstate: {run.state.value}, model calls: {run.machine.turns}/{agent.max_turns}")
+    print("\nhistory:")
+    for i, message in enumerate(run.history):
+        if args.json_history:
+            print(json.dumps(to_dict(message), ensure_ascii=False))
+            continue
+        role = type(message).__name__.removesuffix("Message").lower()
+        parts = ", ".join(_describe(p) for p in message.content)
+        print(f"  {i}. {role}: {parts}")
+    return 0
+
+
+def _describe(part: Any) -> str:
+    from ..messages import Reasoning, Text, ToolCall, ToolResult
+
+    if isinstance(part, Text):
+        return repr(part.text)
+    if isinstance(part, Reasoning):
+        return f"reasoning[{part.id}]({len(part.text)} chars)"
+    if isinstance(part, ToolCall):
+        return f"call {part.id}: {part.function.name}({part.function.arguments})"
+    if isinstance(part, ToolResult):
+        return f"result {part.id}: {part.text!r}" + (" (error)" if part.is_error else "")
+    return type(part).__name__

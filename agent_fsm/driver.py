@@ -1,0 +1,310 @@
+"""The async driver: the only code that awaits. It performs the machine's actions, nothing more.
+
+It opens the model stream, calls the user's hooks, runs tools (at most ``tool_concurrency`` at
+once, outputs fed back in call order), and yields the items the machine emits. Everything it does
+goes through :class:`~agent_fsm.machine.TurnMachine`'s public step API; an embedder with other I/O
+can write the same loop (see ``tests/test_sync_driver.py`` for one without asyncio).
+
+An :class:`AgentRun` is an async iterator of items and an async context manager. It ends when the
+run does: after ``FinalResponse`` on success, or by raising the machine's ending error
+(``PromptCancelled``, ``MaxTurnsExceeded``, ``CompletionError``, ``HookError``,
+``IllegalTransition``), each carrying the history. Closing it early (``aclose()``, leaving
+``async with``, or ``break``, once the event loop collects the iterator) cancels the run: the
+model stream is closed and no task is left running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import uuid
+import weakref
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any
+
+from .errors import AgentFSMError, ToolServerError
+from .items import FinalResponse, StreamItem
+from .log import enabled, get_logger
+from .machine import TurnMachine
+from .messages import Message, Text, ToolCall, Usage
+from .protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
+from .request import CompletionRequest, Model
+from .table import Edge, State
+from .tools import ToolServer, to_output
+
+__all__ = ["AgentRun"]
+
+
+class AgentRun:
+    """One run of an agent: iterate it for items; read ``state``, ``history``, ``usage`` after.
+
+    Made by :meth:`Agent.stream_prompt <agent_fsm.Agent.stream_prompt>`; nothing happens until it
+    is iterated. It can be iterated once.
+    """
+
+    def __init__(
+        self,
+        machine: TurnMachine,
+        model: Model,
+        hooks: Mapping[str, Callable[..., Any]],
+        tools: ToolServer,
+        *,
+        agent_name: str | None = None,
+        model_name: str | None = None,
+    ) -> None:
+        self._m = machine
+        self._model = model
+        self._hooks = {name: (fn, inspect.iscoroutinefunction(fn)) for name, fn in hooks.items()}
+        self._tools = tools
+        self.run_id = uuid.uuid4().hex
+        """An id for logs and traces; never part of items or history."""
+        self.agent_name = agent_name
+        self._model_name = model_name
+        self._agen: weakref.ref[AsyncGenerator[StreamItem, None]] | None = None
+        self._held: AsyncGenerator[StreamItem, None] | None = None
+        self._stream: Any = None
+        self._pending_tools: deque[asyncio.Task[ToolOutput | ToolServerError] | ToolCall] = deque()
+        self._result: FinalResponse | None = None
+        self._log: Any = None
+        self._log_mark = 0
+        self._verbose = False
+
+    # ------------------------------------------------------------------ what users read
+
+    @property
+    def machine(self) -> TurnMachine:
+        """The sans-IO machine this run drives."""
+        return self._m
+
+    @property
+    def state(self) -> State:
+        return self._m.state
+
+    @property
+    def history(self) -> tuple[Message, ...]:
+        """The given history, the prompt, and every message of the run so far."""
+        return self._m.history
+
+    @property
+    def usage(self) -> Usage:
+        return self._m.usage
+
+    @property
+    def error(self) -> AgentFSMError | None:
+        """How the run ended, when it ended other than ``Done``."""
+        return self._m.error
+
+    @property
+    def result(self) -> FinalResponse | None:
+        """The ``FinalResponse``, once the run is ``Done``."""
+        return self._result
+
+    @property
+    def trace(self) -> tuple[tuple[Edge, int], ...]:
+        """The edges the run took, in order, each with its count of consecutive repeats."""
+        return self._m.trace
+
+    # ------------------------------------------------------------------ iteration and closing
+
+    def __aiter__(self) -> AsyncGenerator[StreamItem, None]:
+        if self._agen is not None:
+            raise RuntimeError("an AgentRun can be iterated only once")
+        agen = self._drive()
+        # Only a weak reference: when a consumer breaks out of ``async for``, the generator is
+        # collected, and the event loop's finalizer closes it, which cancels the run.
+        self._agen = weakref.ref(agen)
+        return agen
+
+    def __anext__(self) -> Awaitable[StreamItem]:
+        if self._held is None:
+            self._held = self.__aiter__()
+        return self._held.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop the run now: it becomes ``Cancelled`` (unless it already ended)."""
+        agen = self._held or (self._agen() if self._agen is not None else None)
+        if agen is not None:
+            await agen.aclose()
+        if not self._m.done:
+            self._m.close()
+            self._log_steps()
+
+    async def __aenter__(self) -> AgentRun:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------ the loop
+
+    async def _drive(self) -> AsyncGenerator[StreamItem, None]:
+        m = self._m
+        out = m.outbox
+        self._log = log = get_logger(run_id=self.run_id, agent=self.agent_name)
+        self._verbose = verbose = enabled(log, logging.DEBUG)
+        closed_reason = "the run was closed by its consumer"
+        try:
+            action: Action = m.start()
+            while True:
+                while out:
+                    item = out.popleft()
+                    if type(item) is FinalResponse:
+                        self._result = item
+                    yield item
+                if verbose:
+                    self._log_steps()
+                if action is STOP:
+                    break
+                kind = type(action)
+                if kind is SendRequest:
+                    assert isinstance(action, SendRequest)
+                    try:
+                        stream = await self._open(action.request)
+                    except Exception as exc:
+                        action = m.model_failed(exc)
+                        continue
+                    self._stream = stream
+                    anext_ = stream.__anext__
+                    model_event = m.model_event
+                    while True:
+                        try:
+                            event = await anext_()
+                        except StopAsyncIteration:
+                            action = m.model_end()
+                            break
+                        except Exception as exc:
+                            action = m.model_failed(exc)
+                            break
+                        action = model_event(event)
+                        while out:
+                            yield out.popleft()
+                        if action is not NEXT_EVENT:
+                            while type(action) is CallHook:
+                                action = await self._call_hook(action)
+                                while out:
+                                    yield out.popleft()
+                            if action is not NEXT_EVENT:
+                                break
+                    self._stream = None
+                    await _aclose(stream)
+                elif kind is CallHook:
+                    action = await self._call_hook(action)  # type: ignore[arg-type]
+                elif kind is RunTools:
+                    assert isinstance(action, RunTools)
+                    self._start_tools(action.calls)
+                    action = await self._next_tool_output()
+                elif action is NEXT_TOOL_OUTPUT:
+                    action = await self._next_tool_output()
+                else:  # pragma: no cover - the protocol has no other action
+                    raise AssertionError(f"unknown action {action!r}")
+        except asyncio.CancelledError:
+            closed_reason = "the run's task was cancelled"
+            raise
+        finally:
+            await self._cleanup(closed_reason)
+        if m.error is not None:
+            raise m.error
+
+    async def _open(self, request: CompletionRequest) -> AsyncIterator[Any]:
+        stream: Any = self._model.stream(request)
+        if inspect.isawaitable(stream):
+            stream = await stream
+        return stream.__aiter__()  # type: ignore[no-any-return]
+
+    async def _call_hook(self, action: CallHook) -> Action:
+        fn, is_async = self._hooks[action.name]
+        try:
+            answer = fn(*action.args)
+            if is_async or inspect.isawaitable(answer):
+                answer = await answer
+        except Exception as exc:
+            return self._m.hook_failed(exc)
+        return self._m.hook_answer(answer)
+
+    def _start_tools(self, calls: tuple[ToolCall, ...]) -> None:
+        n = self._m.tool_concurrency
+        if n == 1 or len(calls) == 1:
+            self._pending_tools.extend(calls)  # run one by one, when their output is asked for
+            return
+        gate = asyncio.Semaphore(n)
+
+        async def limited(call: ToolCall) -> ToolOutput | ToolServerError:
+            async with gate:
+                return await self._run_tool(call)
+
+        self._pending_tools.extend(asyncio.ensure_future(limited(c)) for c in calls)
+
+    async def _next_tool_output(self) -> Action:
+        nxt = self._pending_tools.popleft()
+        output = await (nxt if isinstance(nxt, asyncio.Task) else self._run_tool(nxt))
+        if isinstance(output, ToolServerError):
+            return self._m.tool_failed(output)
+        return self._m.tool_output(output)
+
+    async def _run_tool(self, call: ToolCall) -> ToolOutput | ToolServerError:
+        name = call.function.name
+        try:
+            output: Any = await self._tools.call(name, call.function.arguments)
+        except ToolServerError as exc:
+            return exc
+        except Exception as exc:
+            self._logger().warning("tool server raised", tool=name, tool_call_id=call.id, exc_info=True)
+            return ToolOutput((Text(f"Tool {name!r} failed: {type(exc).__name__}: {exc}"),), is_error=True)
+        return output if isinstance(output, ToolOutput) else to_output(output)
+
+    async def _cleanup(self, reason: str) -> None:
+        """Leave nothing behind: close the stream, cancel tool tasks, end the machine."""
+        stream, self._stream = self._stream, None
+        tasks = [t for t in self._pending_tools if isinstance(t, asyncio.Task)]
+        self._pending_tools.clear()
+        for t in tasks:
+            t.cancel()
+        if not self._m.done:
+            self._m.close(reason)
+        try:
+            if stream is not None:
+                await _aclose(stream)
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            self._log_steps()
+            self._logger().debug("run ended", state=self._m.state.value, turns=self._m.turns)
+
+    def _logger(self) -> Any:
+        if self._log is None:
+            self._log = get_logger(run_id=self.run_id, agent=self.agent_name)
+        return self._log
+
+    def _log_steps(self) -> None:
+        """One log event per state change since the last call (deltas change no state)."""
+        if not self._verbose:
+            return
+        steps, self._log_mark = self._m.steps_since(self._log_mark)
+        log = None
+        for edge, _count in steps:
+            if edge.dest is None:
+                continue
+            log = log or self._logger()
+            log.debug(
+                "state change",
+                turn=self._m.turns,
+                from_state=edge.source.value,
+                to_state=edge.dest.value,
+                trigger=edge.trigger,
+                guard=edge.guard,
+            )
+
+
+async def _aclose(stream: Any) -> None:
+    aclose = getattr(stream, "aclose", None)
+    if aclose is None:
+        return
+    try:
+        await aclose()
+    except Exception:
+        get_logger().warning("closing the model stream raised", exc_info=True)

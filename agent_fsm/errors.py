@@ -1,0 +1,124 @@
+"""Every way a run can end early, as one exception tree.
+
+::
+
+    AgentFSMError                  root: catch this to catch anything the library raises
+    ├── PromptCancelled            a hook said Terminate, or the consumer closed the run
+    ├── MaxTurnsExceeded           the run used its ``max_turns`` model calls and still had tool results to send
+    ├── CompletionError            the model failed (HTTP error, dropped connection, bad stream, any exception)
+    ├── HookError                  a hook raised; the hook's exception is ``__cause__``
+    ├── IllegalTransition          an event the machine does not allow in its state (a caller or provider bug)
+    ├── ToolServerError            a tool *server* failed as a whole (not one tool: those become error results)
+    └── ConfigurationError         bad arguments to the library itself (also a ``ValueError``)
+
+Every run-ending exception carries ``.history``: the given history, the prompt, and every message
+of the run up to the end, always valid to send back to a provider. Nothing is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .messages import Message, UserMessage
+
+__all__ = [
+    "AgentFSMError",
+    "CompletionError",
+    "ConfigurationError",
+    "HookError",
+    "IllegalTransition",
+    "MaxTurnsExceeded",
+    "PromptCancelled",
+    "ToolServerError",
+]
+
+
+class AgentFSMError(Exception):
+    """Root of every exception agent-fsm raises."""
+
+    history: tuple[Message, ...]
+
+    def __init__(self, message: str, history: Sequence[Message] = ()) -> None:
+        super().__init__(message)
+        self.history = tuple(history)
+
+
+class PromptCancelled(AgentFSMError):
+    """Raised when a hook returned Terminate; ``reason`` is the hook's reason."""
+
+    def __init__(self, reason: str, history: Sequence[Message] = ()) -> None:
+        super().__init__(f"prompt cancelled: {reason}", history)
+        self.reason = reason
+
+
+class MaxTurnsExceeded(AgentFSMError):
+    """Raised when the run made ``max_turns`` model calls and the last one asked for tools.
+
+    ``prompt`` is the tool-results message the next call would have sent; ``history`` ends with it.
+    """
+
+    def __init__(self, max_turns: int, history: Sequence[Message], prompt: UserMessage) -> None:
+        super().__init__(f"max turns exceeded: the run made {max_turns} model call(s)", history)
+        self.max_turns = max_turns
+        self.prompt = prompt
+
+
+class CompletionError(AgentFSMError):
+    """Raised when a model call fails.
+
+    ``status`` is the HTTP status when there was one; ``body`` an excerpt of the response body.
+    ``retryable`` says whether the same request may succeed if sent again. A model raises it
+    without history; the driver sets ``.history`` before it reaches the consumer.
+    """
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        body: str | None = None,
+        history: Sequence[Message] = (),
+        retryable: bool | None = None,
+    ) -> None:
+        super().__init__(message, history)
+        self.message = message
+        self.status = status
+        self.body = body
+        if retryable is not None:
+            self.retryable = retryable
+
+
+class HookError(AgentFSMError):
+    """Raised when a hook raised (or returned something that is not a verdict)."""
+
+    def __init__(self, hook_name: str, history: Sequence[Message] = (), detail: str = "") -> None:
+        super().__init__(f"hook {hook_name} failed" + (f": {detail}" if detail else ""), history)
+        self.hook_name = hook_name
+
+
+class IllegalTransition(AgentFSMError):
+    """Raised when the machine is fed an event its table does not allow in the current state.
+
+    ``state`` is the state's name, ``event`` a short description of what was fed.
+    """
+
+    def __init__(self, state: str, event: str, history: Sequence[Message] = (), detail: str = "") -> None:
+        msg = f"illegal transition: {event} is not allowed in state {state}"
+        super().__init__(msg + (f" ({detail})" if detail else ""), history)
+        self.state = state
+        self.event = event
+
+
+class ToolServerError(AgentFSMError):
+    """Raised by a tool server that cannot serve any call (for example a lost MCP connection).
+
+    A single tool failing is not this: that becomes an error result the model sees.
+    """
+
+
+class ConfigurationError(AgentFSMError, ValueError):
+    """Raised for invalid arguments to the library (for example ``max_turns=0``)."""

@@ -1,0 +1,40 @@
+"""Where the library's structured log events go.
+
+The library never configures structlog. When the application has configured it, events go through
+the application's configuration. When it has not, they go to the standard library logger
+``agent_fsm`` (silent below WARNING unless the application says otherwise), instead of structlog's
+default of printing everything to stdout, which no embedder asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import structlog
+
+__all__ = ["get_logger"]
+
+_STDLIB = logging.getLogger("agent_fsm")
+
+
+def get_logger(**context: Any) -> Any:
+    """A structlog logger bound to ``context``, routed as the module docstring says."""
+    if structlog.is_configured():
+        return structlog.get_logger("agent_fsm").bind(**context)
+    return structlog.wrap_logger(
+        _STDLIB,
+        processors=[
+            structlog.stdlib.filter_by_level,
+            structlog.processors.format_exc_info,
+            structlog.processors.KeyValueRenderer(key_order=["event"], sort_keys=True),
+        ],
+        wrapper_class=structlog.stdlib.BoundLogger,
+    ).bind(**context)
+
+
+def enabled(logger: Any, level: int = logging.DEBUG) -> bool:
+    """Whether ``logger`` would emit at ``level`` (cheap; lets hot code skip building events)."""
+    if isinstance(logger, structlog.stdlib.BoundLogger):
+        return logger.isEnabledFor(level)
+    return True

@@ -1,0 +1,92 @@
+"""The step API's vocabulary: what the machine asks of its driver, and what the driver feeds back.
+
+The machine never does anything itself. Each step returns an *action*; the driver performs it and
+feeds the outcome back through the matching :class:`~agent_fsm.machine.TurnMachine` method:
+
+====================  ===========================================  ==============================
+action                the driver                                   then calls
+====================  ===========================================  ==============================
+:class:`SendRequest`  opens ``model.stream(action.request)``       ``model_event`` per event,
+                                                                   ``model_end`` / ``model_failed``
+``NEXT_EVENT``        pulls the next event of the open stream      ``model_event`` / ``model_end``
+:class:`CallHook`     calls ``hook.<name>(*action.args)``          ``hook_answer`` / ``hook_failed``
+:class:`RunTools`     starts these calls (at most N at once)       ``tool_output`` per call, in
+                                                                   the order of ``action.calls``
+``NEXT_TOOL_OUTPUT``  waits for the next output of the batch       ``tool_output``
+``STOP``              stops: read ``machine.state`` / ``error``    nothing
+====================  ===========================================  ==============================
+
+Items to emit accumulate in ``machine.outbox``; drain it after every step.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, TypeAlias
+
+import attrs
+from attrs import frozen
+
+from .messages import ToolCall, ToolResultContent, _result_parts
+from .request import CompletionRequest
+
+__all__ = [
+    "NEXT_EVENT",
+    "NEXT_TOOL_OUTPUT",
+    "STOP",
+    "Action",
+    "CallHook",
+    "RunTools",
+    "SendRequest",
+    "ToolOutput",
+]
+
+
+class _Marker:
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return self._name
+
+
+NEXT_EVENT: Final = _Marker("NEXT_EVENT")
+"""Feed the next event of the open model stream (or ``model_end`` when it is exhausted)."""
+NEXT_TOOL_OUTPUT: Final = _Marker("NEXT_TOOL_OUTPUT")
+"""Feed the output of the next call of the current :class:`RunTools` batch, in batch order."""
+STOP: Final = _Marker("STOP")
+"""The run has reached a terminal state; nothing more will be asked."""
+
+
+@frozen
+class SendRequest:
+    """Open a model stream for this request."""
+
+    request: CompletionRequest
+
+
+@frozen
+class CallHook:
+    """Call the user's hook method ``name`` with ``args``; feed back what it returns."""
+
+    name: str
+    args: tuple[Any, ...]
+
+
+@frozen
+class RunTools:
+    """Run these tool calls, at most ``tool_concurrency`` at once; feed each output back in order."""
+
+    calls: tuple[ToolCall, ...]
+
+
+@frozen
+class ToolOutput:
+    """What running one tool produced: result parts, and whether they report an error."""
+
+    content: tuple[ToolResultContent, ...] = attrs.field(converter=_result_parts)
+    is_error: bool = False
+
+
+Action: TypeAlias = SendRequest | CallHook | RunTools | _Marker

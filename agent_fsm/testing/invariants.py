@@ -1,0 +1,166 @@
+"""The invariants of DESIGN §4 as checks that name what broke.
+
+``check_history_invariants`` asks whether a history is valid to send back to a provider.
+``check_run`` asks whether a whole run kept its promises: one ending, nothing after it, nothing
+streamed missing from the history, usage adding up, the turn budget kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import AgentFSMError, MaxTurnsExceeded
+from ..events import Final, Reasoning, TextDelta, ToolCallReady
+from ..items import FinalResponse, StreamAssistantItem, StreamItem, StreamUserItem
+from ..messages import AssistantMessage, Message, Text, ToolCall, ToolResult, Usage, UserMessage
+from ..table import State
+
+__all__ = ["check_history_invariants", "check_run"]
+
+
+def _fail(invariant: str, detail: str) -> AssertionError:
+    return AssertionError(f"invariant broken: {invariant}: {detail}")
+
+
+def check_history_invariants(history: Sequence[Message]) -> None:
+    """Check that ``history`` is valid to send back to a provider.
+
+    Every message is a user or assistant message with content; every tool call has exactly one
+    result with its id, in the user message right after the call; no result is an orphan; no
+    two calls of a message share an id; no assistant message with tool calls is left last.
+
+    Raises:
+        AssertionError: naming the broken invariant and where.
+    """
+    for i, message in enumerate(history):
+        if not isinstance(message, UserMessage | AssistantMessage):
+            raise _fail("messages", f"history[{i}] is a {type(message).__name__}")
+        if not message.content:
+            raise _fail("non-empty content", f"history[{i}] has no content")
+        calls = [p for p in message.content if isinstance(p, ToolCall)] if isinstance(message, AssistantMessage) else []
+        results = [p for p in message.content if isinstance(p, ToolResult)] if isinstance(message, UserMessage) else []
+        if isinstance(message, UserMessage) and results:
+            before = history[i - 1] if i > 0 else None
+            prior_calls = before.tool_calls if isinstance(before, AssistantMessage) else ()
+            called = {c.id for c in prior_calls}
+            for r in results:
+                if r.id not in called:
+                    raise _fail(
+                        "no orphan results",
+                        f"history[{i}] has a result for {r.id!r}, which history[{i - 1}] did not call",
+                    )
+        if calls:
+            ids = [c.id for c in calls]
+            if len(set(ids)) != len(ids):
+                raise _fail("unique call ids", f"history[{i}] calls the same id twice: {ids}")
+            if i + 1 >= len(history):
+                raise _fail("every call has a result", f"history[{i}] calls tools {ids} and nothing follows it")
+            after = history[i + 1]
+            if not isinstance(after, UserMessage):
+                raise _fail("results follow their calls", f"history[{i + 1}] is not the user message of results")
+            got = [p.id for p in after.content if isinstance(p, ToolResult)]
+            for call_id in ids:
+                n = got.count(call_id)
+                if n != 1:
+                    raise _fail("exactly one result per call", f"call {call_id!r} of history[{i}] has {n} results")
+
+
+def _run_messages(history: Sequence[Message], initial: int) -> Sequence[Message]:
+    return history[initial:]
+
+
+def check_run(
+    items: Sequence[StreamItem],
+    history: Sequence[Message],
+    outcome: State | BaseException | None,
+    *,
+    initial: int = 0,
+    max_turns: int | None = None,
+    model_calls: int | None = None,
+) -> None:
+    """Check every invariant of a run that has ended.
+
+    Args:
+        items: everything the run yielded, in order.
+        history: the run's final history (``run.history``).
+        outcome: the exception the run raised, or ``None`` (or ``State.Done``) if it completed; a
+            terminal ``State`` is accepted too.
+        initial: how many messages of ``history`` were given before the prompt.
+        max_turns: the run's budget, to check that it made at most that many model calls.
+        model_calls: how many model calls it made (``ScriptedModel.calls``).
+
+    Raises:
+        AssertionError: naming the broken invariant.
+    """
+    check_history_invariants(history)
+    done = outcome is None or outcome is State.Done
+    finals = [i for i, item in enumerate(items) if isinstance(item, FinalResponse)]
+    # exactly one ending, nothing after it
+    if done:
+        if len(finals) != 1:
+            raise _fail("one FinalResponse per completed run", f"{len(finals)} were emitted")
+        if finals[0] != len(items) - 1:
+            raise _fail(
+                "nothing emitted after the ending", f"{len(items) - 1 - finals[0]} item(s) follow FinalResponse"
+            )
+        final = items[-1]
+        assert isinstance(final, FinalResponse)
+        if tuple(final.history) != tuple(history):
+            raise _fail("FinalResponse.history is the run's history", "they differ")
+        last = history[-1]
+        if not isinstance(last, AssistantMessage) or last.tool_calls:
+            raise _fail("a completed run ends with the assistant's answer", f"it ends with {type(last).__name__}")
+        if final.response != last.text:
+            raise _fail("FinalResponse.response is this turn's text", f"{final.response!r} != {last.text!r}")
+        emitted_usage = sum(
+            (i.content.usage for i in items if isinstance(i, StreamAssistantItem) and isinstance(i.content, Final)),
+            Usage(),
+        )
+        if final.usage != emitted_usage:
+            raise _fail("usage total = sum of per-turn usage", f"{final.usage} != {emitted_usage}")
+    else:
+        if finals:
+            raise _fail("no FinalResponse after an early ending", f"{len(finals)} emitted")
+        if isinstance(outcome, AgentFSMError) and tuple(outcome.history) != tuple(history):
+            raise _fail("the ending error carries the history", f"{type(outcome).__name__}.history differs")
+        if isinstance(outcome, MaxTurnsExceeded) and (not history or outcome.prompt != history[-1]):
+            raise _fail("MaxTurnsExceeded.prompt ends the history", "it does not")
+    if max_turns is not None and model_calls is not None and model_calls > max_turns:
+        raise _fail("model calls <= max_turns", f"{model_calls} > {max_turns}")
+    run = _run_messages(history, initial)
+    assistants = [m for m in run if isinstance(m, AssistantMessage)]
+    if max_turns is not None and len(assistants) > max_turns:
+        raise _fail("model calls <= max_turns", f"{len(assistants)} assistant messages > {max_turns}")
+    _check_nothing_missing(items, run)
+
+
+def _check_nothing_missing(items: Sequence[StreamItem], run: Sequence[Message]) -> None:
+    """Everything streamed is in the history, in the order it streamed."""
+    streamed_text = "".join(
+        i.content.text for i in items if isinstance(i, StreamAssistantItem) and isinstance(i.content, TextDelta)
+    )
+    history_text = "".join(
+        p.text for m in run if isinstance(m, AssistantMessage) for p in m.content if isinstance(p, Text)
+    )
+    if streamed_text != history_text:
+        raise _fail("nothing streamed is missing", f"streamed text {streamed_text!r} != history text {history_text!r}")
+    streamed_calls = [
+        i.content.tool_call
+        for i in items
+        if isinstance(i, StreamAssistantItem) and isinstance(i.content, ToolCallReady)
+    ]
+    history_calls = [c for m in run if isinstance(m, AssistantMessage) for c in m.tool_calls]
+    if streamed_calls != history_calls:
+        raise _fail(
+            "every streamed tool call is in history", f"{len(streamed_calls)} streamed, {len(history_calls)} in history"
+        )
+    blocks = [i.content for i in items if isinstance(i, StreamAssistantItem) and isinstance(i.content, Reasoning)]
+    history_blocks = [p for m in run if isinstance(m, AssistantMessage) for p in m.content if isinstance(p, Reasoning)]
+    if any(b not in history_blocks for b in blocks):
+        raise _fail("every reasoning block is in history", "one is missing")
+    emitted: list[Any] = [i.tool_result for i in items if isinstance(i, StreamUserItem)]
+    recorded = [p for m in run if isinstance(m, UserMessage) for p in m.content if isinstance(p, ToolResult)]
+    it = iter(recorded)
+    if not all(any(r == e for r in it) for e in emitted):
+        raise _fail("emitted tool results are in history, in order", "one is missing or out of order")
