@@ -13,11 +13,12 @@ from collections.abc import Sequence
 
 import structlog
 
-from . import demo
+import importlib
 
 __all__ = ["main"]
 
-_SUBCOMMANDS = (demo,)
+# One module per subcommand, each with register(subparsers).
+_SUBCOMMANDS = ("demo", "run", "diagram", "fuzz", "replay")
 
 
 def configure_logging(verbosity: int) -> None:
@@ -43,7 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agent-fsm", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-v: info, -vv: debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in _SUBCOMMANDS:
+    for name in _SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+            continue  # not written yet
         module.register(sub)
     return parser
 
