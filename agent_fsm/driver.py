@@ -71,6 +71,7 @@ class AgentRun:
         self._log: Any = None
         self._log_mark = 0
         self._verbose = False
+        self._cleaned = False
 
     # ------------------------------------------------------------------ what users read
 
@@ -128,9 +129,9 @@ class AgentRun:
         agen = self._held or (self._agen() if self._agen is not None else None)
         if agen is not None:
             await agen.aclose()
-        if not self._m.done:
-            self._m.close()
-            self._log_steps()
+        # After ``break`` the generator may already be collected, its own closing only scheduled
+        # by the event loop: do the cleanup now (it is idempotent), so closing is immediate.
+        await self._cleanup("the run was closed by its consumer")
 
     async def __aenter__(self) -> AgentRun:
         return self
@@ -258,7 +259,10 @@ class AgentRun:
         return output if isinstance(output, ToolOutput) else to_output(output)
 
     async def _cleanup(self, reason: str) -> None:
-        """Leave nothing behind: close the stream, cancel tool tasks, end the machine."""
+        """Leave nothing behind: close the stream, cancel tool tasks, end the machine. Idempotent."""
+        if self._cleaned:
+            return
+        self._cleaned = True
         stream, self._stream = self._stream, None
         tasks = [t for t in self._pending_tools if isinstance(t, asyncio.Task)]
         self._pending_tools.clear()

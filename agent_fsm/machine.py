@@ -252,7 +252,7 @@ class TurnMachine:
         if trigger == "text_delta" and verdict.kind == "continue":
             self._agg += payload.text
         self._fire(trigger, verdict, payload)
-        if self.state is _STREAMING:
+        if self.state is _STREAMING and not self._request_pending:
             self._open = not self._final_seen
             return NEXT_EVENT
         return self._advance()

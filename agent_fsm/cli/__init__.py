@@ -7,13 +7,12 @@ terminal and as JSON lines otherwise, at WARNING unless ``-v`` / ``-vv``.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
 
 import structlog
-
-import importlib
 
 __all__ = ["main"]
 
