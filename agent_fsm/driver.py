@@ -171,6 +171,7 @@ class AgentRun:
                         continue
                     self._stream = stream
                     anext_ = stream.__anext__
+                    handlers = m.event_handlers
                     model_event = m.model_event
                     while True:
                         try:
@@ -181,7 +182,8 @@ class AgentRun:
                         except Exception as exc:
                             action = m.model_failed(exc)
                             break
-                        action = model_event(event)
+                        handler = handlers.get(type(event))
+                        action = handler(event) if handler is not None else model_event(event)
                         while out:
                             yield out.popleft()
                         if action is not NEXT_EVENT:

@@ -145,6 +145,7 @@ class TurnMachine:
 
         self.outbox: deque[StreamItem] = deque()
         """Items to emit, in order; drain it after every step."""
+        self._emit = self.outbox.append
         self.turns = 0
         """Model calls made so far."""
         self.usage = Usage()
@@ -217,6 +218,15 @@ class TurnMachine:
         if handler is None:
             raise self._illegal(f"model event {type(event).__name__}", "not a model event")
         return handler(event)
+
+    @property
+    def event_handlers(self) -> Mapping[type, Callable[[Any], Action]]:
+        """The handler :meth:`model_event` dispatches each event type to.
+
+        Calling ``event_handlers[type(event)](event)`` is exactly ``model_event(event)`` minus one
+        call: a driver's hot loop may use it (the async driver does). Unknown types are absent.
+        """
+        return self._on_event
 
     def model_end(self) -> Action:
         """The model stream is exhausted."""
@@ -514,8 +524,15 @@ class TurnMachine:
         self._request_pending = True
 
     def emit_text(self, verdict: Verdict, event: TextDelta) -> None:
-        self._turn.add_text(event.text)  # type: ignore[union-attr]
-        self.outbox.append(StreamAssistantItem(event))
+        # The hottest callback: one per text delta. It extends the turn's current text run in
+        # place (what ``TurnBuffer.add_text`` does) without the extra call.
+        turn = self._turn
+        run = turn._text_run  # type: ignore[union-attr]
+        if run is None:
+            turn.add_text(event.text)  # type: ignore[union-attr]
+        else:
+            run.append(event.text)
+        self._emit(StreamAssistantItem(event))
 
     def emit_tool_call_delta(self, verdict: Verdict, event: ToolCallDelta) -> None:
         self._turn.break_text()  # type: ignore[union-attr]

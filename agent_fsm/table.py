@@ -19,7 +19,8 @@ results back, and repeats until the model answers with text (``Done``), a hook t
   ``on_tool_call`` of the turn is asked first), and passes ``on_tool_result`` before it is emitted.
   All results go into ONE user message, in call order: the next prompt (``AwaitingCompletion``).
 * ``Finalizing`` - emits the ``FinalResponse`` (this turn's text, the run's usage, the history),
-  then ``Done``.
+  then ``Done``. The machine takes that edge on its own, so nothing can interrupt it: the state
+  has no abort edges.
 * ``Done``, ``MaxTurnsExceeded``, ``Cancelled``, ``Failed`` - terminal and absorbing: any further
   event raises ``IllegalTransition`` and changes nothing. Entering one *seals* the history: the
   interrupted turn's partial assistant message is appended, and every tool call without a result
@@ -145,9 +146,8 @@ TABLE: Final[dict[State, list[dict[str, Any]]]] = {
         {"trigger": "tool_error",      "dest": S.Failed},
         *_ABORTS,
     ],
-    S.Finalizing: [
+    S.Finalizing: [  # transient: the machine takes this edge on its own, so nothing can interrupt it
         {"trigger": "finish",          "dest": S.Done,             "after": "emit_final_response"},
-        *_ABORTS,
     ],
     S.Done: [],
     S.MaxTurnsExceeded: [],
