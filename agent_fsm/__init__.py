@@ -11,16 +11,20 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .agent import DEFAULT_MAX_TURNS, Agent
+    from .cassette import RecordingModel, ReplayMismatch, ReplayModel
     from .console import stream_to_stdout
     from .driver import AgentRun
+    from .effects import DirectEffects, Effects
     from .errors import (
         AgentFSMError,
+        ApprovalRequired,
         CompletionError,
         ConfigurationError,
         HookError,
         IllegalTransition,
         MaxTurnsExceeded,
         PromptCancelled,
+        SnapshotError,
         ToolServerError,
     )
     from .hooks import HookAction, StreamingPromptHook, ToolCallHookAction
@@ -40,21 +44,29 @@ if TYPE_CHECKING:
     )
     from .protocol import ToolOutput
     from .request import CompletionRequest, Model, ToolDefinition
+    from .snapshot import Approval, Snapshot, approve, deny
     from .table import State
     from .tools import Tool, ToolServer, ToolSet, tool
 
 _EXPORTS: dict[str, str] = {
     "Agent": "agent",
     "DEFAULT_MAX_TURNS": "agent",
-    "AgentRun": "driver",
+    "RecordingModel": "cassette",
+    "ReplayMismatch": "cassette",
+    "ReplayModel": "cassette",
     "stream_to_stdout": "console",
+    "AgentRun": "driver",
+    "DirectEffects": "effects",
+    "Effects": "effects",
     "AgentFSMError": "errors",
+    "ApprovalRequired": "errors",
     "CompletionError": "errors",
     "ConfigurationError": "errors",
     "HookError": "errors",
     "IllegalTransition": "errors",
     "MaxTurnsExceeded": "errors",
     "PromptCancelled": "errors",
+    "SnapshotError": "errors",
     "ToolServerError": "errors",
     "HookAction": "hooks",
     "StreamingPromptHook": "hooks",
@@ -78,6 +90,10 @@ _EXPORTS: dict[str, str] = {
     "CompletionRequest": "request",
     "Model": "request",
     "ToolDefinition": "request",
+    "Approval": "snapshot",
+    "Snapshot": "snapshot",
+    "approve": "snapshot",
+    "deny": "snapshot",
     "State": "table",
     "Tool": "tools",
     "ToolServer": "tools",
@@ -89,11 +105,15 @@ __all__ = [
     "Agent",
     "AgentFSMError",
     "AgentRun",
+    "Approval",
+    "ApprovalRequired",
     "AssistantMessage",
     "CompletionError",
     "CompletionRequest",
     "ConfigurationError",
     "DEFAULT_MAX_TURNS",
+    "DirectEffects",
+    "Effects",
     "FinalResponse",
     "HookAction",
     "HookError",
@@ -104,6 +124,11 @@ __all__ = [
     "Model",
     "PromptCancelled",
     "Reasoning",
+    "RecordingModel",
+    "ReplayMismatch",
+    "ReplayModel",
+    "Snapshot",
+    "SnapshotError",
     "State",
     "StreamAssistantItem",
     "StreamItem",
@@ -123,6 +148,8 @@ __all__ = [
     "TurnMachine",
     "Usage",
     "UserMessage",
+    "approve",
+    "deny",
     "stream_to_stdout",
     "tool",
 ]

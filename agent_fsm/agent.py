@@ -10,11 +10,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .driver import AgentRun
-from .errors import ConfigurationError
+from .effects import Effects
+from .errors import ConfigurationError, SnapshotError
 from .hooks import live_hooks
 from .machine import TurnMachine
 from .messages import Message, UserMessage
-from .request import Model, ToolDefinition
+from .request import Model
+from .snapshot import Approval, Snapshot
 from .tools import DEFAULT_TOOL_TIMEOUT, Tool, ToolServer, ToolSet
 
 __all__ = ["DEFAULT_MAX_TURNS", "Agent"]
@@ -40,6 +42,8 @@ class Agent:
             recorded in call order whatever the order they finish in.
         temperature, max_tokens, additional_params: passed on in every request.
         tool_timeout: seconds a tool call may take unless its ``@tool`` says otherwise.
+        effects: how the driver calls the model and tools, reads the clock and makes ids (see
+            :mod:`agent_fsm.effects`); the default does it directly.
     """
 
     def __init__(
@@ -56,6 +60,7 @@ class Agent:
         max_tokens: int | None = None,
         additional_params: Mapping[str, Any] | None = None,
         tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
+        effects: Effects | None = None,
     ) -> None:
         if not callable(getattr(model, "stream", None)):
             raise ConfigurationError(f"model must have a stream(request) method; got {type(model).__name__}")
@@ -75,6 +80,7 @@ class Agent:
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.additional_params = dict(additional_params) if additional_params is not None else None
+        self.effects = effects
 
     def stream_prompt(
         self,
@@ -97,19 +103,63 @@ class Agent:
         """
         run_hook = hook if hook is not None else self.hook
         hooks = live_hooks(run_hook)
-        machine = TurnMachine(
-            prompt,
-            history,
-            max_turns=self.max_turns,
-            live_hooks=hooks.keys(),
-            tool_concurrency=self.tool_concurrency,
-            preamble=self.preamble,
-            tools=self._definitions(),
-            temperature=self.temperature,
-            max_tokens=self.max_tokens,
-            additional_params=self.additional_params,
-        )
-        return AgentRun(machine, self.model, hooks, self.tools, agent_name=self.name)
+        machine = TurnMachine(prompt, history, max_turns=self.max_turns, **self._machine_config(hooks.keys()))
+        return self._run(machine, hooks)
 
-    def _definitions(self) -> tuple[ToolDefinition, ...]:
-        return tuple(self.tools.definitions())
+    def resume(
+        self,
+        snapshot: Snapshot | str | bytes | dict[str, Any],
+        approvals: Mapping[str, Approval] | None = None,
+        hook: object | None = None,
+        *,
+        max_turns: int | None = None,
+    ) -> AgentRun:
+        """Continue a run from its snapshot (lazily, like ``stream_prompt``).
+
+        The resumed run repeats what came after the snapshot's checkpoint: a model call that was
+        streaming is requested again; tool calls that were approved but whose results were not
+        yet processed run again. Its items continue the original run's; its history and ending
+        are those of the original run had it not been interrupted.
+
+        Args:
+            snapshot: a :class:`Snapshot`, or its JSON (text or parsed).
+            approvals: ``{call_id: approve | deny(reason)}`` for calls awaiting approval; calls
+                left out stay deferred.
+            hook: this run's hook, replacing the agent's.
+            max_turns: the run's budget; by default the one the snapshot recorded.
+
+        Raises:
+            SnapshotError: for a snapshot of another machine definition, a newer schema, bad
+                data, or a completed run.
+            ConfigurationError: for an approval naming no deferred call.
+        """
+        if isinstance(snapshot, str | bytes):
+            snapshot = Snapshot.from_json(snapshot)
+        elif isinstance(snapshot, dict):
+            snapshot = Snapshot.from_dict(snapshot)
+        if not isinstance(snapshot, Snapshot):
+            raise SnapshotError(f"not a snapshot: {type(snapshot).__name__}")
+        run_hook = hook if hook is not None else self.hook
+        hooks = live_hooks(run_hook)
+        machine = TurnMachine.restore(
+            snapshot, approvals=approvals, max_turns=max_turns, **self._machine_config(hooks.keys())
+        )
+        return self._run(machine, hooks)
+
+    def _machine_config(self, hooks: Iterable[str]) -> dict[str, Any]:
+        definitions = tuple(self.tools.definitions())
+        needs_approval = getattr(self.tools, "requires_approval", None)
+        approval_tools = [d.name for d in definitions if needs_approval is not None and needs_approval(d.name)]
+        return {
+            "live_hooks": hooks,
+            "tool_concurrency": self.tool_concurrency,
+            "approval_tools": approval_tools,
+            "preamble": self.preamble,
+            "tools": definitions,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "additional_params": self.additional_params,
+        }
+
+    def _run(self, machine: TurnMachine, hooks: Mapping[str, Any]) -> AgentRun:
+        return AgentRun(machine, self.model, hooks, self.tools, agent_name=self.name, effects=self.effects)

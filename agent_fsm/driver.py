@@ -18,13 +18,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import uuid
 import weakref
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any
 
+from .effects import DirectEffects, Effects
 from .errors import AgentFSMError, ToolServerError
 from .items import FinalResponse, StreamItem
 from .log import enabled, get_logger
@@ -32,6 +32,7 @@ from .machine import TurnMachine
 from .messages import Message, Text, ToolCall, Usage
 from .protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
 from .request import CompletionRequest, Model
+from .snapshot import Snapshot
 from .table import Edge, State
 from .tools import ToolServer, to_output
 
@@ -54,12 +55,14 @@ class AgentRun:
         *,
         agent_name: str | None = None,
         model_name: str | None = None,
+        effects: Effects | None = None,
     ) -> None:
         self._m = machine
         self._model = model
         self._hooks = {name: (fn, inspect.iscoroutinefunction(fn)) for name, fn in hooks.items()}
         self._tools = tools
-        self.run_id = uuid.uuid4().hex
+        self._effects: Effects = effects if effects is not None else DirectEffects()
+        self.run_id = self._effects.new_id()
         """An id for logs and traces; never part of items or history."""
         self.agent_name = agent_name
         self._model_name = model_name
@@ -107,6 +110,15 @@ class AgentRun:
     def trace(self) -> tuple[tuple[Edge, int], ...]:
         """The edges the run took, in order, each with its count of consecutive repeats."""
         return self._m.trace
+
+    def snapshot(self) -> Snapshot:
+        """The run as of its last completed step; ``Agent.resume`` continues it.
+
+        It may be taken at any time, also while the run streams (then it holds the start of the
+        current model call, which a resumed run requests again) and after the run stopped.
+        ``snapshot().to_json()`` is what to store.
+        """
+        return self._m.snapshot()
 
     # ------------------------------------------------------------------ iteration and closing
 
@@ -214,7 +226,7 @@ class AgentRun:
             raise m.error
 
     async def _open(self, request: CompletionRequest) -> AsyncIterator[Any]:
-        stream: Any = self._model.stream(request)
+        stream: Any = self._effects.stream(self._model, request)
         if inspect.isawaitable(stream):
             stream = await stream
         return stream.__aiter__()  # type: ignore[no-any-return]
@@ -252,7 +264,7 @@ class AgentRun:
     async def _run_tool(self, call: ToolCall) -> ToolOutput | ToolServerError:
         name = call.function.name
         try:
-            output: Any = await self._tools.call(name, call.function.arguments)
+            output: Any = await self._effects.call_tool(self._tools, call)
         except ToolServerError as exc:
             return exc
         except Exception as exc:

@@ -9,6 +9,8 @@
     ├── HookError                  a hook raised; the hook's exception is ``__cause__``
     ├── IllegalTransition          an event the machine does not allow in its state (a caller or provider bug)
     ├── ToolServerError            a tool *server* failed as a whole (not one tool: those become error results)
+    ├── ApprovalRequired           the run stopped until deferred tool calls are approved (resumable)
+    ├── SnapshotError              a snapshot cannot be resumed (other machine definition, newer schema, bad data)
     └── ConfigurationError         bad arguments to the library itself (also a ``ValueError``)
 
 Every run-ending exception carries ``.history``: the given history, the prompt, and every message
@@ -21,16 +23,19 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .messages import Message, UserMessage
+    from .messages import Message, ToolCall, UserMessage
+    from .snapshot import Snapshot
 
 __all__ = [
     "AgentFSMError",
+    "ApprovalRequired",
     "CompletionError",
     "ConfigurationError",
     "HookError",
     "IllegalTransition",
     "MaxTurnsExceeded",
     "PromptCancelled",
+    "SnapshotError",
     "ToolServerError",
 ]
 
@@ -118,6 +123,26 @@ class ToolServerError(AgentFSMError):
 
     A single tool failing is not this: that becomes an error result the model sees.
     """
+
+
+class ApprovalRequired(AgentFSMError):
+    """Raised when the run stopped in ``AwaitingApproval``: some tool calls wait for a decision.
+
+    ``pending`` are those calls; ``snapshot`` is what ``Agent.resume(snapshot, approvals={call.id:
+    approve | deny(reason)})`` continues from (it can be stored as JSON and resumed in another
+    process). ``history`` is sealed like every ending's: valid to send to a provider as is.
+    """
+
+    def __init__(self, pending: Sequence[ToolCall], snapshot: Snapshot, history: Sequence[Message] = ()) -> None:
+        ids = ", ".join(c.id for c in pending)
+        super().__init__(f"approval required for tool call(s) {ids}", history)
+        self.pending = tuple(pending)
+        self.snapshot = snapshot
+
+
+class SnapshotError(AgentFSMError, ValueError):
+    """Raised when a snapshot cannot be resumed: taken with another machine definition, written
+    by a newer schema, malformed, or of a run that has already completed."""
 
 
 class ConfigurationError(AgentFSMError, ValueError):

@@ -29,7 +29,7 @@ __all__ = [
     "live_hooks",
 ]
 
-VerdictKind = Literal["continue", "skip", "terminate"]
+VerdictKind = Literal["continue", "skip", "defer", "terminate"]
 
 
 @frozen
@@ -61,7 +61,8 @@ class HookAction(Verdict):
 
 @frozen
 class ToolCallHookAction(Verdict):
-    """What ``on_tool_call`` answers: run the tool, skip it with a reason, or terminate the run."""
+    """What ``on_tool_call`` answers: run the tool, skip it with a reason, defer it until someone
+    approves it, or terminate the run."""
 
     @classmethod
     def cont(cls) -> ToolCallHookAction:
@@ -72,6 +73,13 @@ class ToolCallHookAction(Verdict):
     def skip(cls, reason: str) -> ToolCallHookAction:
         """Do not run the tool; ``reason`` becomes its result, which the model sees."""
         return cls("skip", reason)
+
+    @classmethod
+    def defer(cls, reason: str = "") -> ToolCallHookAction:
+        """Hold the call for approval: once every call of the batch has a verdict, the run stops
+        in ``AwaitingApproval`` with a snapshot; ``Agent.resume(snapshot, approvals=...)``
+        continues it."""
+        return cls("defer", reason)
 
     @classmethod
     def terminate(cls, reason: str) -> ToolCallHookAction:
@@ -113,7 +121,7 @@ class StreamingPromptHook:
     def on_tool_call(
         self, tool_name: str, tool_call_id: str, internal_call_id: str, args: JSONValue
     ) -> ToolCallHookAction | HookAction | None:
-        """Before a tool runs: continue, skip it with a reason, or terminate the run."""
+        """Before a tool runs: continue, skip it with a reason, defer it for approval, or terminate."""
         return None
 
     def on_tool_result(

@@ -38,26 +38,31 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Final, TypeAlias
+from typing import Any, Final
 
 from .errors import (
     AgentFSMError,
+    ApprovalRequired,
     CompletionError,
     ConfigurationError,
     HookError,
     IllegalTransition,
     MaxTurnsExceeded,
     PromptCancelled,
+    SnapshotError,
     ToolServerError,
 )
 from .events import Final as FinalEvent
 from .events import ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
+from .fastpath import compile_dispatch, compile_fast
 from .hooks import HookAction, ToolCallHookAction, Verdict
-from .items import FinalResponse, StreamAssistantItem, StreamItem, StreamUserItem
+from .items import FinalResponse, StreamAssistantItem, StreamItem
 from .messages import AssistantMessage, Message, Reasoning, Text, ToolResult, Usage, UserMessage
-from .protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
+from .protocol import NEXT_EVENT, STOP, Action, CallHook, SendRequest, ToolOutput
 from .request import CompletionRequest, ToolDefinition
-from .table import EDGES, TERMINAL, TRIGGER_HOOKS, VERDICT_CONDITIONS, Edge, State, build_machine
+from .snapshot import Approval, Snapshot, ToolStageSnapshot
+from .table import EDGES, FINAL, TRIGGER_HOOKS, Edge, State, build_machine
+from .tool_stage import ToolStage
 from .turn import TurnBuffer
 
 __all__ = ["TurnMachine"]
@@ -67,24 +72,31 @@ _STREAMING: Final = S.Streaming
 _CONTINUE: Final = HookAction.cont()
 _TOOL_CONTINUE: Final = ToolCallHookAction.cont()
 _ALLOWED_VERDICTS: Final[Mapping[str, frozenset[str]]] = {
-    hook: frozenset({"continue", "skip", "terminate"} if hook == "on_tool_call" else {"continue", "terminate"})
+    hook: frozenset({"continue", "skip", "defer", "terminate"} if hook == "on_tool_call" else {"continue", "terminate"})
     for hook in TRIGGER_HOOKS.values()
 }
+_EMITTING: Final = frozenset(
+    {"emit_text", "emit_tool_call_delta", "emit_reasoning_delta", "emit_reasoning", "queue_tool_call", "emit_final",
+     "emit_tool_result", "emit_final_response"}
+)  # fmt: skip
+"""Callbacks that emit exactly one item each time their edge is taken."""
+_EMITS: Final = tuple(any(cb in _EMITTING for cb in e.callbacks) for e in EDGES)
 
 _FSM: Final = build_machine()
 """The one ``transitions.Machine``; runs are passed to it as models, never registered on it."""
 _EVENTS: Final = _FSM.events
 
-_Fn: TypeAlias = Callable[..., Any]
-_Compiled: TypeAlias = tuple[int, tuple[tuple[_Fn, bool], ...], "State | None", tuple[_Fn, ...]]
+# A checkpoint: (state to resume in, history length, turns, usage, items emitted, tool stage)
+_Checkpoint = tuple[State, int, int, Usage, int, "ToolStageSnapshot | None"]
 
 
-class TurnMachine:
+class TurnMachine(ToolStage):
     """One run of the turn loop, driven from outside through the step API.
 
     Call :meth:`start`, perform each returned action and feed its outcome back with the matching
     method (see :mod:`agent_fsm.protocol`); drain :attr:`outbox` after every step. A machine runs
-    one run; it is cheap to make.
+    one run; it is cheap to make. :meth:`snapshot` captures it; :meth:`restore` makes a machine
+    that continues a snapshot.
 
     Args:
         prompt: the user's prompt; a ``str`` is wrapped in a ``UserMessage``.
@@ -93,6 +105,7 @@ class TurnMachine:
         live_hooks: the hook methods to ask; every other hook counts as "continue".
         tool_concurrency: how many tool calls may run at once; above 1, every ``on_tool_call`` of
             a turn is asked before any of its calls runs.
+        approval_tools: names of tools whose calls always wait for an approval.
         preamble, tools, temperature, max_tokens, additional_params: copied into every
             :class:`~agent_fsm.request.CompletionRequest`.
         fast_path: take the compiled fast path for ``Streaming``'s internal edges (default), or
@@ -113,6 +126,7 @@ class TurnMachine:
         max_turns: int,
         live_hooks: Iterable[str] = (),
         tool_concurrency: int = 1,
+        approval_tools: Iterable[str] = (),
         preamble: str | None = None,
         tools: Sequence[ToolDefinition] = (),
         temperature: float | None = None,
@@ -141,7 +155,9 @@ class TurnMachine:
         self.max_turns = max_turns
         self.tool_concurrency = tool_concurrency
         self.live = live
+        self._approval_tools = frozenset(approval_tools)
         self._request_fields = (preamble, tuple(tools), temperature, max_tokens, additional_params)
+        self._fast = fast_path
 
         self.outbox: deque[StreamItem] = deque()
         """Items to emit, in order; drain it after every step."""
@@ -151,7 +167,7 @@ class TurnMachine:
         self.usage = Usage()
         """Token usage so far: the sum of every ``Final``."""
         self.error: AgentFSMError | None = None
-        """How the run ended, once terminal and not ``Done``."""
+        """How the run ended, once it stopped and not in ``Done``."""
         self.request: CompletionRequest | None = None
         """The request of the current (or last) model call."""
 
@@ -164,16 +180,12 @@ class TurnMachine:
         self._agg = ""
         self._last_text = ""
         self._pending: tuple[str, Any, str] | None = None
-        self._calls: list[ToolCallReady] = []
-        self._results: list[ToolResult | None] = []
-        self._verdict_ix = 0
-        self._result_ix = 0
-        self._approved: list[int] = []
-        self._running: deque[int] = deque()
+        self._reset_tools()
         self._started = False
         self._trace: list[list[int]] = [[-1, 0]]  # [edge index, times in a row]; a sentinel first
-        self._fast = fast_path
-        generic: dict[type, Callable[[Any], Action]] = {
+        self._emitted_before = 0  # items emitted by earlier runs of a resumed run
+        self._checkpoint: _Checkpoint = (S.AwaitingCompletion, len(self._history), 0, Usage(), 0, None)
+        handlers: dict[type, Callable[[Any], Action]] = {
             TextDelta: self._on_text_delta,
             ToolCallDelta: self._on_tool_call_delta,
             ReasoningDelta: self._on_reasoning_delta,
@@ -185,8 +197,63 @@ class TurnMachine:
             for event_type, (trigger, fast) in _FAST.items():
                 hook = TRIGGER_HOOKS.get(trigger)
                 if hook is None or hook not in live:
-                    generic[event_type] = fast.__get__(self)
-        self._on_event = generic
+                    handlers[event_type] = fast.__get__(self)
+        self._on_event = handlers
+
+    @classmethod
+    def restore(
+        cls,
+        snapshot: Snapshot,
+        *,
+        approvals: Mapping[str, Approval] | None = None,
+        max_turns: int | None = None,
+        **kwargs: Any,
+    ) -> TurnMachine:
+        """A machine that continues ``snapshot`` (same keyword arguments as the constructor).
+
+        Args:
+            approvals: decisions for deferred tool calls, by call id; a deferred call without
+                one stays deferred (the run stops for it again).
+            max_turns: the run's budget; by default the snapshot's.
+
+        Raises:
+            SnapshotError: for a snapshot of a completed run.
+            ConfigurationError: for an approval naming a call that is not waiting for one.
+        """
+        if snapshot.state not in (S.AwaitingCompletion, S.ExecutingTool):
+            raise SnapshotError(f"a snapshot of a run in {snapshot.state.value} cannot be resumed")
+        waiting = snapshot.state is S.AwaitingCompletion
+        if not snapshot.history or (waiting and not isinstance(snapshot.history[-1], UserMessage)):
+            raise SnapshotError("malformed snapshot: a run waiting for a model call must end with a user message")
+        self = cls(
+            UserMessage((Text(""),)),
+            max_turns=max_turns if max_turns is not None else snapshot.max_turns,
+            **kwargs,
+        )
+        self._history = list(snapshot.history)
+        self.turns = snapshot.turns
+        self.usage = snapshot.usage
+        self._emitted_before = snapshot.items_emitted
+        approvals = dict(approvals or {})
+        if snapshot.state is S.ExecutingTool:
+            stage = snapshot.tools
+            if stage is None:
+                raise SnapshotError("malformed snapshot: the tool stage is missing")
+            self.state = S.ExecutingTool
+            self._calls = list(stage.calls)
+            self.begin_tools(_CONTINUE, None)
+            done = len(stage.results)
+            self._results[:done] = stage.results
+            self._verdict_ix = self._result_ix = done
+            for offset, decision in enumerate(stage.decisions):
+                i = done + offset
+                if decision.kind == "defer":
+                    decision = _apply_approval(self._calls[i], decision, approvals)
+                self._decided[i] = decision
+        if approvals:
+            raise ConfigurationError(f"no deferred tool call has the id(s) {', '.join(sorted(approvals))}")
+        self._checkpoint = self._live_checkpoint(self.state is S.ExecutingTool)
+        return self
 
     # ------------------------------------------------------------------ step API
 
@@ -197,13 +264,18 @@ class TurnMachine:
 
     @property
     def done(self) -> bool:
-        """Whether the run has reached a terminal state."""
-        return self.state in TERMINAL
+        """Whether the run has stopped (a terminal state, or ``AwaitingApproval``)."""
+        return self.state in FINAL
 
     @property
     def trace(self) -> tuple[tuple[Edge, int], ...]:
         """The edges taken so far, in order; a run of the same edge is one entry with its count."""
         return tuple((EDGES[i], n) for i, n in self._trace[1:])
+
+    @property
+    def items_emitted(self) -> int:
+        """How many items the run has put in its outbox (including runs it was resumed from)."""
+        return self._emitted_before + sum(n for i, n in self._trace[1:] if _EMITS[i])
 
     def start(self) -> Action:
         """Begin the run; returns the first action."""
@@ -299,6 +371,13 @@ class TurnMachine:
         self._fire("tool_error", _CONTINUE, err)
         return STOP
 
+    def close(self, reason: str = "the run was closed by its consumer") -> Action:
+        """Cancel the run from outside (its consumer stopped). Does nothing once stopped."""
+        if self.state not in FINAL:
+            self._pending = None
+            self._fire("close", HookAction.terminate(reason), None)
+        return STOP
+
     def steps_since(self, mark: int) -> tuple[list[tuple[Edge, int]], int]:
         """The edges taken since ``mark`` (a value this method returned before; start with 0).
 
@@ -308,12 +387,27 @@ class TurnMachine:
         end = len(trace)
         return [(EDGES[i], n) for i, n in trace[max(mark, 1) : end]], end
 
-    def close(self, reason: str = "the run was closed by its consumer") -> Action:
-        """Cancel the run from outside (its consumer stopped). Does nothing once terminal."""
-        if self.state not in TERMINAL:
-            self._pending = None
-            self._fire("close", HookAction.terminate(reason), None)
-        return STOP
+    def snapshot(self) -> Snapshot:
+        """The run as of its last completed step (see :mod:`agent_fsm.snapshot`); any time."""
+        state, length, turns, usage, emitted, stage = self._checkpoint_now()
+        return Snapshot(state, self.state, tuple(self._history[:length]), turns, self.max_turns, usage, emitted, stage)
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def _live_checkpoint(self, in_tools: bool) -> _Checkpoint:
+        """The checkpoint the machine is at right now: before a model call, or in the tool stage."""
+        if not in_tools:
+            return (S.AwaitingCompletion, len(self._history), self.turns, self.usage, self.items_emitted, None)
+        done = tuple(r for r in self._results[: self._result_ix] if r is not None)
+        stage = ToolStageSnapshot(tuple(self._calls), done, tuple(self._stage_decisions()))
+        return (S.ExecutingTool, len(self._history), self.turns, self.usage, self.items_emitted, stage)
+
+    def _checkpoint_now(self) -> _Checkpoint:
+        if self.state in (S.AwaitingCompletion, S.ExecutingTool):
+            return self._live_checkpoint(self.state is S.ExecutingTool)
+        if self.state is S.Done:
+            return (S.Done, len(self._history), self.turns, self.usage, self.items_emitted, None)
+        return self._checkpoint  # Streaming: the turn's start; stopped: the last one before the end
 
     # ------------------------------------------------------------------ stepping
 
@@ -343,45 +437,6 @@ class TurnMachine:
                 self._fire("finish", _CONTINUE, None)
             else:
                 return STOP
-
-    def _tool_step(self) -> Action | None:
-        """What the tool stage needs next, or None once the run has left it.
-
-        Verdicts are asked in call order, at most ``window`` calls ahead of the results: one at
-        a time when tools run one by one, all of them first when they run concurrently.
-        """
-        calls = self._calls
-        n = len(calls)
-        window = n if self.tool_concurrency > 1 else 1
-        while self.state is S.ExecutingTool:
-            i = self._verdict_ix
-            if i < n and i < self._result_ix + window:
-                if "on_tool_call" in self.live:
-                    call = calls[i]
-                    fn = call.tool_call.function
-                    self._pending = ("tool_verdict", i, "on_tool_call")
-                    return CallHook("on_tool_call", (fn.name, call.tool_call.id, call.internal_call_id, fn.arguments))
-                self._fire("tool_verdict", _TOOL_CONTINUE, i)
-                continue
-            if self._approved:
-                batch, self._approved = self._approved, []
-                self._running.extend(batch)
-                return RunTools(tuple(calls[j].tool_call for j in batch))
-            i = self._result_ix
-            if i < n:
-                result = self._results[i]
-                if result is None:
-                    return NEXT_TOOL_OUTPUT
-                if "on_tool_result" in self.live:
-                    call = calls[i]
-                    fn = call.tool_call.function
-                    self._pending = ("tool_result", i, "on_tool_result")
-                    args = (fn.name, call.tool_call.id, call.internal_call_id, fn.arguments, result.text)
-                    return CallHook("on_tool_result", args)
-                self._fire("tool_result", _CONTINUE, i)
-                continue
-            self._fire("tools_done", _CONTINUE, None)
-        return None
 
     def _expect_stream(self, what: str) -> None:
         if self.state is not S.Streaming or self._request_pending or self._pending is not None:
@@ -474,10 +529,10 @@ class TurnMachine:
         return True
 
     def _illegal(self, event: str, detail: str) -> IllegalTransition:
-        """Move to ``Failed`` (unless already terminal) and return the error to raise."""
+        """Move to ``Failed`` (unless already stopped) and return the error to raise."""
         state = self.state
         err = IllegalTransition(state.value, event, (), detail)
-        if state in TERMINAL:
+        if state in FINAL:
             err.history = tuple(self._history)
         else:
             self._pending = None
@@ -491,6 +546,9 @@ class TurnMachine:
 
     def verdict_skips(self, verdict: Verdict, payload: Any) -> bool:
         return verdict.kind == "skip"
+
+    def verdict_defers(self, verdict: Verdict, payload: Any) -> bool:
+        return verdict.kind == "defer"
 
     def verdict_terminates(self, verdict: Verdict, payload: Any) -> bool:
         return verdict.kind == "terminate"
@@ -509,6 +567,7 @@ class TurnMachine:
     # ------------------------------------------------------------------ callbacks (the effects)
 
     def begin_turn(self, verdict: Verdict, payload: Any) -> None:
+        self._checkpoint = self._live_checkpoint(in_tools=False)
         self.turns += 1
         self._turn = TurnBuffer()
         self._final_seen = False
@@ -536,25 +595,25 @@ class TurnMachine:
 
     def emit_tool_call_delta(self, verdict: Verdict, event: ToolCallDelta) -> None:
         self._turn.break_text()  # type: ignore[union-attr]
-        self.outbox.append(StreamAssistantItem(event))
+        self._emit(StreamAssistantItem(event))
 
     def emit_reasoning_delta(self, verdict: Verdict, event: ReasoningDelta) -> None:
         self._turn.add_reasoning_delta(event)  # type: ignore[union-attr]
-        self.outbox.append(StreamAssistantItem(event))
+        self._emit(StreamAssistantItem(event))
 
     def emit_reasoning(self, verdict: Verdict, event: Reasoning) -> None:
         self._turn.add_reasoning(event)  # type: ignore[union-attr]
-        self.outbox.append(StreamAssistantItem(event))
+        self._emit(StreamAssistantItem(event))
 
     def queue_tool_call(self, verdict: Verdict, event: ToolCallReady) -> None:
         self._turn.add_tool_call(event)  # type: ignore[union-attr]
-        self.outbox.append(StreamAssistantItem(event))
+        self._emit(StreamAssistantItem(event))
 
     def add_usage(self, verdict: Verdict, event: FinalEvent) -> None:
         self.usage = self.usage + event.usage
 
     def emit_final(self, verdict: Verdict, event: FinalEvent) -> None:
-        self.outbox.append(StreamAssistantItem(event))
+        self._emit(StreamAssistantItem(event))
 
     def commit_turn(self, verdict: Verdict, payload: Any) -> None:
         turn = self._turn
@@ -564,43 +623,13 @@ class TurnMachine:
         self._calls = list(turn.tool_calls)
         self._turn = None
 
-    def begin_tools(self, verdict: Verdict, payload: Any) -> None:
-        self._results = [None] * len(self._calls)
-        self._verdict_ix = self._result_ix = 0
-        self._approved = []
-        self._running.clear()
-
-    def approve_tool(self, verdict: Verdict, index: int) -> None:
-        self._approved.append(index)
-        self._verdict_ix += 1
-
-    def skip_tool(self, verdict: Verdict, index: int) -> None:
-        call = self._calls[index].tool_call
-        self._results[index] = ToolResult(call.id, (Text(verdict.reason),), call.call_id)
-        self._verdict_ix += 1
-
-    def record_output(self, verdict: Verdict, output: ToolOutput) -> None:
-        index = self._running.popleft()
-        call = self._calls[index].tool_call
-        self._results[index] = ToolResult(call.id, output.content or (Text(""),), call.call_id, output.is_error)
-
-    def emit_tool_result(self, verdict: Verdict, index: int) -> None:
-        result = self._results[index]
-        assert result is not None
-        self.outbox.append(StreamUserItem(result, self._calls[index].internal_call_id))
-        self._result_ix += 1
-
-    def send_tool_results(self, verdict: Verdict, payload: Any) -> None:
-        self._history.append(UserMessage(tuple(r for r in self._results if r is not None)))
-        self._calls = []
-        self._results = []
-
     def emit_final_response(self, verdict: Verdict, payload: Any) -> None:
-        self.outbox.append(FinalResponse(self._last_text, self.usage, tuple(self._history)))
+        self._emit(FinalResponse(self._last_text, self.usage, tuple(self._history)))
 
-    # --- entering a terminal state: seal the history, record how the run ended
+    # --- entering a stop state: remember the last checkpoint, seal the history, record the ending
 
     def end_max_turns(self, verdict: Verdict, payload: Any) -> None:
+        self._checkpoint = self._live_checkpoint(in_tools=False)
         prompt = self._history[-1]
         assert isinstance(prompt, UserMessage)
         self.error = MaxTurnsExceeded(self.max_turns, tuple(self._history), prompt)
@@ -614,8 +643,15 @@ class TurnMachine:
         error.history = tuple(self._history)
         self.error = error
 
+    def end_awaiting_approval(self, verdict: Verdict, payload: Any) -> None:
+        pending = tuple(c.tool_call for c in self.pending_approvals)
+        self._seal("the call is awaiting approval")
+        self.error = ApprovalRequired(pending, self.snapshot(), tuple(self._history))
+
     def _seal(self, why: str) -> None:
         """Close what the run left open, so that its history stays valid to send back."""
+        if self._turn is None:  # else the turn's start, recorded by begin_turn, is the checkpoint
+            self._checkpoint = self._live_checkpoint(in_tools=bool(self._calls))
         self._pending = None
         self._open = False
         calls: list[ToolCallReady] = []
@@ -641,77 +677,28 @@ class TurnMachine:
             self._calls, self._results = [], []
 
 
+def _apply_approval(call: ToolCallReady, deferred: Verdict, approvals: dict[str, Approval]) -> Verdict:
+    decision = approvals.pop(call.tool_call.id, None)
+    if decision is None:
+        return deferred
+    if not isinstance(decision, Approval):
+        raise ConfigurationError(f"approval for {call.tool_call.id!r} must be approve or deny(reason): {decision!r}")
+    return _TOOL_CONTINUE if decision.approved else ToolCallHookAction.skip(decision.reason)
+
+
 def _refusal(trigger: str, payload: Any) -> str:
     if trigger == "tool_call" and isinstance(payload, ToolCallReady):
         return f"tool call id {payload.tool_call.id!r} was already used in this turn"
     return "no edge's guard holds"
 
 
-def _compile_dispatch() -> dict[str, dict[State, tuple[_Compiled, ...]]]:
-    """Per trigger and source state, the candidate edges with their functions resolved."""
-    out: dict[str, dict[State, list[_Compiled]]] = {}
-    for e in EDGES:
-        conditions = tuple((getattr(TurnMachine, name), target) for name, target in e.conditions)
-        callbacks = tuple(getattr(TurnMachine, name) for name in e.callbacks)
-        out.setdefault(e.trigger, {}).setdefault(e.source, []).append((e.index, conditions, e.dest, callbacks))
-    return {trigger: {state: tuple(c) for state, c in by_state.items()} for trigger, by_state in out.items()}
-
-
-_DISPATCH: Final = _compile_dispatch()
-
-_EVENT_TRIGGERS: Final[Mapping[type, tuple[str, str]]] = {
-    TextDelta: ("text_delta", "_on_text_delta"),
-    ToolCallDelta: ("tool_call_delta", "_on_tool_call_delta"),
-    ReasoningDelta: ("reasoning_delta", "_on_reasoning_delta"),
-    Reasoning: ("reasoning", "_on_reasoning"),
-}
-
-
-def _compile_fast() -> dict[type, tuple[str, _Fn]]:
-    """One function per delta event, for when its guarding hook is not live.
-
-    The verdict is then always "continue", so the edge is chosen here, once, from ``Streaming``'s
-    candidates (only edges whose guards read nothing but the verdict qualify). Each delta then
-    checks that a stream is open (else the generic handler raises the right error), counts the
-    edge in the trace, and runs the edge's callbacks.
-    """
-    fast: dict[type, tuple[str, _Fn]] = {}
-    for event_type, (trigger, generic_name) in _EVENT_TRIGGERS.items():
-        edges = [e for e in EDGES if e.trigger == trigger and e.source is _STREAMING]
-        verdict = _TOOL_CONTINUE if trigger == "tool_verdict" else _CONTINUE
-        chosen = None
-        for e in edges:
-            if any(name not in VERDICT_CONDITIONS for name, _ in e.conditions):
-                break
-            if all(bool(getattr(TurnMachine, name)(None, verdict, None)) is target for name, target in e.conditions):
-                chosen = e
-                break
-        if chosen is None or not chosen.internal:
-            continue
-        fast[event_type] = (trigger, _make_fast(chosen, getattr(TurnMachine, generic_name)))
-    return fast
-
-
-def _make_fast(edge: Edge, generic: _Fn) -> _Fn:
-    index = edge.index
-    callbacks = tuple(getattr(TurnMachine, name) for name in edge.callbacks)
-    if len(callbacks) != 1:
-        raise TypeError(f"fast-path edge {edge.label} must have exactly one callback")
-    (callback,) = callbacks
-
-    def fast(self: TurnMachine, event: Any) -> Action:
-        if not self._open:
-            return generic(self, event)  # type: ignore[no-any-return]
-        last = self._trace[-1]
-        if last[0] == index:
-            last[1] += 1
-        else:
-            self._trace.append([index, 1])
-        callback(self, _CONTINUE, event)
-        return NEXT_EVENT
-
-    fast.__qualname__ = f"fast_{edge.trigger}"
-    return fast
-
-
-_FAST: Final = _compile_fast()
+_DISPATCH: Final = compile_dispatch(TurnMachine)
+_FAST: Final = compile_fast(
+    TurnMachine,
+    {
+        TextDelta: ("text_delta", "_on_text_delta"),
+        ToolCallDelta: ("tool_call_delta", "_on_tool_call_delta"),
+        ReasoningDelta: ("reasoning_delta", "_on_reasoning_delta"),
+        Reasoning: ("reasoning", "_on_reasoning"),
+    },
+)

@@ -21,6 +21,10 @@ results back, and repeats until the model answers with text (``Done``), a hook t
 * ``Finalizing`` - emits the ``FinalResponse`` (this turn's text, the run's usage, the history),
   then ``Done``. The machine takes that edge on its own, so nothing can interrupt it: the state
   has no abort edges.
+* ``AwaitingApproval`` - some tool calls were deferred (``on_tool_call`` answered defer, or the
+  tool requires approval): once every call of the batch has its verdict, the run stops here,
+  before any call of the batch runs. For this run it is final; ``Agent.resume(snapshot,
+  approvals=...)`` continues it in a new run.
 * ``Done``, ``MaxTurnsExceeded``, ``Cancelled``, ``Failed`` - terminal and absorbing: any further
   event raises ``IllegalTransition`` and changes nothing. Entering one *seals* the history: the
   interrupted turn's partial assistant message is appended, and every tool call without a result
@@ -49,6 +53,7 @@ from transitions import Machine
 
 __all__ = [
     "EDGES",
+    "FINAL",
     "GUARD_WORDS",
     "LIVE",
     "STATES",
@@ -77,10 +82,14 @@ class State(enum.Enum):
     MaxTurnsExceeded = "MaxTurnsExceeded"
     Cancelled = "Cancelled"
     Failed = "Failed"
+    AwaitingApproval = "AwaitingApproval"
 
 
 S = State
 TERMINAL: Final = frozenset({S.Done, S.MaxTurnsExceeded, S.Cancelled, S.Failed})
+"""Where a run ends for good."""
+FINAL: Final = TERMINAL | {S.AwaitingApproval}
+"""Where a run stops: the terminal states, and ``AwaitingApproval``, which ``Agent.resume`` continues."""
 LIVE: Final = (S.AwaitingCompletion, S.Streaming, S.ExecutingTool, S.Finalizing)
 
 STATES: Final[list[dict[str, Any]]] = [
@@ -92,6 +101,7 @@ STATES: Final[list[dict[str, Any]]] = [
     {"name": S.MaxTurnsExceeded, "final": True, "on_enter": "end_max_turns"},
     {"name": S.Cancelled, "final": True, "on_enter": "end_cancelled"},
     {"name": S.Failed, "final": True, "on_enter": "end_failed"},
+    {"name": S.AwaitingApproval, "final": True, "on_enter": "end_awaiting_approval"},
 ]
 
 # Edges every live state has: the consumer closing the run, a hook raising, an illegal event.
@@ -137,7 +147,10 @@ TABLE: Final[dict[State, list[dict[str, Any]]]] = {
          "after": "approve_tool"},
         {"trigger": "tool_verdict",    "dest": None,               "conditions": "verdict_skips",
          "after": "skip_tool"},
+        {"trigger": "tool_verdict",    "dest": None,               "conditions": "verdict_defers",
+         "after": "defer_tool"},
         {"trigger": "tool_verdict",    "dest": S.Cancelled,        "conditions": "verdict_terminates"},
+        {"trigger": "await_approval",  "dest": S.AwaitingApproval},
         {"trigger": "tool_output",     "dest": None,               "after": "record_output"},
         {"trigger": "tool_result",     "dest": None,               "conditions": "verdict_continues",
          "after": "emit_tool_result"},
@@ -153,6 +166,7 @@ TABLE: Final[dict[State, list[dict[str, Any]]]] = {
     S.MaxTurnsExceeded: [],
     S.Cancelled: [],
     S.Failed: [],
+    S.AwaitingApproval: [],
 }
 # fmt: on
 
@@ -172,6 +186,7 @@ TRIGGER_HOOKS: Final[Mapping[str, str]] = {
 GUARD_WORDS: Final[Mapping[str, tuple[str, str]]] = {
     "verdict_continues": ("{hook} = continue", "{hook} != continue"),
     "verdict_skips": ("{hook} = skip", "{hook} != skip"),
+    "verdict_defers": ("{hook} = defer", "{hook} != defer"),
     "verdict_terminates": ("{hook} = terminate", "{hook} != terminate"),
     "budget_spent": ("turns = max_turns", "turns < max_turns"),
     "call_id_is_new": ("call id new in turn", "call id reused in turn"),
@@ -179,7 +194,7 @@ GUARD_WORDS: Final[Mapping[str, tuple[str, str]]] = {
 }
 """Each condition in words, when it holds and when it must not (for diagrams and traces)."""
 
-VERDICT_CONDITIONS: Final = frozenset({"verdict_continues", "verdict_skips", "verdict_terminates"})
+VERDICT_CONDITIONS: Final = frozenset({"verdict_continues", "verdict_skips", "verdict_defers", "verdict_terminates"})
 """Conditions that read nothing but the verdict (the fast path evaluates them once per run)."""
 
 
@@ -262,3 +277,15 @@ def triggers(edges: Iterable[Edge] | None = None) -> tuple[str, ...]:
 
 EDGES: Final[tuple[Edge, ...]] = read_edges(build_machine())
 """Every edge of the machine, in table order, read back from a live ``transitions.Machine``."""
+
+
+def definition_hash() -> str:
+    """A fingerprint of the machine definition (states and edges): snapshots carry it, so one
+    taken with a different machine is refused instead of resumed into the wrong place."""
+    import hashlib
+    import json
+
+    states = [[s["name"].value, bool(s.get("final")), s.get("on_enter")] for s in STATES]
+    edges = [[e.trigger, e.source.value, e.dest.value if e.dest else None, e.conditions, e.callbacks] for e in EDGES]
+    text = json.dumps([states, edges], separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

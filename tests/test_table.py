@@ -8,6 +8,7 @@ import sys
 from agent_fsm.machine import TurnMachine
 from agent_fsm.table import (
     EDGES,
+    FINAL,
     GUARD_WORDS,
     LIVE,
     STATES,
@@ -23,7 +24,7 @@ from agent_fsm.table import (
 def test_TABLE_every_state_has_its_row_and_terminal_rows_are_empty() -> None:
     assert set(TABLE) == set(State)
     for state in State:
-        if state in TERMINAL:
+        if state in FINAL:
             assert TABLE[state] == [], f"{state} is terminal and must have no edges"
         else:
             assert TABLE[state], f"{state} has no edges"
@@ -43,7 +44,8 @@ def test_TABLE_every_waiting_state_can_be_closed_failed_and_refuse_events() -> N
 def test_STATES_declares_every_state_once_and_terminal_ones_final() -> None:
     names = [s["name"] for s in STATES]
     assert names == list(State)
-    assert {s["name"] for s in STATES if s.get("final")} == TERMINAL
+    assert {s["name"] for s in STATES if s.get("final")} == FINAL
+    assert {State.AwaitingApproval} == FINAL - TERMINAL
 
 
 def test_EDGES_are_the_live_machines_edges_in_table_order() -> None:

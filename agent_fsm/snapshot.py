@@ -1,0 +1,206 @@
+"""Snapshots: a run as of its last completed step, as versioned JSON that another process can resume.
+
+A snapshot is taken at a *checkpoint*: the start of a model call (``AwaitingCompletion``), or in
+the tool stage after the last processed tool result, with the verdicts already given to the next
+calls (approved, skipped, or deferred for approval). A model stream cannot be resumed halfway,
+so a snapshot taken while a turn streams holds the start of that turn, and resuming requests it
+again. Resuming repeats exactly what came after the checkpoint: for the same model events, hook
+answers and tool outputs, the resumed run emits the same items, byte for byte, and ends with the
+same history as the run that was not interrupted.
+
+The JSON carries a schema ``version`` and the ``definition`` hash of the machine it was taken
+with. A snapshot of another machine definition, or of a newer schema, is refused; an older schema
+is migrated (see ``_MIGRATIONS``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, Final, Literal
+
+from attrs import frozen
+
+from .codec import CodecError, from_dict, to_dict
+from .errors import SnapshotError
+from .events import ToolCallReady
+from .hooks import ToolCallHookAction, Verdict
+from .messages import Message, ToolResult, Usage
+from .table import State, definition_hash
+
+__all__ = ["SNAPSHOT_VERSION", "Approval", "Snapshot", "ToolStageSnapshot", "approve", "deny"]
+
+SNAPSHOT_VERSION: Final = 2
+FORMAT: Final = "agent-fsm/snapshot"
+
+
+@frozen
+class Approval:
+    """A decision on a deferred tool call: approved (it runs), or denied with a reason (the
+    reason becomes its result, which the model sees)."""
+
+    approved: bool
+    reason: str = ""
+
+
+approve: Final = Approval(True)
+"""Let a deferred tool call run."""
+
+
+def deny(reason: str) -> Approval:
+    """Refuse a deferred tool call; ``reason`` becomes its result."""
+    return Approval(False, reason)
+
+
+@frozen
+class ToolStageSnapshot:
+    """The tool stage at a checkpoint: the turn's calls, the results already processed (for the
+    first ``len(results)`` calls), and the verdicts already given to the calls after them."""
+
+    calls: tuple[ToolCallReady, ...]
+    results: tuple[ToolResult, ...]
+    decisions: tuple[Verdict, ...]
+
+    @property
+    def pending_approvals(self) -> tuple[ToolCallReady, ...]:
+        start = len(self.results)
+        return tuple(self.calls[start + i] for i, d in enumerate(self.decisions) if d.kind == "defer")
+
+
+@frozen
+class Snapshot:
+    """A resumable run. ``state`` is where the resumed run starts (``AwaitingCompletion``,
+    ``ExecutingTool``, or ``Done`` for a completed run, which cannot be resumed); ``stopped_in``
+    is the state the run was in when the snapshot was taken."""
+
+    state: State
+    stopped_in: State
+    history: tuple[Message, ...]
+    turns: int
+    max_turns: int
+    usage: Usage
+    items_emitted: int
+    tools: ToolStageSnapshot | None = None
+    definition: str = definition_hash()
+    version: int = SNAPSHOT_VERSION
+
+    @property
+    def pending_approvals(self) -> tuple[ToolCallReady, ...]:
+        """The tool calls waiting for an approval, in call order."""
+        return self.tools.pending_approvals if self.tools is not None else ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The snapshot as plain JSON data (what :meth:`from_dict` reads back)."""
+        tools = None
+        if self.tools is not None:
+            tools = {
+                "calls": to_dict(list(self.tools.calls)),
+                "results": to_dict(list(self.tools.results)),
+                "decisions": [{"kind": d.kind, "reason": d.reason} for d in self.tools.decisions],
+            }
+        return {
+            "format": FORMAT,
+            "version": self.version,
+            "definition": self.definition,
+            "state": self.state.value,
+            "stopped_in": self.stopped_in.value,
+            "history": to_dict(list(self.history)),
+            "turns": self.turns,
+            "max_turns": self.max_turns,
+            "usage": to_dict(self.usage),
+            "items_emitted": self.items_emitted,
+            "tools": tools,
+        }
+
+    def to_json(self) -> str:
+        """JSON text of the snapshot.
+
+        Keys keep their order - fields in declaration order, and the model's own objects (tool
+        arguments, raw payloads) as they came - so a resumed run hands tools exactly what the
+        uninterrupted run would have, down to the order of their argument keys.
+        """
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Snapshot:
+        """Read a snapshot, migrating an older schema.
+
+        Raises:
+            SnapshotError: for another format, a newer schema, another machine definition, or
+                data that does not describe a snapshot.
+        """
+        if not isinstance(data, Mapping) or data.get("format") != FORMAT:
+            raise SnapshotError(f"not an agent-fsm snapshot (expected format {FORMAT!r})")
+        version = data.get("version")
+        if not isinstance(version, int) or version < 1:
+            raise SnapshotError(f"snapshot has no valid schema version: {version!r}")
+        if version > SNAPSHOT_VERSION:
+            raise SnapshotError(
+                f"snapshot schema version {version} is newer than this agent-fsm understands "
+                f"({SNAPSHOT_VERSION}); upgrade agent-fsm to resume it"
+            )
+        data = dict(data)
+        while data["version"] < SNAPSHOT_VERSION:
+            data = _MIGRATIONS[data["version"]](data)
+        expected = definition_hash()
+        if data.get("definition") != expected:
+            raise SnapshotError(
+                f"snapshot was taken with machine definition {data.get('definition')!r}, but this agent-fsm's "
+                f"definition is {expected!r}: its states or edges differ, so the run cannot be resumed here"
+            )
+        try:
+            tools = None
+            if data.get("tools") is not None:
+                t = data["tools"]
+                tools = ToolStageSnapshot(
+                    tuple(from_dict(t["calls"], list[ToolCallReady])),
+                    tuple(from_dict(t["results"], list[ToolResult])),
+                    tuple(_verdict(d) for d in t["decisions"]),
+                )
+            return cls(
+                State(data["state"]),
+                State(data["stopped_in"]),
+                tuple(from_dict(data["history"], list[Message])),
+                int(data["turns"]),
+                int(data["max_turns"]),
+                from_dict(data["usage"], Usage),
+                int(data["items_emitted"]),
+                tools,
+                data["definition"],
+                data["version"],
+            )
+        except (KeyError, TypeError, ValueError, CodecError) as exc:
+            raise SnapshotError(f"malformed snapshot: {type(exc).__name__}: {exc}") from exc
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Snapshot:
+        """Read a snapshot from JSON text (see :meth:`from_dict`)."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SnapshotError(f"snapshot is not valid JSON: {exc}") from exc
+        return cls.from_dict(data)
+
+
+def _verdict(d: Mapping[str, Any]) -> Verdict:
+    kind: Literal["continue", "skip", "defer"] = d["kind"]
+    if kind not in ("continue", "skip", "defer"):
+        raise ValueError(f"unknown decision {kind!r}")
+    return ToolCallHookAction(kind, str(d.get("reason", "")))
+
+
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1 predates approvals: tool decisions were a list of ``approved`` flags (no
+    deferrals), and it recorded neither ``stopped_in`` nor ``items_emitted``."""
+    out = dict(data, version=2)
+    out.setdefault("stopped_in", data.get("state"))
+    out.setdefault("items_emitted", 0)
+    tools = data.get("tools")
+    if tools is not None:
+        decisions = [{"kind": "continue" if ok else "skip", "reason": ""} for ok in tools.get("approved", [])]
+        out["tools"] = {"calls": tools["calls"], "results": tools["results"], "decisions": decisions}
+    return out
+
+
+_MIGRATIONS: Final[dict[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {1: _v1_to_v2}
+"""version -> how to lift a snapshot of that version to the next."""
