@@ -40,15 +40,13 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
+from .endings import Checkpoint, Endings
 from .errors import (
     AgentFSMError,
-    ApprovalRequired,
     CompletionError,
     ConfigurationError,
     HookError,
     IllegalTransition,
-    MaxTurnsExceeded,
-    PromptCancelled,
     SnapshotError,
     ToolServerError,
 )
@@ -56,11 +54,12 @@ from .events import Final as FinalEvent
 from .events import ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
 from .fastpath import compile_dispatch, compile_fast
 from .hooks import HookAction, ToolCallHookAction, Verdict
-from .items import FinalResponse, StreamAssistantItem, StreamItem
-from .messages import AssistantMessage, Message, Reasoning, Text, ToolResult, Usage, UserMessage
+from .items import StreamItem
+from .messages import AssistantMessage, Message, Reasoning, Text, Usage, UserMessage
 from .protocol import NEXT_EVENT, STOP, Action, CallHook, SendRequest, ToolOutput
 from .request import CompletionRequest, ToolDefinition
-from .snapshot import Approval, Snapshot, ToolStageSnapshot
+from .snapshot import Approval, Snapshot
+from .stream_stage import StreamStage
 from .table import EDGES, FINAL, TRIGGER_HOOKS, Edge, State, build_machine
 from .tool_stage import ToolStage
 from .turn import TurnBuffer
@@ -86,11 +85,8 @@ _FSM: Final = build_machine()
 """The one ``transitions.Machine``; runs are passed to it as models, never registered on it."""
 _EVENTS: Final = _FSM.events
 
-# A checkpoint: (state to resume in, history length, turns, usage, items emitted, tool stage)
-_Checkpoint = tuple[State, int, int, Usage, int, "ToolStageSnapshot | None"]
 
-
-class TurnMachine(ToolStage):
+class TurnMachine(StreamStage, ToolStage, Endings):
     """One run of the turn loop, driven from outside through the step API.
 
     Call :meth:`start`, perform each returned action and feed its outcome back with the matching
@@ -184,7 +180,7 @@ class TurnMachine(ToolStage):
         self._started = False
         self._trace: list[list[int]] = [[-1, 0]]  # [edge index, times in a row]; a sentinel first
         self._emitted_before = 0  # items emitted by earlier runs of a resumed run
-        self._checkpoint: _Checkpoint = (S.AwaitingCompletion, len(self._history), 0, Usage(), 0, None)
+        self._checkpoint: Checkpoint = (S.AwaitingCompletion, len(self._history), 0, Usage(), 0, None)
         handlers: dict[type, Callable[[Any], Action]] = {
             TextDelta: self._on_text_delta,
             ToolCallDelta: self._on_tool_call_delta,
@@ -387,28 +383,6 @@ class TurnMachine(ToolStage):
         end = len(trace)
         return [(EDGES[i], n) for i, n in trace[max(mark, 1) : end]], end
 
-    def snapshot(self) -> Snapshot:
-        """The run as of its last completed step (see :mod:`agent_fsm.snapshot`); any time."""
-        state, length, turns, usage, emitted, stage = self._checkpoint_now()
-        return Snapshot(state, self.state, tuple(self._history[:length]), turns, self.max_turns, usage, emitted, stage)
-
-    # ------------------------------------------------------------------ checkpoints
-
-    def _live_checkpoint(self, in_tools: bool) -> _Checkpoint:
-        """The checkpoint the machine is at right now: before a model call, or in the tool stage."""
-        if not in_tools:
-            return (S.AwaitingCompletion, len(self._history), self.turns, self.usage, self.items_emitted, None)
-        done = tuple(r for r in self._results[: self._result_ix] if r is not None)
-        stage = ToolStageSnapshot(tuple(self._calls), done, tuple(self._stage_decisions()))
-        return (S.ExecutingTool, len(self._history), self.turns, self.usage, self.items_emitted, stage)
-
-    def _checkpoint_now(self) -> _Checkpoint:
-        if self.state in (S.AwaitingCompletion, S.ExecutingTool):
-            return self._live_checkpoint(self.state is S.ExecutingTool)
-        if self.state is S.Done:
-            return (S.Done, len(self._history), self.turns, self.usage, self.items_emitted, None)
-        return self._checkpoint  # Streaming: the turn's start; stopped: the last one before the end
-
     # ------------------------------------------------------------------ stepping
 
     def _advance(self) -> Action:
@@ -437,62 +411,6 @@ class TurnMachine(ToolStage):
                 self._fire("finish", _CONTINUE, None)
             else:
                 return STOP
-
-    def _expect_stream(self, what: str) -> None:
-        if self.state is not S.Streaming or self._request_pending or self._pending is not None:
-            raise self._illegal(what, "no model stream is open")
-
-    def _event_allowed(self, trigger: str) -> None:
-        if self._final_seen and self.state is S.Streaming:
-            raise self._illegal(trigger, "the turn's Final has arrived; only the end of the stream may follow")
-        self._expect_stream(trigger)
-
-    def _ask(self, trigger: str, payload: Any, hook: str, args: tuple[Any, ...]) -> CallHook:
-        self._open = False
-        self._pending = (trigger, payload, hook)
-        return CallHook(hook, args)
-
-    # --- model events: each is one trigger; a live hook is asked first
-
-    def _on_text_delta(self, event: TextDelta) -> Action:
-        self._event_allowed("text_delta")
-        if self._track_text:
-            return self._ask("text_delta", event, "on_text_delta", (event.text, self._agg + event.text))
-        self._fire("text_delta", _CONTINUE, event)
-        return NEXT_EVENT
-
-    def _on_tool_call_delta(self, event: ToolCallDelta) -> Action:
-        self._event_allowed("tool_call_delta")
-        if "on_tool_call_delta" in self.live:
-            args = (event.id, event.internal_call_id, event.name, event.arguments)
-            return self._ask("tool_call_delta", event, "on_tool_call_delta", args)
-        self._fire("tool_call_delta", _CONTINUE, event)
-        return NEXT_EVENT
-
-    def _on_reasoning_delta(self, event: ReasoningDelta) -> Action:
-        self._event_allowed("reasoning_delta")
-        self._fire("reasoning_delta", _CONTINUE, event)
-        return NEXT_EVENT
-
-    def _on_reasoning(self, event: Reasoning) -> Action:
-        self._event_allowed("reasoning")
-        self._fire("reasoning", _CONTINUE, event)
-        return NEXT_EVENT
-
-    def _on_tool_call(self, event: ToolCallReady) -> Action:
-        self._event_allowed("tool_call")
-        self._fire("tool_call", _CONTINUE, event)
-        return NEXT_EVENT
-
-    def _on_final(self, event: FinalEvent) -> Action:
-        self._event_allowed("final")
-        self._final_seen = True
-        self._open = False
-        hook = "on_stream_completion_response_finish"
-        if hook in self.live:
-            return self._ask("final", event, hook, (self._history[-1], event))
-        self._fire("final", _CONTINUE, event)
-        return NEXT_EVENT if self.state is S.Streaming else STOP
 
     # ------------------------------------------------------------------ firing
 
@@ -563,118 +481,6 @@ class TurnMachine(ToolStage):
         assert self._turn is not None
         new_id = payload.tool_call.id
         return all(queued.tool_call.id != new_id for queued in self._turn.tool_calls)
-
-    # ------------------------------------------------------------------ callbacks (the effects)
-
-    def begin_turn(self, verdict: Verdict, payload: Any) -> None:
-        self._checkpoint = self._live_checkpoint(in_tools=False)
-        self.turns += 1
-        self._turn = TurnBuffer()
-        self._final_seen = False
-        self._agg = ""
-        history = self._history
-        prompt = history[-1]
-        assert isinstance(prompt, UserMessage)
-        preamble, tools, temperature, max_tokens, additional = self._request_fields
-        self.request = CompletionRequest(
-            prompt, tuple(history[:-1]), preamble, tools, temperature, max_tokens,
-            dict(additional) if additional is not None else None,
-        )  # fmt: skip
-        self._request_pending = True
-
-    def emit_text(self, verdict: Verdict, event: TextDelta) -> None:
-        # The hottest callback: one per text delta. It extends the turn's current text run in
-        # place (what ``TurnBuffer.add_text`` does) without the extra call.
-        turn = self._turn
-        run = turn._text_run  # type: ignore[union-attr]
-        if run is None:
-            turn.add_text(event.text)  # type: ignore[union-attr]
-        else:
-            run.append(event.text)
-        self._emit(StreamAssistantItem(event))
-
-    def emit_tool_call_delta(self, verdict: Verdict, event: ToolCallDelta) -> None:
-        self._turn.break_text()  # type: ignore[union-attr]
-        self._emit(StreamAssistantItem(event))
-
-    def emit_reasoning_delta(self, verdict: Verdict, event: ReasoningDelta) -> None:
-        self._turn.add_reasoning_delta(event)  # type: ignore[union-attr]
-        self._emit(StreamAssistantItem(event))
-
-    def emit_reasoning(self, verdict: Verdict, event: Reasoning) -> None:
-        self._turn.add_reasoning(event)  # type: ignore[union-attr]
-        self._emit(StreamAssistantItem(event))
-
-    def queue_tool_call(self, verdict: Verdict, event: ToolCallReady) -> None:
-        self._turn.add_tool_call(event)  # type: ignore[union-attr]
-        self._emit(StreamAssistantItem(event))
-
-    def add_usage(self, verdict: Verdict, event: FinalEvent) -> None:
-        self.usage = self.usage + event.usage
-
-    def emit_final(self, verdict: Verdict, event: FinalEvent) -> None:
-        self._emit(StreamAssistantItem(event))
-
-    def commit_turn(self, verdict: Verdict, payload: Any) -> None:
-        turn = self._turn
-        assert turn is not None
-        self._history.append(turn.message())
-        self._last_text = turn.text()
-        self._calls = list(turn.tool_calls)
-        self._turn = None
-
-    def emit_final_response(self, verdict: Verdict, payload: Any) -> None:
-        self._emit(FinalResponse(self._last_text, self.usage, tuple(self._history)))
-
-    # --- entering a stop state: remember the last checkpoint, seal the history, record the ending
-
-    def end_max_turns(self, verdict: Verdict, payload: Any) -> None:
-        self._checkpoint = self._live_checkpoint(in_tools=False)
-        prompt = self._history[-1]
-        assert isinstance(prompt, UserMessage)
-        self.error = MaxTurnsExceeded(self.max_turns, tuple(self._history), prompt)
-
-    def end_cancelled(self, verdict: Verdict, payload: Any) -> None:
-        self._seal(f"the run was cancelled ({verdict.reason})")
-        self.error = PromptCancelled(verdict.reason, tuple(self._history))
-
-    def end_failed(self, verdict: Verdict, error: AgentFSMError) -> None:
-        self._seal(f"the run failed ({error})")
-        error.history = tuple(self._history)
-        self.error = error
-
-    def end_awaiting_approval(self, verdict: Verdict, payload: Any) -> None:
-        pending = tuple(c.tool_call for c in self.pending_approvals)
-        self._seal("the call is awaiting approval")
-        self.error = ApprovalRequired(pending, self.snapshot(), tuple(self._history))
-
-    def _seal(self, why: str) -> None:
-        """Close what the run left open, so that its history stays valid to send back."""
-        if self._turn is None:  # else the turn's start, recorded by begin_turn, is the checkpoint
-            self._checkpoint = self._live_checkpoint(in_tools=bool(self._calls))
-        self._pending = None
-        self._open = False
-        calls: list[ToolCallReady] = []
-        results: list[ToolResult | None] = []
-        turn = self._turn
-        if turn is not None:
-            self._turn = None
-            if not turn.is_empty:
-                self._history.append(AssistantMessage(turn.content()))
-                calls, results = turn.tool_calls, [None] * len(turn.tool_calls)
-        elif self._calls:
-            calls, results = self._calls, self._results
-        if calls:
-            text = f"Tool call not executed: {why}"
-            self._history.append(
-                UserMessage(
-                    tuple(
-                        r if r is not None else ToolResult(c.tool_call.id, (Text(text),), c.tool_call.call_id, True)
-                        for c, r in zip(calls, results, strict=True)
-                    )
-                )
-            )
-            self._calls, self._results = [], []
 
 
 def _apply_approval(call: ToolCallReady, deferred: Verdict, approvals: dict[str, Approval]) -> Verdict:

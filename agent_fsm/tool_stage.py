@@ -45,8 +45,9 @@ class ToolStage:
     _emit: Callable[[StreamItem], None]
     _approval_tools: frozenset[str]
 
-    def _fire(self, trigger: str, verdict: Verdict, payload: Any, *, must: bool = True) -> bool:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # defined by TurnMachine or another stage
+
+        def _fire(self, trigger: str, verdict: Verdict, payload: Any, *, must: bool = True) -> bool: ...
 
     def _reset_tools(self) -> None:
         self._calls: list[ToolCallReady] = []
