@@ -58,7 +58,9 @@ class Expected:
 
 EXPECTED: dict[str, Expected] = {
     # ---- OpenAI Chat Completions and compatible servers
-    "openai_chat/text_usage_gpt4o.sse": Expected("The capital of Mexico is Mexico City.", usage=Usage(14, 8, 22), stop="stop"),
+    "openai_chat/text_usage_gpt4o.sse": Expected(
+        "The capital of Mexico is Mexico City.", usage=Usage(14, 8, 22), stop="stop"
+    ),
     "openai_chat/tool_call_split_args_gpt4o.sse": Expected(
         calls=[("call_Vz0Sie91Ap56nH0ThKGrZXT7", "get_weather", {"city": "Mexico City"})],
         usage=Usage(423, 15, 438),
@@ -188,7 +190,9 @@ EXPECTED: dict[str, Expected] = {
         usage=Usage(255, 16, 271),
         stop="completed",
     ),
-    "openai_responses/text_gpt4o.sse": Expected("The capital of France is Paris.", usage=Usage(278, 9, 287), stop="completed"),
+    "openai_responses/text_gpt4o.sse": Expected(
+        "The capital of France is Paris.", usage=Usage(278, 9, 287), stop="completed"
+    ),
     "openai_responses/reasoning_function_call_gpt5.sse": Expected(
         reasoning=[(0, "", "gAAAAABoyXvx", "")],
         calls=[("call_CWXgs68YprAjp6t0371hiPOI", "final_result", {"result": 6666})],
@@ -196,7 +200,7 @@ EXPECTED: dict[str, Expected] = {
         stop="completed",
     ),
     "openai_responses/text_and_function_call_gpt55.sse": Expected(
-        "I’ll check the capital lookup tool for “PotatoLand.”",
+        "I\u2019ll check the capital lookup tool for \u201cPotatoLand.\u201d",
         reasoning=[(0, "", "gAAAAABqaR3-", "")],
         calls=[("call_LabG58Uhrq9kZvR52BYKjToD", "get_capital", {"country": "PotatoLand"})],
         usage=Usage(63, 69, 132),
@@ -354,11 +358,13 @@ def _check_expected(expected: Expected, events: list[ModelEvent]) -> None:
     assert calls == expected.calls
     for r in ready:  # the deltas of a call carry its ids and, joined, its arguments
         deltas = [d for d in events if isinstance(d, ToolCallDelta) and d.internal_call_id == r.internal_call_id]
-        assert deltas and deltas[0].name == r.tool_call.function.name
+        assert deltas
+        assert deltas[0].name == r.tool_call.function.name
         assert all(d.id == r.tool_call.id for d in deltas)
     assert len({r.internal_call_id for r in ready}) == len(ready)
 
-    assert isinstance(events[-1], Final) and sum(isinstance(e, Final) for e in events) == 1
+    assert isinstance(events[-1], Final)
+    assert sum(isinstance(e, Final) for e in events) == 1
     final = events[-1]
     assert final.usage == expected.usage
     raw = final.raw
@@ -384,7 +390,8 @@ def _check_oracle(name: str, cell: str, events: list[ModelEvent], error: Excepti
     assert error is None
     assert sum(isinstance(e, ToolCallReady) for e in events) == int(count)
     final = events[-1]
-    assert isinstance(final, Final) and isinstance(final.raw, dict)
+    assert isinstance(final, Final)
+    assert isinstance(final.raw, dict)
     oracle_usage = ast.literal_eval(usage_text)
     assert final.usage.output_tokens == oracle_usage["output_tokens"]
     if name.startswith("anthropic/"):  # the SDK reports Anthropic's own input_tokens (cache excluded)

@@ -4,7 +4,7 @@ Requests: the preamble is ``instructions``; history becomes ``input`` items: use
 assistant text, ``function_call`` items (``call_id`` = ``ToolCall.id``) and
 ``function_call_output`` items (``call_id`` = ``ToolResult.id``). Reasoning goes back as
 ``reasoning`` items, in place, for every block with an id: its summaries as ``summary_text``
-and its signature as ``encrypted_content``. A ``function_call`` carries its item id
+and its signature as ``encrypted_content`` (Anthropic's redacted blocks are left out). A ``function_call`` carries its item id
 (``ToolCall.call_id``, ``fc_...``) only next to its message's reasoning items, because the API
 pairs a reasoning item with the item that follows it by id.
 
@@ -109,7 +109,7 @@ def _assistant(message: AssistantMessage, out: list[dict[str, Any]]) -> None:
             continue
         if text:
             _flush_text(text, out)
-        if isinstance(part, Reasoning) and part.id:
+        if isinstance(part, Reasoning) and part.id and part.redacted is None:
             item: dict[str, Any] = {
                 "type": "reasoning",
                 "id": part.id,
