@@ -4,9 +4,10 @@ Requests: the preamble is ``instructions``; history becomes ``input`` items: use
 assistant text, ``function_call`` items (``call_id`` = ``ToolCall.id``) and
 ``function_call_output`` items (``call_id`` = ``ToolResult.id``). Reasoning goes back as
 ``reasoning`` items, in place, for every block with an id: its summaries as ``summary_text``
-and its signature as ``encrypted_content`` (Anthropic's redacted blocks are left out). A ``function_call`` carries its item id
-(``ToolCall.call_id``, ``fc_...``) only next to its message's reasoning items, because the API
-pairs a reasoning item with the item that follows it by id.
+and its signature as ``encrypted_content`` (Anthropic's redacted blocks are left out). A
+``function_call`` carries its item id (``ToolCall.call_id``, ``fc_...``) only next to its
+message's reasoning items, because the API pairs a reasoning item with the item that follows it
+by id.
 
 Stateless use (``store=False``) needs the encrypted reasoning back:
 ``OpenAIResponsesModel("o4-mini", store=False, include=["reasoning.encrypted_content"])``.
