@@ -101,7 +101,11 @@ def in_band_error(provider: str, error: Any, *, body: str, status: int | None = 
             status = raw_status
     elif error is not None:
         message = str(error)
-    retryable = (status is not None and (status == 429 or status >= 500)) or error_type in _RETRYABLE_TYPES
+    retryable = (
+        (status is not None and (status == 429 or status >= 500))
+        or error_type in _RETRYABLE_TYPES
+        or code in _RETRYABLE_TYPES
+    )
     label = error_type or code or "error"
     text = f"{provider} reported an error mid-stream ({label}): {message or 'no message'}"
     return InBandError(text, status=status, body=excerpt(body), retryable=retryable, code=code, error_type=error_type)
