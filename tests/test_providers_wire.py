@@ -127,6 +127,11 @@ def test_chat_reasoning_closes_when_text_starts_and_keeps_its_signature() -> Non
     ]
 
 
+def test_chat_content_sent_as_a_list_of_parts() -> None:
+    events = feed(OpenAIChatParser(), [chunk({"content": [{"type": "text", "text": "Hi"}]}), chunk(finish="stop")])
+    assert events[0] == TextDelta("Hi")
+
+
 def test_chat_usage_with_cached_tokens() -> None:
     usage = {
         "prompt_tokens": 100,

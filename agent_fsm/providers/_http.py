@@ -188,6 +188,7 @@ class StreamingClient:
                 if response.is_success:
                     if framing == "sse":
                         await self._check_event_stream(response)
+                    log.debug("model response streaming", status=response.status_code, attempts=attempt + 1)
                     return response
                 error, retry_after = await self._status_error(response)
             retryable = error.retryable and not isinstance(error, AuthenticationError)

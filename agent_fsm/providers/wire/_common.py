@@ -7,13 +7,14 @@ import json
 from collections.abc import Sequence
 from typing import Any, Final, Protocol, TypeAlias
 
-from ...events import ModelEvent, ToolCallDelta, ToolCallReady
+from ...events import ModelEvent, Reasoning, ReasoningDelta, ToolCallDelta, ToolCallReady
 from ...messages import JSONValue, ToolCall, ToolFunction
 from ..errors import BODY_EXCERPT_CHARS, InBandError, ProtocolError
 
 __all__ = [
     "NOTHING",
     "Frame",
+    "ReasoningRun",
     "StreamParser",
     "ToolCallSlot",
     "in_band_error",
@@ -135,3 +136,34 @@ class ToolCallSlot:
         raw = "".join(self.args) if arguments is None else arguments
         call = ToolCall(self.id, ToolFunction(self.name, parse_arguments(raw)), call_id=self.item_id)
         return ToolCallReady(call, self.internal_id)
+
+
+class ReasoningRun:
+    """Reasoning streamed as bare text deltas (no block id from the provider).
+
+    A block opens at the first delta and closes when anything else starts (text, a tool call,
+    the end), becoming one complete ``Reasoning``. Blocks get the ids ``"{prefix}:reasoning-{n}"``.
+    """
+
+    __slots__ = ("_count", "_id", "_pieces", "signature")
+
+    def __init__(self) -> None:
+        self._pieces: list[str] | None = None
+        self._id = ""
+        self._count = 0
+        self.signature: str | None = None
+
+    def delta(self, text: str, prefix: str) -> ReasoningDelta:
+        if self._pieces is None:
+            self._pieces = []
+            self._id = f"{prefix}:reasoning-{self._count}"
+            self._count += 1
+        self._pieces.append(text)
+        return ReasoningDelta(text, self._id)
+
+    def close(self, out: list[ModelEvent]) -> None:
+        """Append the open block, if any, as a complete ``Reasoning``."""
+        if self._pieces is not None:
+            out.append(Reasoning(("".join(self._pieces),), self._id, self.signature))
+            self._pieces = None
+            self.signature = None

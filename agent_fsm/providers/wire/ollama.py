@@ -19,10 +19,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ...events import Final, ModelEvent, Reasoning, ReasoningDelta, TextDelta, ToolCallReady
+from ...events import Final, ModelEvent, TextDelta, ToolCallReady
 from ...messages import ToolCall, ToolFunction, Usage
 from ..errors import IncompleteStreamError, ProtocolError
-from ._common import NOTHING, ToolCallSlot, excerpt, in_band_error, loads
+from ._common import NOTHING, ReasoningRun, ToolCallSlot, excerpt, in_band_error, loads
 
 __all__ = ["OllamaParser"]
 
@@ -32,14 +32,12 @@ _PROVIDER = "Ollama"
 class OllamaParser:
     """Parser of one ``/api/chat`` NDJSON stream. See the module docstring for its decisions."""
 
-    __slots__ = ("_base", "_calls", "_final", "_reasoning", "_reasoning_count", "_reasoning_id")
+    __slots__ = ("_base", "_calls", "_final", "_reasoning")
 
     def __init__(self) -> None:
         self._base = ""
         self._calls: list[ToolCallReady] = []
-        self._reasoning: list[str] | None = None
-        self._reasoning_id = ""
-        self._reasoning_count = 0
+        self._reasoning = ReasoningRun()
         self._final: Final | None = None
 
     def feed(self, event: str, data: str) -> Sequence[ModelEvent]:
@@ -57,21 +55,16 @@ class OllamaParser:
         if message:
             thinking = message.get("thinking")
             if thinking:
-                if self._reasoning is None:
-                    self._reasoning = []
-                    self._reasoning_id = f"{self._base}:reasoning-{self._reasoning_count}"
-                    self._reasoning_count += 1
-                self._reasoning.append(thinking)
-                out.append(ReasoningDelta(thinking, self._reasoning_id))
+                out.append(self._reasoning.delta(thinking, self._base))
             content = message.get("content")
             if content:
-                self._close_reasoning(out)
+                self._reasoning.close(out)
                 out.append(TextDelta(content))
             for call in message.get("tool_calls") or ():
-                self._close_reasoning(out)
+                self._reasoning.close(out)
                 self._tool_call(call, out)
         if line.get("done"):
-            self._close_reasoning(out)
+            self._reasoning.close(out)
             out.extend(self._calls)
             self._final = Final(self._usage(line), self._raw(line))
             out.append(self._final)
@@ -91,11 +84,6 @@ class OllamaParser:
             return
         out.append(slot.args_delta(json.dumps(arguments, ensure_ascii=False)))
         self._calls.append(ToolCallReady(ToolCall(slot.id, ToolFunction(slot.name, arguments)), internal_id))
-
-    def _close_reasoning(self, out: list[ModelEvent]) -> None:
-        if self._reasoning is not None:
-            out.append(Reasoning(("".join(self._reasoning),), self._reasoning_id))
-            self._reasoning = None
 
     @staticmethod
     def _usage(line: dict[str, Any]) -> Usage:

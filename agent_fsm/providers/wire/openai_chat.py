@@ -26,10 +26,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ...events import Final, ModelEvent, Reasoning, ReasoningDelta, TextDelta, ToolCallReady
+from ...events import Final, ModelEvent, TextDelta, ToolCallReady
 from ...messages import Usage
 from ..errors import IncompleteStreamError, IncompleteToolCallError, ProtocolError
-from ._common import NOTHING, ToolCallSlot, excerpt, in_band_error, loads
+from ._common import NOTHING, ReasoningRun, ToolCallSlot, excerpt, in_band_error, loads
 
 __all__ = ["OpenAIChatParser"]
 
@@ -44,9 +44,6 @@ class OpenAIChatParser:
         "_model",
         "_ready_sent",
         "_reasoning",
-        "_reasoning_count",
-        "_reasoning_id",
-        "_reasoning_sig",
         "_slots",
         "_usage",
         "provider",
@@ -61,10 +58,7 @@ class OpenAIChatParser:
         self._done = False
         self._slots: dict[int, ToolCallSlot] = {}
         self._ready_sent = False
-        self._reasoning: list[str] | None = None
-        self._reasoning_id = ""
-        self._reasoning_sig: str | None = None
-        self._reasoning_count = 0
+        self._reasoning = ReasoningRun()
 
     def feed(self, event: str, data: str) -> Sequence[ModelEvent]:
         if data == "[DONE]":
@@ -100,32 +94,27 @@ class OpenAIChatParser:
         if delta:
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if reasoning and type(reasoning) is str:
-                if self._reasoning is None:
-                    self._reasoning = []
-                    self._reasoning_id = f"{self._id}:reasoning-{self._reasoning_count}"
-                    self._reasoning_count += 1
-                self._reasoning.append(reasoning)
-                out.append(ReasoningDelta(reasoning, self._reasoning_id))
+                out.append(self._reasoning.delta(reasoning, self._id))
             details = delta.get("reasoning_details")
             if details:
                 self._signature(details)
             content = delta.get("content")
             if content:
-                self._close_reasoning(out)
-                out.append(TextDelta(content))
+                self._reasoning.close(out)
+                out.append(TextDelta(content if type(content) is str else _text_of(content)))
             refusal = delta.get("refusal")
             if refusal:
-                self._close_reasoning(out)
+                self._reasoning.close(out)
                 out.append(TextDelta(refusal))
             calls = delta.get("tool_calls")
             if calls:
-                self._close_reasoning(out)
+                self._reasoning.close(out)
                 for call in calls:
                     self._tool_fragment(call, out)
         finish_reason = choice.get("finish_reason")
         if finish_reason:
             self._finish_reason = finish_reason
-            self._close_reasoning(out)
+            self._reasoning.close(out)
             if finish_reason == "length" and self._slots:
                 last = self._slots[max(self._slots)]
                 raise IncompleteToolCallError(
@@ -156,13 +145,7 @@ class OpenAIChatParser:
     def _signature(self, details: list[Any]) -> None:
         for detail in details:
             if type(detail) is dict and detail.get("signature"):
-                self._reasoning_sig = detail["signature"]
-
-    def _close_reasoning(self, out: list[ModelEvent]) -> None:
-        if self._reasoning is not None:
-            out.append(Reasoning(("".join(self._reasoning),), self._reasoning_id, self._reasoning_sig))
-            self._reasoning = None
-            self._reasoning_sig = None
+                self._reasoning.signature = detail["signature"]
 
     def _emit_ready(self, out: list[ModelEvent]) -> None:
         if self._ready_sent:
@@ -177,7 +160,7 @@ class OpenAIChatParser:
                 f"the {self.provider} stream ended before its finish_reason or [DONE]: the connection was cut"
             )
         out: list[ModelEvent] = []
-        self._close_reasoning(out)
+        self._reasoning.close(out)
         self._emit_ready(out)
         out.append(Final(self.usage(), self.raw()))
         return out
@@ -196,3 +179,10 @@ class OpenAIChatParser:
     def raw(self) -> dict[str, Any]:
         """The final metadata: response id, model, finish reason and the usage object as sent."""
         return {"id": self._id, "model": self._model, "finish_reason": self._finish_reason, "usage": self._usage}
+
+
+def _text_of(content: Any) -> str:
+    """The text of a ``content`` some servers send as a list of parts instead of a string."""
+    if isinstance(content, list):
+        return "".join(p.get("text") or "" for p in content if isinstance(p, dict))
+    return str(content)
