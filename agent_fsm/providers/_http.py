@@ -196,7 +196,7 @@ class StreamingClient:
             if not retryable or too_long or attempt >= policy.max_retries:
                 raise error
             delay = retry_after if retry_after is not None else policy.backoff(attempt)
-            log.warning(
+            log.info(
                 "retrying model request",
                 attempt=attempt + 1,
                 max_retries=policy.max_retries,
