@@ -21,3 +21,13 @@ def anyio_backend() -> str:
 
 def pytest_configure(config: Any) -> None:
     config.addinivalue_line("markers", "slow: longer property runs")
+
+
+@pytest.fixture(autouse=True)
+def _no_global_logging_config() -> Any:
+    """The CLI configures structlog globally; undo it so one test's CLI run never changes where
+    another test's logs go."""
+    import structlog
+
+    yield
+    structlog.reset_defaults()

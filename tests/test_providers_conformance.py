@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from wire_server import WIRE_DIR, Reply, WireServer, load_manifest
 
 from agent_fsm.events import Final, ModelEvent, Reasoning, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
 from agent_fsm.messages import Usage, UserMessage
@@ -33,6 +32,8 @@ from agent_fsm.providers import (
 )
 from agent_fsm.providers._base import HTTPModel
 from agent_fsm.request import CompletionRequest
+
+from .wire_server import WIRE_DIR, Reply, WireServer, load_manifest
 
 MANIFEST = load_manifest()
 pytestmark = pytest.mark.skipif(not MANIFEST, reason=f"the shared recordings are absent ({WIRE_DIR})")

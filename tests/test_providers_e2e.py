@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wire_server import WIRE_DIR, Reply, WireServer
 
 from agent_fsm import Agent, State, tool
 from agent_fsm.cli import build_parser
@@ -23,6 +22,8 @@ from agent_fsm.messages import AssistantMessage, ToolCall, ToolResult, Usage, Us
 from agent_fsm.providers import AnthropicModel, AuthenticationError, OpenAIChatModel, OpenAIResponsesModel
 from agent_fsm.providers._base import HTTPModel
 from agent_fsm.testing import check_history_invariants
+
+from .wire_server import WIRE_DIR, Reply, WireServer
 
 needs_wire = pytest.mark.skipif(not WIRE_DIR.exists(), reason=f"the shared recordings are absent ({WIRE_DIR})")
 KEY = "sk-e2e"

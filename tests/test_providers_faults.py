@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from wire_server import WIRE_DIR, Reply, WireServer
 
 from agent_fsm.events import Final, ModelEvent, TextDelta
 from agent_fsm.messages import UserMessage
@@ -30,6 +29,8 @@ from agent_fsm.providers import (
 )
 from agent_fsm.providers._base import HTTPModel
 from agent_fsm.request import CompletionRequest
+
+from .wire_server import WIRE_DIR, Reply, WireServer
 
 KEY = "sk-secret-0123456789abcdef"
 REQUEST = CompletionRequest(UserMessage.text("hi"))

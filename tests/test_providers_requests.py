@@ -7,7 +7,6 @@ import random
 from typing import Any
 
 import pytest
-from wire_server import Reply, WireServer
 
 from agent_fsm.errors import ConfigurationError
 from agent_fsm.messages import (
@@ -22,6 +21,8 @@ from agent_fsm.messages import (
 )
 from agent_fsm.providers import AnthropicModel, APIStatusError, OllamaModel, OpenAIChatModel, OpenAIResponsesModel
 from agent_fsm.request import CompletionRequest, ToolDefinition
+
+from .wire_server import Reply, WireServer
 
 WEATHER = ToolDefinition(
     "get_weather",

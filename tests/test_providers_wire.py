@@ -10,7 +10,6 @@ import sys
 from typing import Any
 
 import pytest
-from wire_server import WIRE_DIR, load_manifest
 
 from agent_fsm.events import Final, ModelEvent, Reasoning, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
 from agent_fsm.messages import ToolCall, ToolFunction, Usage
@@ -25,6 +24,8 @@ from agent_fsm.providers.wire import (
     StreamParser,
     parse_arguments,
 )
+
+from .wire_server import WIRE_DIR, load_manifest
 
 
 def feed(parser: StreamParser, frames: list[tuple[str, Any]]) -> list[ModelEvent]:
