@@ -10,21 +10,21 @@ A schema is derived once, when a tool is declared, so an annotation no model cou
 there, with the parameter named in the message, rather than in the middle of a run. The hints
 accepted here are exactly those :mod:`agent_fsm.arguments` can structure:
 
-=====================================  ================================================
-hint                                   schema
-=====================================  ================================================
-``str`` / ``int`` / ``float`` / ``bool``  ``{"type": "string" | "integer" | "number" | "boolean"}``
-``None``                               ``{"type": "null"}``
-``Any``                                ``{}`` (any JSON value, passed through unchecked)
-``list[T]``, ``Sequence[T]``           ``{"type": "array", "items": T}``
-``set[T]``, ``frozenset[T]``           the same, with ``"uniqueItems": true``
-``tuple[A, B]`` / ``tuple[T, ...]``    ``prefixItems`` with a fixed length / ``items``
-``dict[str, T]``, ``Mapping[str, T]``  ``{"type": "object", "additionalProperties": T}``
-``X | Y``, ``Optional[X]``             ``{"anyOf": [X, Y]}``
-``Literal[...]``, an ``Enum``          ``{"type": ..., "enum": [...]}`` (JSON scalars only)
-attrs class, dataclass, ``TypedDict``  a closed object: ``properties``, ``required``, defaults
-``Annotated[T, "text"]``               T's schema with ``"description": "text"``
-=====================================  ================================================
+=========================================  =====================================================
+hint                                       schema
+=========================================  =====================================================
+``str``, ``int``, ``float``, ``bool``      ``string``, ``integer``, ``number``, ``boolean``
+``None``                                   ``{"type": "null"}``
+``Any``                                    ``{}`` (any JSON value, passed through unchecked)
+``list[T]``, ``Sequence[T]``               ``{"type": "array", "items": T}``
+``set[T]``, ``frozenset[T]``               the same, with ``"uniqueItems": true``
+``tuple[A, B]`` / ``tuple[T, ...]``        ``prefixItems`` with a fixed length / ``items``
+``dict[str, T]``, ``Mapping[str, T]``      ``{"type": "object", "additionalProperties": T}``
+``X | Y``, ``Optional[X]``                 ``{"anyOf": [X, Y]}``
+``Literal[...]``, an ``Enum``              ``{"type": ..., "enum": [...]}`` (JSON scalars only)
+attrs class, dataclass, ``TypedDict``      a closed object: ``properties``, ``required``, defaults
+``Annotated[T, "text"]``                   T's schema with ``"description": "text"``
+=========================================  =====================================================
 """
 
 from __future__ import annotations
