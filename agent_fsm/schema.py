@@ -1,325 +1,253 @@
-"""From a Python signature to a tool's JSON Schema, and from the model's JSON back to arguments.
+"""From a Python type hint to the JSON Schema a model fills in.
 
-The schema (JSON Schema draft 2020-12, the dialect OpenAI and Anthropic accept) is derived from
-type hints once, at decoration time, so an annotation no model could fill in fails there, not in
-the middle of a run. Arguments are structured with a strict cattrs converter: no silent coercion
-of ``"5"`` into ``5``, no extra keys; every problem is reported with its path, what was expected,
-and what came, so the model can correct itself.
+The dialect is JSON Schema draft 2020-12 restricted to what OpenAI and Anthropic both accept for
+tool parameters: ``type``, ``enum``, ``anyOf``, ``items`` / ``prefixItems``, ``properties`` /
+``required`` / ``additionalProperties``, ``default``, ``title`` and ``description``. Every object
+schema is inline (no ``$ref``): weaker models and some OpenAI-compatible servers mishandle
+references, and tool signatures are small enough for inlining to cost nothing.
+
+A schema is derived once, when a tool is declared, so an annotation no model could fill in fails
+there, with the parameter named in the message, rather than in the middle of a run. The hints
+accepted here are exactly those :mod:`agent_fsm.arguments` can structure:
+
+=========================================  =====================================================
+hint                                       schema
+=========================================  =====================================================
+``str``, ``int``, ``float``, ``bool``      ``string``, ``integer``, ``number``, ``boolean``
+``None``                                   ``{"type": "null"}``
+``Any``                                    ``{}`` (any JSON value, passed through unchecked)
+``list[T]``, ``Sequence[T]``               ``{"type": "array", "items": T}``
+``set[T]``, ``frozenset[T]``               the same, with ``"uniqueItems": true``
+``tuple[A, B]`` / ``tuple[T, ...]``        ``prefixItems`` with a fixed length / ``items``
+``dict[str, T]``, ``Mapping[str, T]``      ``{"type": "object", "additionalProperties": T}``
+``X | Y``, ``Optional[X]``                 ``{"anyOf": [X, Y]}``
+``Literal[...]``, an ``Enum``              ``{"type": ..., "enum": [...]}`` (JSON scalars only)
+attrs class, dataclass, ``TypedDict``      a closed object: ``properties``, ``required``, defaults
+``Annotated[T, "text"]``                   T's schema with ``"description": "text"``
+=========================================  =====================================================
 """
 
 from __future__ import annotations
 
+import collections.abc
+import dataclasses
 import enum
-import inspect
 import json
-import re
 import types
 import typing
-from collections.abc import Callable, Mapping
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints, is_typeddict
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints, is_typeddict
 
 import attrs
-import cattrs
-from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 
 from .errors import ConfigurationError
-from .messages import JSONValue
 
-__all__ = ["ArgumentError", "Signature", "json_schema"]
+__all__ = [
+    "ARRAYS",
+    "MAPPINGS",
+    "SETS",
+    "add_default",
+    "default_json",
+    "is_object_class",
+    "json_schema",
+    "object_fields",
+    "type_name",
+]
 
 _NoneType = type(None)
+_SCALARS: dict[Any, str] = {str: "string", bool: "boolean", int: "integer", float: "number", _NoneType: "null"}
+ARRAYS: tuple[Any, ...] = (
+    list,
+    set,
+    frozenset,
+    collections.abc.Sequence,
+    collections.abc.MutableSequence,
+    collections.abc.Set,
+    collections.abc.MutableSet,
+)
+"""Origins structured from a JSON array (``tuple`` has its own rules)."""
+SETS: tuple[Any, ...] = (set, frozenset, collections.abc.Set, collections.abc.MutableSet)
+"""The origins among :data:`ARRAYS` whose items must be unique."""
+MAPPINGS: tuple[Any, ...] = (dict, collections.abc.Mapping, collections.abc.MutableMapping)
+"""Origins structured from a JSON object with arbitrary ``str`` keys."""
+_SUPPORTED = (
+    "str, int, float, bool, None, Any, list/Sequence/set/frozenset[T], tuple[...], dict[str, T], "
+    "X | Y, Optional[X], Literal of JSON scalars, Enum of JSON scalars, attrs classes, dataclasses, TypedDict"
+)
 
 
-class ArgumentError(ValueError):
-    """The model's arguments do not fit the tool's signature; the message says exactly how."""
-
-
-def json_schema(tp: Any, *, where: str = "value", _seen: frozenset[Any] = frozenset()) -> dict[str, Any]:
+def json_schema(tp: Any, *, where: str = "value") -> dict[str, Any]:
     """The JSON Schema of a type hint.
 
+    Args:
+        tp: the hint, already resolved (no string forward references).
+        where: what the hint annotates, for error messages (``"tool add, parameter 'a'"``).
+
+    Returns:
+        A fresh dict the caller may modify.
+
     Raises:
-        ConfigurationError: for a hint with no JSON Schema (``where`` names it in the message).
+        ConfigurationError: for a hint with no JSON Schema, a recursive class, a ``dict`` with
+            non-``str`` keys, or a ``Literal`` / ``Enum`` whose values are not JSON scalars.
     """
+    return _schema(tp, where, frozenset())
+
+
+def _schema(tp: Any, where: str, seen: frozenset[Any]) -> dict[str, Any]:
     if tp is Any:
         return {}
-    if tp is str:
-        return {"type": "string"}
-    if tp is bool:
-        return {"type": "boolean"}
-    if tp is int:
-        return {"type": "integer"}
-    if tp is float:
-        return {"type": "number"}
-    if tp is None or tp is _NoneType:
-        return {"type": "null"}
+    if tp is None:
+        tp = _NoneType
+    if isinstance(tp, type) and tp in _SCALARS:
+        return {"type": _SCALARS[tp]}
     origin, args = get_origin(tp), get_args(tp)
+    if origin is Annotated:
+        out = _schema(args[0], where, seen)
+        notes = [a for a in args[1:] if isinstance(a, str)]
+        if notes:
+            out["description"] = " ".join(notes)
+        return out
     if origin is Literal:
-        values = list(args)
-        for v in values:
-            if not isinstance(v, str | int | float | bool) and v is not None:
-                raise ConfigurationError(f"{where}: Literal values must be str, int, float, bool or None")
-        return {"enum": values}
+        return _enum_schema(list(args), where, "Literal")
     if origin is Union or origin is types.UnionType:
-        members = [json_schema(a, where=where, _seen=_seen) for a in args]
-        return {"anyOf": members}
-    if origin in (list, typing.Sequence, set, frozenset) or tp in (list, set, frozenset):
-        item = json_schema(args[0], where=f"{where}[]", _seen=_seen) if args else {}
-        out: dict[str, Any] = {"type": "array", "items": item}
-        if origin in (set, frozenset):
+        return {"anyOf": [_schema(a, where, seen) for a in args]}
+    if origin in ARRAYS or tp in (list, set, frozenset):
+        out = {"type": "array", "items": _schema(args[0], f"{where}[]", seen) if args else {}}
+        if origin in SETS or tp in SETS:
             out["uniqueItems"] = True
         return out
-    if origin is tuple:
-        if len(args) == 2 and args[1] is Ellipsis:
-            return {"type": "array", "items": json_schema(args[0], where=f"{where}[]", _seen=_seen)}
-        if args == ((),):
-            return {"type": "array", "maxItems": 0}
-        return {
-            "type": "array",
-            "prefixItems": [json_schema(a, where=f"{where}[{i}]", _seen=_seen) for i, a in enumerate(args)],
-            "items": False,
-            "minItems": len(args),
-            "maxItems": len(args),
-        }
-    if origin in (dict, typing.Mapping) or tp is dict:
+    if origin is tuple or tp is tuple:
+        return _tuple_schema(tp, args, where, seen)
+    if origin in MAPPINGS or tp is dict:
         if args and args[0] is not str:
-            raise ConfigurationError(f"{where}: dict keys must be str (JSON object keys), not {args[0]!r}")
-        value = json_schema(args[1], where=f"{where}{{}}", _seen=_seen) if args else {}
-        return {"type": "object", "additionalProperties": value}
+            raise ConfigurationError(
+                f"{where}: {type_name(tp)} has {type_name(args[0])} keys; JSON object keys are strings, "
+                "so use dict[str, ...]"
+            )
+        return {"type": "object", "additionalProperties": _schema(args[1], f"{where}{{}}", seen) if args else {}}
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        values = [m.value for m in tp]
-        if not all(isinstance(v, str | int | float | bool) for v in values):
-            raise ConfigurationError(f"{where}: enum {tp.__name__} has values that are not JSON scalars")
-        return {"enum": values, "title": tp.__name__}
-    if isinstance(tp, type) and (attrs.has(tp) or is_typeddict(tp)):
-        if tp in _seen:
-            raise ConfigurationError(f"{where}: {tp.__name__} is recursive, which tool schemas cannot express")
-        return _object_schema(tp, where, _seen | {tp})
-    raise ConfigurationError(f"{where}: the annotation {tp!r} has no JSON Schema; use JSON-like types")
+        out = _enum_schema([m.value for m in tp], where, f"enum {tp.__name__}")
+        return {"title": tp.__name__, **out}
+    if is_object_class(tp):
+        if tp in seen:
+            raise ConfigurationError(f"{where}: {type_name(tp)} contains itself, which a tool schema cannot express")
+        return _object_schema(tp, where, seen | {tp})
+    raise ConfigurationError(f"{where}: the annotation {type_name(tp)} has no JSON Schema; supported: {_SUPPORTED}")
 
 
-def _object_schema(tp: type, where: str, seen: frozenset[Any]) -> dict[str, Any]:
-    hints = get_type_hints(tp)
-    props: dict[str, Any] = {}
-    required: list[str] = []
+def _enum_schema(values: list[Any], where: str, what: str) -> dict[str, Any]:
+    for v in values:
+        if v is not None and type(v) not in (str, int, float, bool):
+            raise ConfigurationError(
+                f"{where}: {what} has the value {v!r}; values must be str, int, float, bool or None"
+            )
+    kinds = sorted({_SCALARS[type(v)] for v in values})
+    if kinds == ["integer", "number"]:
+        kinds = ["number"]
+    return {"type": kinds[0] if len(kinds) == 1 else kinds, "enum": values}
+
+
+def _tuple_schema(tp: Any, args: tuple[Any, ...], where: str, seen: frozenset[Any]) -> dict[str, Any]:
+    if tp is tuple:  # bare ``tuple``: any number of anything
+        return {"type": "array", "items": {}}
+    if len(args) == 2 and args[1] is Ellipsis:
+        return {"type": "array", "items": _schema(args[0], f"{where}[]", seen)}
+    if not args:  # ``tuple[()]``
+        return {"type": "array", "maxItems": 0}
+    return {
+        "type": "array",
+        "prefixItems": [_schema(a, f"{where}[{i}]", seen) for i, a in enumerate(args)],
+        "items": False,
+        "minItems": len(args),
+        "maxItems": len(args),
+    }
+
+
+def is_object_class(tp: Any) -> bool:
+    """Whether ``tp`` is a class a JSON object is structured into: attrs, dataclass, TypedDict."""
+    return isinstance(tp, type) and (attrs.has(tp) or dataclasses.is_dataclass(tp) or is_typeddict(tp))
+
+
+def object_fields(tp: type, where: str = "value") -> list[tuple[str, Any, bool, Any]]:
+    """``(name, hint, required, default)`` per field of an attrs class, dataclass or TypedDict.
+
+    ``default`` is ``attrs.NOTHING`` when there is no plain default (none, or a factory).
+
+    Raises:
+        ConfigurationError: when the class's hints cannot be resolved.
+    """
+    try:
+        hints = get_type_hints(tp, include_extras=True)
+    except Exception as exc:
+        raise ConfigurationError(f"{where}: cannot resolve the type hints of {type_name(tp)}: {exc}") from exc
+    out: list[tuple[str, Any, bool, Any]] = []
     if attrs.has(tp):
         for a in attrs.fields(tp):
-            props[a.name] = json_schema(hints[a.name], where=f"{where}.{a.name}", _seen=seen)
-            if a.default is attrs.NOTHING:
-                required.append(a.name)
-            elif not isinstance(a.default, attrs.Factory):  # type: ignore[arg-type]
-                _add_default(props[a.name], a.default)
+            plain = a.default is not attrs.NOTHING and not isinstance(a.default, attrs.Factory)  # type: ignore[arg-type]
+            out.append((a.name, hints[a.name], a.default is attrs.NOTHING, a.default if plain else attrs.NOTHING))
+    elif dataclasses.is_dataclass(tp):
+        for f in dataclasses.fields(tp):
+            missing = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            default = attrs.NOTHING if f.default is dataclasses.MISSING else f.default
+            out.append((f.name, hints[f.name], missing, default))
     else:
-        req = getattr(tp, "__required_keys__", frozenset(hints))
+        required = getattr(tp, "__required_keys__", frozenset(hints))
         for name, hint in hints.items():
-            if get_origin(hint) in (typing.Required, typing.NotRequired):
+            marker = get_origin(hint)
+            if marker in (typing.Required, typing.NotRequired):
+                if (marker is typing.Required) != (name in required):
+                    # Python < 3.14 decides required keys when the class is made, from the raw
+                    # annotations, and cannot see the marker inside a string annotation: the
+                    # class itself (and so cattrs) would disagree with the schema.
+                    raise ConfigurationError(
+                        f"{where}: TypedDict {type_name(tp)} marks {name!r} {marker.__name__}, but Python did not "
+                        "see it (the annotation is a string, as under `from __future__ import annotations`); "
+                        "declare optional keys in a `total=False` TypedDict instead"
+                    )
                 hint = get_args(hint)[0]
-            props[name] = json_schema(hint, where=f"{where}.{name}", _seen=seen)
-            if name in req:
-                required.append(name)
-    return {"type": "object", "title": tp.__name__, "properties": props, "required": required,
-            "additionalProperties": False}  # fmt: skip
-
-
-def _add_default(prop: dict[str, Any], default: Any) -> None:
-    value = default.value if isinstance(default, enum.Enum) else default
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return
-    prop["default"] = value
-
-
-# ---------------------------------------------------------------------------------------------- parsing
-
-
-def _strict_converter() -> cattrs.Converter:
-    conv = cattrs.Converter(forbid_extra_keys=True)
-
-    def strict(kind: type, accept: tuple[type, ...], name: str) -> None:
-        def hook(value: Any, _: Any) -> Any:
-            if isinstance(value, bool) and kind is not bool:
-                raise TypeError(f"expected {name}, got boolean {json.dumps(value)}")
-            if type(value) not in accept:
-                raise TypeError(f"expected {name}, got {_describe(value)}")
-            return float(value) if kind is float else value
-
-        conv.register_structure_hook(kind, hook)
-
-    strict(int, (int,), "integer")
-    strict(float, (int, float), "number")
-    strict(str, (str,), "string")
-    strict(bool, (bool,), "boolean")
-    return conv
-
-
-def _describe(value: Any) -> str:
-    kind = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}.get(
-        type(value), type(value).__name__
-    )
-    if value is None:
-        return "null"
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return f"{kind} {text if len(text) <= 60 else text[:57] + '...'}"
-
-
-_CONVERTER = _strict_converter()
-
-
-def _format_errors(exc: BaseException, path: str = "$") -> list[str]:
-    """Every leaf problem of a cattrs error, as ``path: what``."""
-    out: list[str] = []
-    if isinstance(exc, ForbiddenExtraKeysError):
-        out.append(f"{path}: unexpected field(s) {', '.join(sorted(map(repr, exc.extra_fields)))}")
-    elif isinstance(exc, ClassValidationError | IterableValidationError):
-        with_notes, without_notes = exc.group_exceptions()
-        for sub, note in with_notes:
-            name = getattr(note, "name", None)
-            index = getattr(note, "index", None)
-            sub_path = f"{path}.{name}" if name is not None else f"{path}[{index}]" if index is not None else path
-            out.extend(_format_errors(sub, sub_path))
-        for sub in without_notes:
-            out.extend(_format_errors(sub, path))
-    elif isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            out.extend(_format_errors(inner, path))
-    elif isinstance(exc, KeyError):
-        out.append(f"{path}: required field missing")
-    elif isinstance(exc, TypeError | ValueError):
-        msg = str(exc)
-        out.append(f"{path}: {msg}" if msg.startswith("expected") else f"{path}: {type(exc).__name__}: {msg}")
-    else:
-        out.append(f"{path}: {type(exc).__name__}: {exc}")
+            out.append((name, hint, name in required, attrs.NOTHING))
     return out
 
 
-_ARGS_RE = re.compile(r"^\s*(Args|Arguments|Parameters|Params):\s*$")
-_SECTION_RE = re.compile(r"^\s*[A-Z][A-Za-z ]*:\s*$")
-_PARAM_RE = re.compile(r"^(\s*)(\*{0,2}\w+)\s*(\([^)]*\))?\s*:\s*(.*)$")
+def _object_schema(tp: type, where: str, seen: frozenset[Any]) -> dict[str, Any]:
+    props: dict[str, Any] = {}
+    required: list[str] = []
+    for name, hint, is_required, default in object_fields(tp, where):
+        props[name] = _schema(hint, f"{where}.{name}", seen)
+        if is_required:
+            required.append(name)
+        elif default is not attrs.NOTHING:
+            add_default(props[name], default)
+    return {
+        "type": "object",
+        "title": tp.__name__,
+        "properties": props,
+        "required": required,
+        "additionalProperties": False,
+    }
 
 
-def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
-    """The first paragraph of a docstring, and each parameter's description from ``Args:``."""
-    text = inspect.cleandoc(doc or "")
-    lines = text.splitlines()
-    summary: list[str] = []
-    for line in lines:
-        if not line.strip() or _ARGS_RE.match(line) or _SECTION_RE.match(line):
-            break
-        summary.append(line.strip())
-    params: dict[str, str] = {}
-    in_args = False
-    current: str | None = None
-    base_indent: int | None = None
-    for line in lines:
-        if _ARGS_RE.match(line):
-            in_args, current, base_indent = True, None, None
-            continue
-        if not in_args:
-            continue
-        if _SECTION_RE.match(line) and (base_indent is None or len(line) - len(line.lstrip()) < base_indent):
-            break
-        if not line.strip():
-            continue
-        indent = len(line) - len(line.lstrip())
-        m = _PARAM_RE.match(line)
-        if m and (base_indent is None or indent <= base_indent):
-            base_indent = indent
-            current = m.group(2).lstrip("*")
-            params[current] = m.group(4).strip()
-        elif current is not None:
-            params[current] = (params[current] + " " + line.strip()).strip()
-    return " ".join(summary), params
+def default_json(value: Any) -> tuple[bool, Any]:
+    """``(True, json_value)`` when a default can be shown to the model, else ``(False, None)``."""
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if isinstance(value, tuple | frozenset | set):
+        value = list(value)
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return False, None
+    return True, value
 
 
-@attrs.frozen
-class Signature:
-    """A function's parameters as a tool sees them: a JSON Schema, and a strict way in."""
+def add_default(prop: dict[str, Any], default: Any) -> None:
+    """Record ``default`` in a property's schema, when JSON can say it."""
+    ok, value = default_json(default)
+    if ok:
+        prop["default"] = value
 
-    description: str
-    parameters_schema: dict[str, Any]
-    _args_class: type | None
-    _names: tuple[str, ...]
 
-    @classmethod
-    def of(cls, fn: Callable[..., Any], *, skip_first: bool | None = None) -> Signature:
-        """Read ``fn``'s signature and docstring.
-
-        Raises:
-            ConfigurationError: for ``*args``/``**kwargs``, a missing annotation, or an
-                annotation with no JSON Schema.
-        """
-        name = getattr(fn, "__qualname__", repr(fn))
-        sig = inspect.signature(fn)
-        try:
-            hints = get_type_hints(fn)
-        except Exception as exc:
-            raise ConfigurationError(f"tool {name}: cannot resolve its type hints: {exc}") from exc
-        summary, docs = parse_docstring(fn.__doc__)
-        params = list(sig.parameters.values())
-        if params and params[0].name in ("self", "cls") and skip_first is not False:
-            params = params[1:]
-        props: dict[str, Any] = {}
-        required: list[str] = []
-        fields: dict[str, Any] = {}
-        for p in params:
-            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                raise ConfigurationError(f"tool {name}: *args and **kwargs cannot be described to a model")
-            if p.name not in hints:
-                raise ConfigurationError(f"tool {name}: parameter {p.name!r} needs a type annotation")
-            hint = hints[p.name]
-            prop = json_schema(hint, where=f"tool {name}, parameter {p.name!r}")
-            if p.name in docs:
-                prop = {**prop, "description": docs[p.name]}
-            if p.default is p.empty:
-                required.append(p.name)
-                fields[p.name] = attrs.field(type=hint)
-            else:
-                _add_default(prop, p.default)
-                fields[p.name] = attrs.field(type=hint, default=p.default)
-            props[p.name] = prop
-        # attrs needs mandatory fields first; order does not matter for keyword calls
-        ordered = dict(sorted(fields.items(), key=lambda kv: kv[1]._default is not attrs.NOTHING))
-        args_class = attrs.make_class(f"{fn.__name__}_args", ordered, frozen=True) if fields else None
-        schema = {"type": "object", "properties": props, "required": required, "additionalProperties": False}
-        return cls(summary, schema, args_class, tuple(props))
-
-    @classmethod
-    def raw(cls, fn: Callable[..., Any]) -> Signature:
-        """For a hand-written ``ToolDefinition``: arguments go to ``fn`` as keywords, unchecked."""
-        return cls("", {}, None, ("**",))
-
-    def bound(self) -> Signature:
-        """The same signature (methods are read without ``self`` already)."""
-        return self
-
-    def structure(self, arguments: JSONValue) -> dict[str, Any]:
-        """The keyword arguments for the function, from the model's arguments.
-
-        ``arguments`` may be a JSON string or an already-parsed value.
-
-        Raises:
-            ArgumentError: saying, for each problem, where it is, what was expected and what came.
-        """
-        if isinstance(arguments, str):
-            text = arguments.strip() or "{}"
-            try:
-                arguments = json.loads(text)
-            except json.JSONDecodeError as exc:
-                excerpt = text if len(text) <= 200 else text[:197] + "..."
-                raise ArgumentError(f"arguments are not valid JSON ({exc.msg} at char {exc.pos}): {excerpt}") from None
-        if arguments is None:
-            arguments = {}
-        if not isinstance(arguments, Mapping):
-            raise ArgumentError(f"$: expected an object of named arguments, got {_describe(arguments)}")
-        if self._names == ("**",):
-            return dict(arguments)
-        if self._args_class is None:
-            if arguments:
-                raise ArgumentError(f"$: unexpected field(s) {', '.join(sorted(map(repr, arguments)))}")
-            return {}
-        try:
-            value: Any = _CONVERTER.structure(dict(arguments), self._args_class)
-        except Exception as exc:
-            problems = _format_errors(exc)
-            raise ArgumentError("; ".join(problems)) from None
-        return {name: getattr(value, name) for name in self._names}
+def type_name(tp: Any) -> str:
+    """A hint as a reader writes it: ``int``, ``dict[int, str]``, ``Address``."""
+    if isinstance(tp, type) and not get_args(tp):
+        return tp.__qualname__
+    return repr(tp).replace("typing.", "")
