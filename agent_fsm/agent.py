@@ -21,6 +21,13 @@ from .tools import DEFAULT_TOOL_TIMEOUT, Tool, ToolServer, ToolSet
 
 __all__ = ["DEFAULT_MAX_TURNS", "Agent"]
 
+
+class _Unset:
+    """The default of ``tool_timeout``, told apart from any value a user could pass."""
+
+
+_UNSET = _Unset()
+
 DEFAULT_MAX_TURNS = 10
 """Model calls a run may make unless the agent says otherwise: enough for a few rounds of tools."""
 
@@ -41,7 +48,9 @@ class Agent:
             one, each ``on_tool_call`` asked right before its call). Results are emitted and
             recorded in call order whatever the order they finish in.
         temperature, max_tokens, additional_params: passed on in every request.
-        tool_timeout: seconds a tool call may take unless its ``@tool`` says otherwise.
+        tool_timeout: seconds a tool call may take unless its ``@tool`` says otherwise (default
+            60). Only for ``tools`` given as functions: a ``ToolServer`` of your own (a
+            ``ToolSet`` included) carries its own timeouts, and giving both is an error.
         effects: how the driver calls the model and tools, reads the clock and makes ids (see
             :mod:`agent_fsm.effects`); the default does it directly.
     """
@@ -59,7 +68,7 @@ class Agent:
         temperature: float | None = None,
         max_tokens: int | None = None,
         additional_params: Mapping[str, Any] | None = None,
-        tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
+        tool_timeout: float | _Unset | None = _UNSET,
         effects: Effects | None = None,
     ) -> None:
         if not callable(getattr(model, "stream", None)):
@@ -70,9 +79,15 @@ class Agent:
             raise ConfigurationError(f"tool_concurrency must be an int >= 1, got {tool_concurrency!r}")
         self.model = model
         self.preamble = preamble
-        self.tools: ToolServer = (
-            tools if isinstance(tools, ToolServer) else ToolSet(tools, default_timeout=tool_timeout)
-        )
+        if isinstance(tools, ToolServer):
+            if not isinstance(tool_timeout, _Unset):
+                raise ConfigurationError(
+                    "tool_timeout applies to tools given as functions; set the timeout on your ToolServer instead"
+                )
+            self.tools: ToolServer = tools
+        else:
+            timeout = DEFAULT_TOOL_TIMEOUT if isinstance(tool_timeout, _Unset) else tool_timeout
+            self.tools = ToolSet(tools, default_timeout=timeout)
         self.max_turns = max_turns
         self.hook = hook
         self.name = name

@@ -269,7 +269,7 @@ class AgentRun:
             return exc
         except Exception as exc:
             self._logger().warning("tool server raised", tool=name, tool_call_id=call.id, exc_info=True)
-            return ToolOutput((Text(f"Tool {name!r} failed: {type(exc).__name__}: {exc}"),), is_error=True)
+            return ToolOutput((Text(f"Tool {name!r} raised {type(exc).__name__}: {exc}"),), is_error=True)
         return output if isinstance(output, ToolOutput) else to_output(output)
 
     async def _cleanup(self, reason: str) -> None:

@@ -7,7 +7,7 @@ import contextlib
 import math
 import threading
 import time
-from collections.abc import AsyncIterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -25,15 +25,7 @@ from agent_fsm.table import State
 from agent_fsm.testing import ScriptedModel, check_run
 from agent_fsm.tools import DEFAULT_TOOL_TIMEOUT, Tool, ToolServer, ToolSet, to_output, tool
 
-
-async def collect(run: AsyncIterable[StreamItem]) -> tuple[list[StreamItem], BaseException | None]:
-    items: list[StreamItem] = []
-    try:
-        async for item in run:
-            items.append(item)
-    except Exception as exc:
-        return items, exc
-    return items, None
+from .support import collect
 
 
 @contextlib.contextmanager
@@ -582,7 +574,7 @@ async def test_a_custom_tool_server_plugs_in() -> None:
     assert [(r.text, r.is_error) for r in results_of(items)] == [
         ("echo: hi", False),
         ('{"raw": true}', False),
-        ("Tool 'buggy' failed: RuntimeError: server bug", True),
+        ("Tool 'buggy' raised RuntimeError: server bug", True),
     ]
 
 
@@ -592,3 +584,11 @@ async def test_a_tool_server_error_fails_the_run_with_history() -> None:
     assert isinstance(outcome, ToolServerError)
     assert run.state is State.Failed
     check_run(items, run.history, outcome)
+
+
+def test_agent_refuses_tool_timeout_with_a_tool_server_it_would_ignore() -> None:
+    from agent_fsm import ConfigurationError, ToolSet
+
+    with pytest.raises(ConfigurationError, match="tool_timeout applies to tools given as functions"):
+        Agent(one_round(), tools=ToolSet([]), tool_timeout=5)
+    assert Agent(one_round(), tools=ToolSet([])).tools is not None

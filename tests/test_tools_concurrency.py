@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterable
 from typing import Any
 
 from hypothesis import given, settings
@@ -21,15 +20,7 @@ from agent_fsm.table import State
 from agent_fsm.testing import ScriptedModel, check_run
 from agent_fsm.tools import ToolSet, tool
 
-
-async def collect(run: AsyncIterable[StreamItem]) -> tuple[list[StreamItem], BaseException | None]:
-    items: list[StreamItem] = []
-    try:
-        async for item in run:
-            items.append(item)
-    except Exception as exc:
-        return items, exc
-    return items, None
+from .support import collect
 
 
 def call(cid: str, name: str, arguments: Any) -> ToolCallReady:
