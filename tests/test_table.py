@@ -88,3 +88,15 @@ def test_core_imports_neither_asyncio_nor_httpx() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"the sans-IO core imported {out.stdout.strip()}"
+
+
+def test_public_namespace_exports_each_name_once_and_all_resolve() -> None:
+    import agent_fsm
+    import agent_fsm.providers
+
+    for package in (agent_fsm, agent_fsm.providers):
+        names = package.__all__
+        assert len(names) == len(set(names)), f"{package.__name__} exports a name twice"
+        for name in names:
+            assert getattr(package, name) is not None, f"{package.__name__}.{name} does not resolve"
+    assert agent_fsm.State is State

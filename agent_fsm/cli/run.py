@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import sys
 from typing import Any
 
@@ -26,6 +25,7 @@ from ..providers import AnthropicModel, OllamaModel, OpenAIChatModel, OpenAIResp
 from ..providers._base import HTTPModel
 from ..providers.errors import MissingAPIKeyError
 from ..tools import Tool, ToolServer
+from ._load import LoadError, load_object
 
 __all__ = ["PROVIDERS", "build_model", "load_tools", "register"]
 
@@ -122,17 +122,10 @@ def load_tools(spec: str) -> list[Any]:
     Raises:
         ConfigurationError: the spec is malformed, or the module or attribute cannot be found.
     """
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise ConfigurationError(f"--tools must be MODULE:ATTRIBUTE; got {spec!r}")
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigurationError(f"--tools {spec}: cannot import {module_name!r}: {exc}") from exc
-    try:
-        value = getattr(module, attribute)
-    except AttributeError:
-        raise ConfigurationError(f"--tools {spec}: {module_name!r} has no attribute {attribute!r}") from None
+        value = load_object(spec)
+    except LoadError as exc:
+        raise ConfigurationError(f"--tools {spec}: {exc}") from None
     if isinstance(value, Tool | ToolServer) or callable(value):
         return [value]
     if isinstance(value, list | tuple):
