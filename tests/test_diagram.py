@@ -283,3 +283,15 @@ def test_render_rejects_a_trace_with_an_edge_the_machine_lacks(demo: tuple[tuple
     forged = ((attrs.evolve(demo[0][0], trigger="teleport"), 1),)
     with pytest.raises(TraceError, match="no edge teleport"):
         render("dot", trace=forged)
+
+
+def test_render_overlay_of_a_resumed_run_marks_where_it_began() -> None:
+    """A resumed run's trace starts mid-path; the start arrow is then not part of it."""
+    delta = next(e for e in EDGES if e.trigger == "text_delta" and e.dest is None)
+    end = next(e for e in EDGES if e.trigger == "stream_end" and e.dest is State.Finalizing)
+    finish = next(e for e in EDGES if e.trigger == "finish")
+    trace = ((delta, 4), (end, 1), (finish, 1))
+    assert f'state "Streaming · resumed here, visited {X}1" as Streaming' in render("mermaid", trace=trace)
+    dot = render("dot", trace=trace)
+    assert "resumed here, visited" in dot
+    assert "  start -> AwaitingCompletion\n" in dot  # not highlighted

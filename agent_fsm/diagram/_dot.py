@@ -69,11 +69,12 @@ def _node(node: Node, overlay: bool) -> str:
     if node.final:
         attrs["peripheries"] = "2"
         attrs["fillcolor"], attrs["color"] = _FINAL_COLOURS[0 if node.success else 1 if node.resumable else 2]
+    visited = f"{'resumed here, ' if node.resumed else ''}visited {TIMES}{node.visits}"
     if overlay and node.ended:
-        attrs.update(label=_two_lines(name, f"run ended here, visited {TIMES}{node.visits}"))
+        attrs.update(label=_two_lines(name, f"run ended here, {visited}"))
         attrs.update(fillcolor="#fde68a", color="#b45309", penwidth="3")
     elif overlay and node.visits:
-        attrs.update(label=_two_lines(name, f"visited {TIMES}{node.visits}"))
+        attrs.update(label=_two_lines(name, visited))
         attrs.update(fillcolor="#dbeafe", color=_PATH, penwidth="2")
     elif overlay:
         attrs.update(fillcolor="#ffffff", color=_FAINT, fontcolor=_FAINT_TEXT)
@@ -149,7 +150,10 @@ def dot(picture: Picture) -> str:
     row = sorted((n.state for n in picture.nodes if n.final), key=_row_order)
     order = " [style=invis]" if len(row) > 1 else ""  # invisible arrows keep the row in that order
     out.append("  { rank=sink; " + " -> ".join(s.value for s in row) + order + " }")
-    out.append(f"  start -> {start.state.value}" + (f' [color="{_PATH}" penwidth="2.5"]' if start.visits else ""))
+    out.append(
+        f"  start -> {start.state.value}"
+        + (f' [color="{_PATH}" penwidth="2.5"]' if start.visits and not any(n.resumed for n in picture.nodes) else "")
+    )
     depth = _depths(picture)
     out += [f"  {_arrow(a, overlay, anchor, depth)}" for a in picture.arrows]
     out.append("}")

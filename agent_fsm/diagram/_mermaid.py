@@ -52,9 +52,8 @@ def _state(node: Node, loops: dict[str, Arrow]) -> list[str]:
     name = node.state.value
     label = name
     if node.visits:
-        label += (
-            f" · run ended here, visited {TIMES}{node.visits}" if node.ended else f" · visited {TIMES}{node.visits}"
-        )
+        notes = ["run ended here"] * node.ended + ["resumed here"] * node.resumed + [f"visited {TIMES}{node.visits}"]
+        label += " · " + ", ".join(notes)
     out = [f'state "{_text(label)}" as {name}']
     loop = loops.get(name)
     if loop is not None:

@@ -60,6 +60,8 @@ class Node:
     ended: bool
     grouped: bool
     """Inside the group box: arrows from the box leave this state too."""
+    resumed: bool
+    """The trace begins here, not at the start: a resumed run's trace."""
 
     @property
     def final(self) -> bool:
@@ -155,7 +157,13 @@ def picture(edges: Sequence[Edge], trace: Trace | None, title: str) -> Picture:
         else:
             drawn[(source, dest)] = [line(g) for g in lines]
     nodes = tuple(
-        Node(state, None if trace is None else visits.get(state, 0), trace is not None and state is end, state in group)
+        Node(
+            state,
+            None if trace is None else visits.get(state, 0),
+            ended=trace is not None and state is end,
+            grouped=state in group,
+            resumed=trace is not None and state is start and start is not START,
+        )
         for state in State
     )
     if trace is not None:
