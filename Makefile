@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTEST := $(PY) -m pytest
 
-.PHONY: install demo test lint fmt fuzz bench diagrams clean
+.PHONY: install demo test lint fmt fuzz bench diagrams diagrams-check js-deps clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -26,8 +26,27 @@ fmt: install
 	$(PY) -m ruff format agent_fsm tests
 	$(PY) -m ruff check --fix agent_fsm tests
 
-test: lint
+test: lint js-deps
 	$(PYTEST) -q
+
+# Diagrams (docs/diagrams.md): regenerate diagrams/ from the live table; the check fails, naming each
+# stale file. `make test` runs the same check (tests/test_diagram_committed.py).
+diagrams: install
+	$(PY) -m agent_fsm.diagram diagrams
+
+diagrams-check: install
+	$(PY) -m agent_fsm.diagram --check diagrams
+
+# mermaid's own parser, for tests/test_diagram_validity.py (skipped there only when node is absent).
+JS_STAMP := tests/js/node_modules/.installed-stamp
+
+$(JS_STAMP): tests/js/package.json tests/js/package-lock.json
+	cd tests/js && npm ci --no-audit --no-fund
+	touch $@
+
+js-deps:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(JS_STAMP); \
+	else echo "js-deps: npm not found; the mermaid parser test needs node and npm"; fi
 
 fuzz: install
 	@echo "make fuzz: filled in by the fuzzing issue"
