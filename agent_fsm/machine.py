@@ -493,7 +493,7 @@ def _apply_approval(call: ToolCallReady, deferred: Verdict, approvals: dict[str,
 
 
 def _refusal(trigger: str, payload: Any) -> str:
-    if trigger == "tool_call" and isinstance(payload, ToolCallReady):
+    if trigger == "tool_call_ready" and isinstance(payload, ToolCallReady):
         return f"tool call id {payload.tool_call.id!r} was already used in this turn"
     return "no edge's guard holds"
 

@@ -101,8 +101,8 @@ class StreamStage:
         return NEXT_EVENT
 
     def _on_tool_call(self, event: ToolCallReady) -> Action:
-        self._event_allowed("tool_call")
-        self._fire("tool_call", _CONTINUE, event)
+        self._event_allowed("tool_call_ready")
+        self._fire("tool_call_ready", _CONTINUE, event)
         return NEXT_EVENT
 
     def _on_final(self, event: FinalEvent) -> Action:

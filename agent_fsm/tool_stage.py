@@ -81,8 +81,7 @@ class ToolStage:
                 else:
                     self._fire("tool_verdict", _TOOL_CONTINUE, i)
                 continue
-            if self._deferred:
-                self._fire("await_approval", _CONTINUE, None)
+            if self._fire("await_approval", _CONTINUE, None, must=False):
                 return None
             if self._approved:
                 batch, self._approved = self._approved, []
@@ -104,7 +103,10 @@ class ToolStage:
             self._fire("tools_done", _CONTINUE, None)
         return None
 
-    # ------------------------------------------------------------------ callbacks
+    # ------------------------------------------------------------------ conditions and callbacks
+
+    def calls_deferred(self, verdict: Verdict, payload: Any) -> bool:
+        return bool(self._deferred)
 
     def begin_tools(self, verdict: Verdict, payload: Any) -> None:
         self._results = [None] * len(self._calls)

@@ -106,7 +106,7 @@ def test_render_every_edge_is_labelled_with_trigger_and_guard(fmt: str) -> None:
     # the examples, verbatim
     for words in (
         "tool_verdict [on_tool_call = skip]",
-        "turn_limit [turns = max_turns]",
+        "turn_limit [model calls = max_turns]",
         "text_delta [on_text_delta =",
     ):
         assert words in out
@@ -274,7 +274,7 @@ def test_render_overlay_of_a_run_out_of_turns() -> None:
     assert trace[-1][0].dest is State.MaxTurnsExceeded
     out = render("dot", trace=trace)
     assert "ended in MaxTurnsExceeded" in out
-    assert f"turn_limit [turns = max_turns]  {X}1" in out
+    assert f"turn_limit [model calls = max_turns]  {X}1" in out
 
 
 def test_render_rejects_a_trace_with_an_edge_the_machine_lacks(demo: tuple[tuple[Edge, int], ...]) -> None:

@@ -73,7 +73,7 @@ def test_Edge_label_reads_trigger_and_guard() -> None:
     labels = {e.label for e in EDGES}
     assert "tool_verdict [on_tool_call = skip]" in labels
     assert "text_delta [on_text_delta = terminate]" in labels
-    assert "turn_limit [turns = max_turns]" in labels
+    assert "turn_limit [model calls = max_turns]" in labels
     assert "stream_end [no tool calls]" in labels
     assert set(TRIGGER_HOOKS) <= {e.trigger for e in EDGES}
 
