@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     )
     from .hooks import HookAction, StreamingPromptHook, ToolCallHookAction
     from .items import FinalResponse, StreamAssistantItem, StreamItem, StreamUserItem
+    from .log import LoggingObserver
     from .machine import TurnMachine
     from .messages import (
         AssistantMessage,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
         Usage,
         UserMessage,
     )
+    from .observe import Observer
     from .protocol import ToolOutput
     from .request import CompletionRequest, Model, ToolDefinition
     from .snapshot import Approval, Snapshot, approve, deny
@@ -76,6 +78,7 @@ _EXPORTS: dict[str, str] = {
     "StreamAssistantItem": "items",
     "StreamItem": "items",
     "StreamUserItem": "items",
+    "LoggingObserver": "log",
     "TurnMachine": "machine",
     "AssistantMessage": "messages",
     "Image": "messages",
@@ -87,6 +90,7 @@ _EXPORTS: dict[str, str] = {
     "ToolResult": "messages",
     "Usage": "messages",
     "UserMessage": "messages",
+    "Observer": "observe",
     "ToolOutput": "protocol",
     "CompletionRequest": "request",
     "Model": "request",
@@ -120,9 +124,11 @@ __all__ = [
     "HookError",
     "IllegalTransition",
     "Image",
+    "LoggingObserver",
     "MaxTurnsExceeded",
     "Message",
     "Model",
+    "Observer",
     "PromptCancelled",
     "Reasoning",
     "RecordingModel",

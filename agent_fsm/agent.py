@@ -7,7 +7,7 @@ number of prompts, concurrently too: every run gets its own machine and shares n
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .driver import AgentRun
 from .effects import Effects
@@ -18,6 +18,9 @@ from .messages import Message, UserMessage
 from .request import Model
 from .snapshot import Approval, Snapshot
 from .tools import DEFAULT_TOOL_TIMEOUT, Tool, ToolServer, ToolSet
+
+if TYPE_CHECKING:
+    from .observe import Observer
 
 __all__ = ["DEFAULT_MAX_TURNS", "Agent"]
 
@@ -53,6 +56,9 @@ class Agent:
             ``ToolSet`` included) carries its own timeouts, and giving both is an error.
         effects: how the driver calls the model and tools, reads the clock and makes ids (see
             :mod:`agent_fsm.effects`); the default does it directly.
+        observers: who observes each run (see :mod:`agent_fsm.observe`); by default one
+            :class:`~agent_fsm.log.LoggingObserver`. Add an :class:`~agent_fsm.otel.OTelObserver`
+            for spans; ``()`` observes nothing.
     """
 
     def __init__(
@@ -70,6 +76,7 @@ class Agent:
         additional_params: Mapping[str, Any] | None = None,
         tool_timeout: float | _Unset | None = _UNSET,
         effects: Effects | None = None,
+        observers: Iterable[Observer] | None = None,
     ) -> None:
         if not callable(getattr(model, "stream", None)):
             raise ConfigurationError(f"model must have a stream(request) method; got {type(model).__name__}")
@@ -96,6 +103,7 @@ class Agent:
         self.max_tokens = max_tokens
         self.additional_params = dict(additional_params) if additional_params is not None else None
         self.effects = effects
+        self.observers = tuple(observers) if observers is not None else None
 
     def stream_prompt(
         self,
@@ -177,4 +185,6 @@ class Agent:
         }
 
     def _run(self, machine: TurnMachine, hooks: Mapping[str, Any]) -> AgentRun:
-        return AgentRun(machine, self.model, hooks, self.tools, agent_name=self.name, effects=self.effects)
+        return AgentRun(
+            machine, self.model, hooks, self.tools, agent_name=self.name, effects=self.effects, observers=self.observers
+        )

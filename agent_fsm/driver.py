@@ -17,23 +17,25 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
 import weakref
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 from .effects import DirectEffects, Effects
 from .errors import AgentFSMError, ToolServerError
 from .items import FinalResponse, StreamItem
-from .log import enabled, get_logger
+from .log import LoggingObserver, get_logger
 from .machine import TurnMachine
 from .messages import Message, Text, ToolCall, Usage
+from .observe import Observer
 from .protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
+from .redact import Redactor
 from .request import CompletionRequest, Model
 from .snapshot import Snapshot
 from .table import Edge, State
+from .telemetry import RunTelemetry
 from .tools import ToolServer, to_output
 
 __all__ = ["AgentRun"]
@@ -56,6 +58,7 @@ class AgentRun:
         agent_name: str | None = None,
         model_name: str | None = None,
         effects: Effects | None = None,
+        observers: Sequence[Observer] | None = None,
     ) -> None:
         self._m = machine
         self._model = model
@@ -72,8 +75,9 @@ class AgentRun:
         self._pending_tools: deque[asyncio.Task[ToolOutput | ToolServerError] | ToolCall] = deque()
         self._result: FinalResponse | None = None
         self._log: Any = None
-        self._log_mark = 0
-        self._verbose = False
+        self._observers = tuple(observers) if observers is not None else (LoggingObserver(),)
+        self._tele: RunTelemetry | None = None
+        self._redact = Redactor(model)
         self._cleaned = False
 
     # ------------------------------------------------------------------ what users read
@@ -158,8 +162,13 @@ class AgentRun:
     async def _drive(self) -> AsyncGenerator[StreamItem, None]:
         m = self._m
         out = m.outbox
-        self._log = log = get_logger(run_id=self.run_id, agent=self.agent_name)
-        self._verbose = verbose = enabled(log, logging.DEBUG)
+        self._tele = tele = RunTelemetry(
+            self._observers, m, self._model, run_id=self.run_id, agent_name=self.agent_name, now=self._effects.now,
+            redact=self._redact,
+        )  # fmt: skip
+        watch_steps = tele.watch_steps
+        handlers = tele.watch_final(m.event_handlers)
+        model_event = m.model_event
         closed_reason = "the run was closed by its consumer"
         try:
             action: Action = m.start()
@@ -169,25 +178,33 @@ class AgentRun:
                     if type(item) is FinalResponse:
                         self._result = item
                     yield item
-                if verbose:
-                    self._log_steps()
+                if watch_steps:
+                    tele.steps()
                 if action is STOP:
                     break
                 kind = type(action)
                 if kind is SendRequest:
                     assert isinstance(action, SendRequest)
+                    tele.model_call_started(action.request)
                     try:
-                        stream = await self._open(action.request)
+                        with tele.model_context():
+                            stream = await self._open(action.request)
                     except Exception as exc:
                         action = m.model_failed(exc)
+                        tele.model_call_ended()
                         continue
                     self._stream = stream
                     anext_ = stream.__anext__
-                    handlers = m.event_handlers
-                    model_event = m.model_event
+                    first = True
                     while True:
                         try:
-                            event = await anext_()
+                            if first:  # the request usually goes out now: in the call's context, timed
+                                first = False
+                                with tele.model_context():
+                                    event = await anext_()
+                                tele.first_event()
+                            else:
+                                event = await anext_()
                         except StopAsyncIteration:
                             action = m.model_end()
                             break
@@ -207,6 +224,7 @@ class AgentRun:
                                 break
                     self._stream = None
                     await _aclose(stream)
+                    tele.model_call_ended()
                 elif kind is CallHook:
                     action = await self._call_hook(action)  # type: ignore[arg-type]
                 elif kind is RunTools:
@@ -262,13 +280,21 @@ class AgentRun:
         return self._m.tool_output(output)
 
     async def _run_tool(self, call: ToolCall) -> ToolOutput | ToolServerError:
+        assert self._tele is not None
+        with self._tele.tool_call(call) as finish:
+            output = await self._call_tool(call)
+            finish(output)
+        return output
+
+    async def _call_tool(self, call: ToolCall) -> ToolOutput | ToolServerError:
         name = call.function.name
         try:
             output: Any = await self._effects.call_tool(self._tools, call)
         except ToolServerError as exc:
             return exc
         except Exception as exc:
-            self._logger().warning("tool server raised", tool=name, tool_call_id=call.id, exc_info=True)
+            trace = self._redact.traceback(exc)
+            self._logger().warning("tool server raised", tool=name, tool_call_id=call.id, exception=trace)
             return ToolOutput((Text(f"Tool {name!r} raised {type(exc).__name__}: {exc}"),), is_error=True)
         return output if isinstance(output, ToolOutput) else to_output(output)
 
@@ -290,32 +316,14 @@ class AgentRun:
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
         finally:
-            self._log_steps()
-            self._logger().debug("run ended", state=self._m.state.value, turns=self._m.turns)
+            self._redact.scrub(self._m.error)  # raised to the consumer next: no credentials in it
+            if self._tele is not None:
+                self._tele.run_ended(self._result)
 
     def _logger(self) -> Any:
         if self._log is None:
             self._log = get_logger(run_id=self.run_id, agent=self.agent_name)
         return self._log
-
-    def _log_steps(self) -> None:
-        """One log event per state change since the last call (deltas change no state)."""
-        if not self._verbose:
-            return
-        steps, self._log_mark = self._m.steps_since(self._log_mark)
-        log = None
-        for edge, _count in steps:
-            if edge.dest is None:
-                continue
-            log = log or self._logger()
-            log.debug(
-                "state change",
-                turn=self._m.turns,
-                from_state=edge.source.value,
-                to_state=edge.dest.value,
-                trigger=edge.trigger,
-                guard=edge.guard,
-            )
 
 
 async def _aclose(stream: Any) -> None:
@@ -324,5 +332,5 @@ async def _aclose(stream: Any) -> None:
         return
     try:
         await aclose()
-    except Exception:
-        get_logger().warning("closing the model stream raised", exc_info=True)
+    except Exception as exc:
+        get_logger().warning("closing the model stream raised", exception=Redactor(stream).traceback(exc))

@@ -89,7 +89,9 @@ class Endings:
         self.error = PromptCancelled(verdict.reason, tuple(self._history))
 
     def end_failed(self, verdict: Verdict, error: AgentFSMError) -> None:
-        self._seal(f"the run failed ({error})")
+        # the error's type only: its message may quote a provider's response, and the history is
+        # sent back to a model
+        self._seal(f"the run failed ({type(error).__name__})")
         error.history = tuple(self._history)
         self.error = error
 

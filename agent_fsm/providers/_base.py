@@ -58,6 +58,8 @@ class HTTPModel:
     """
 
     provider: ClassVar[str]
+    genai_provider: ClassVar[str]
+    """The OpenTelemetry GenAI conventions' name for the provider (``gen_ai.provider.name``)."""
     api_key_env: ClassVar[str | None] = None
     base_url_env: ClassVar[str | None] = None
     default_base_url: ClassVar[str]

@@ -40,6 +40,7 @@ class AnthropicModel(HTTPModel):
     """
 
     provider = "Anthropic"
+    genai_provider = "anthropic"
     api_key_env = "ANTHROPIC_API_KEY"
     base_url_env = "ANTHROPIC_BASE_URL"
     default_base_url = "https://api.anthropic.com"

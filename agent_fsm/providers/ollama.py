@@ -36,6 +36,7 @@ class OllamaModel(HTTPModel):
     """
 
     provider = "Ollama"
+    genai_provider = "ollama"
     base_url_env = "OLLAMA_HOST"
     default_base_url = "http://localhost:11434"
     endpoint = "/api/chat"

@@ -41,6 +41,7 @@ class OpenAIChatModel(HTTPModel):
     """
 
     provider = "OpenAI"
+    genai_provider = "openai"
     api_key_env = "OPENAI_API_KEY"
     base_url_env = "OPENAI_BASE_URL"
     default_base_url = OPENAI_BASE_URL

@@ -37,6 +37,7 @@ class OpenAIResponsesModel(HTTPModel):
     """
 
     provider = "OpenAI Responses"
+    genai_provider = "openai"
     api_key_env = "OPENAI_API_KEY"
     base_url_env = "OPENAI_BASE_URL"
     default_base_url = OPENAI_BASE_URL

@@ -1,0 +1,239 @@
+"""The driver's side of the observer seam: one :class:`RunTelemetry` per run.
+
+The driver tells it what happens - a model call starts, sees its first event, ends; a tool call
+runs; a step was taken; the run ends - and it turns that into the records of
+:mod:`agent_fsm.observe`, reading the machine (state, turns, usage, history, error) and the
+effects' clock, and hands them to every observer of the run, guarding the run against observers
+that raise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Any, Literal
+
+from .events import Final as FinalEvent
+from .genai import describe_model
+from .log import get_logger
+from .messages import AssistantMessage, Message, ToolCall, Usage
+from .observe import NULL_CONTEXT, ModelCall, Observer, RunEnd, RunInfo, RunObserver, StateChange, ToolCallRecord
+from .redact import Redactor
+
+if TYPE_CHECKING:
+    from .errors import ToolServerError
+    from .items import FinalResponse
+    from .machine import TurnMachine
+    from .protocol import Action, ToolOutput
+    from .request import CompletionRequest
+
+__all__ = ["RunTelemetry"]
+
+
+class RunTelemetry:
+    """What the driver reports to: one per run, made when the run starts iterating.
+
+    It reads the machine (state, turns, usage, history, error) and the clock, and hands records
+    to the observers. A driver of one's own (see :mod:`agent_fsm.machine`) can use it the same
+    way: ``model_call_started`` / ``model_context`` / ``first_event`` / ``model_call_ended``
+    around each model call, ``tool_call`` around each tool call, ``steps`` after each step,
+    ``run_ended`` once.
+    """
+
+    def __init__(
+        self,
+        observers: Sequence[Observer],
+        machine: TurnMachine,
+        model: object,
+        *,
+        run_id: str,
+        agent_name: str | None,
+        now: Callable[[], float],
+        redact: Redactor | None = None,
+    ) -> None:
+        self._m = machine
+        self._now = now
+        self._started = now()
+        provider, model_name = describe_model(model)
+        self.redact = redact if redact is not None else Redactor(model)
+        info = RunInfo(
+            run_id, agent_name, provider, model_name, machine.max_turns, machine.history, machine.state, self.redact
+        )
+        sinks: list[RunObserver] = []
+        for observer in observers:
+            try:
+                sinks.append(observer.start_run(info))
+            except Exception as exc:
+                self._observer_failed(observer, "start_run", exc)
+        self._sinks = tuple(sinks)
+        self._step_sinks = tuple(s for s in sinks if getattr(s, "wants_state_changes", False))
+        self.watch_steps = bool(self._step_sinks)
+        """Whether :meth:`steps` has anyone to tell (the driver skips the call otherwise)."""
+        self._mark = 0
+        self._call: ModelCall | None = None
+        self._history_len = 0
+        self._usage_before = machine.usage
+        self._ended = False
+
+    # ------------------------------------------------------------------ steps
+
+    def steps(self) -> None:
+        """Report the state changes since the last call (internal edges change no state)."""
+        steps, self._mark = self._m.steps_since(self._mark)
+        for edge, _count in steps:
+            if edge.dest is not None:
+                change = StateChange(self._m.turns, edge.source, edge.dest, edge.trigger, edge.guard)
+                self._notify(self._step_sinks, "state_changed", change)
+
+    # ------------------------------------------------------------------ model calls
+
+    def watch_final(self, handlers: Mapping[type, Callable[[Any], Action]]) -> dict[type, Callable[[Any], Action]]:
+        """The machine's event handlers, with ``Final`` noted for the observers on its way in.
+
+        The observers read the response id and model from ``Final.raw``; noting it here costs
+        nothing per delta (the driver dispatches through this dict exactly as through the
+        machine's).
+        """
+        feed_final = handlers[FinalEvent]
+
+        def on_final(event: FinalEvent) -> Action:
+            if self._call is not None:
+                self._call.final = event
+            return feed_final(event)
+
+        return {**handlers, FinalEvent: on_final}
+
+    def model_call_started(self, request: CompletionRequest) -> None:
+        self._usage_before = self._m.usage
+        self._history_len = len(self._m.history)
+        self._call = ModelCall(self._m.turns, request, self._now())
+        self._notify(self._sinks, "model_call_started", self._call)
+
+    def model_context(self) -> AbstractContextManager[object]:
+        """The model call's context (log context, current span); enter it around awaits only."""
+        call = self._call
+        if call is None or not self._sinks:
+            return NULL_CONTEXT
+        return self._enter_all("model_call_context", call)
+
+    def first_event(self) -> None:
+        if self._call is not None and self._call.first_chunk is None:
+            self._call.first_chunk = self._now()
+
+    def model_call_ended(self) -> None:
+        call, self._call = self._call, None
+        if call is None:
+            return
+        m = self._m
+        call.ended = self._now()
+        call.usage = _minus(m.usage, self._usage_before)
+        call.state = m.state
+        call.error = m.error
+        call.output = _first_assistant(m.history[self._history_len :])
+        self._notify(self._sinks, "model_call_ended", call)
+
+    # ------------------------------------------------------------------ tool calls
+
+    @contextmanager
+    def tool_call(self, call: ToolCall) -> Iterator[Callable[[ToolOutput | ToolServerError], None]]:
+        """Around one tool call: yields ``finish(output)``, to call with what the call gave."""
+        record = ToolCallRecord(call, self._m.turns, self._now())
+
+        def finish(output: ToolOutput | ToolServerError) -> None:
+            record.finish(output, self._now())
+
+        if not self._sinks:
+            yield finish
+            return
+        try:
+            with self._enter_all("tool_call", record):
+                try:
+                    yield finish
+                except BaseException as exc:  # cancelled or failed: the observers see why on exit
+                    record.ended, record.error = self._now(), exc
+                    raise
+        finally:
+            record.ended = record.ended if record.ended is not None else self._now()
+
+    # ------------------------------------------------------------------ the end
+
+    def run_ended(self, result: FinalResponse | None) -> None:
+        """Report the end (once): a model call still open ends first, then the run."""
+        if self._ended:
+            return
+        self._ended = True
+        if self.watch_steps:
+            self.steps()
+        self.model_call_ended()
+        m = self._m
+        end = RunEnd(m.state, m.error, m.usage, m.turns, result, self._now() - self._started)
+        self._notify(self._sinks, "run_ended", end)
+
+    # ------------------------------------------------------------------ fan-out
+
+    def _notify(self, sinks: Sequence[RunObserver], method: str, record: object) -> None:
+        for sink in sinks:
+            try:
+                getattr(sink, method)(record)
+            except Exception as exc:
+                self._observer_failed(sink, method, exc)
+
+    def _enter_all(self, method: str, record: object) -> _Contexts:
+        return _Contexts(self, method, record)
+
+    def _observer_failed(self, observer: object, method: str, exc: BaseException) -> None:
+        """Log an observer's failure; when logging is what fails, give up quietly."""
+        try:
+            trace = self.redact.traceback(exc)
+            get_logger().warning("observer raised", observer=type(observer).__name__, method=method, exception=trace)
+        except Exception:
+            return
+
+
+class _Contexts:
+    """Every observer's context manager for one call, entered and exited in nested order.
+
+    An observer's failure to enter or exit is logged, never raised; an observer cannot swallow
+    the exception of the body either. (A small class, not an ``ExitStack``: this runs on every
+    model and tool call.)
+    """
+
+    __slots__ = ("_entered", "_method", "_record", "_telemetry")
+
+    def __init__(self, telemetry: RunTelemetry, method: str, record: object) -> None:
+        self._telemetry, self._method, self._record = telemetry, method, record
+        self._entered: list[tuple[RunObserver, AbstractContextManager[object]]] = []
+
+    def __enter__(self) -> None:
+        for sink in self._telemetry._sinks:
+            try:
+                cm = getattr(sink, self._method)(self._record)
+                cm.__enter__()
+            except Exception as exc:
+                self._telemetry._observer_failed(sink, self._method, exc)
+            else:
+                self._entered.append((sink, cm))
+
+    def __exit__(self, *exc_info: Any) -> Literal[False]:
+        entered, self._entered = self._entered, []
+        for sink, cm in reversed(entered):
+            try:
+                cm.__exit__(*exc_info)
+            except Exception as exc:
+                if exc is not exc_info[1]:
+                    self._telemetry._observer_failed(sink, self._method, exc)
+        return False
+
+
+def _minus(total: Usage, before: Usage) -> Usage:
+    return Usage(
+        total.input_tokens - before.input_tokens,
+        total.output_tokens - before.output_tokens,
+        total.total_tokens - before.total_tokens,
+        total.cached_input_tokens - before.cached_input_tokens,
+    )
+
+
+def _first_assistant(messages: Sequence[Message]) -> AssistantMessage | None:
+    """The assistant message a model call added (the messages added since it started)."""
+    return next((m for m in messages if isinstance(m, AssistantMessage)), None)

@@ -1,0 +1,346 @@
+"""The observer seam: what the driver reports, in which order, with which numbers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from agent_fsm import (
+    Agent,
+    CompletionError,
+    HookAction,
+    MaxTurnsExceeded,
+    PromptCancelled,
+    StreamingPromptHook,
+    Text,
+    ToolCall,
+    ToolFunction,
+    Usage,
+    tool,
+)
+from agent_fsm.cassette import RecordingModel
+from agent_fsm.events import Final, TextDelta, ToolCallReady
+from agent_fsm.genai import describe_model, response_fields
+from agent_fsm.log import LoggingObserver
+from agent_fsm.observe import (
+    BaseRunObserver,
+    ModelCall,
+    RunEnd,
+    RunInfo,
+    StateChange,
+    ToolCallRecord,
+)
+from agent_fsm.table import State
+from agent_fsm.testing import ScriptedModel
+
+from .observe_helpers import ManualClock, TimedModel, captured_logs
+from .support import collect
+
+INSIDE: contextvars.ContextVar[str | None] = contextvars.ContextVar("INSIDE", default=None)
+
+
+class Recorder(BaseRunObserver):
+    """Writes down every report; sets ``INSIDE`` while its context managers are entered."""
+
+    def __init__(self, log: list[Any], steps: bool = False) -> None:
+        self.log = log
+        self.wants_state_changes = steps
+
+    def state_changed(self, change: StateChange) -> None:
+        self.log.append(("state", change.source.value, change.dest.value))
+
+    def model_call_started(self, call: ModelCall) -> None:
+        self.log.append(("model start", call.turn))
+
+    @contextmanager
+    def model_call_context(self, call: ModelCall) -> Iterator[None]:
+        token = INSIDE.set(f"model {call.turn}")
+        try:
+            yield
+        finally:
+            INSIDE.reset(token)
+
+    def model_call_ended(self, call: ModelCall) -> None:
+        self.log.append(("model end", call.turn, call.state.value, call.usage, call))
+
+    @contextmanager
+    def tool_call(self, record: ToolCallRecord) -> Iterator[None]:
+        self.log.append(("tool start", record.call.id, record.turn))
+        token = INSIDE.set(f"tool {record.call.id}")
+        try:
+            yield
+        finally:
+            INSIDE.reset(token)
+            self.log.append(("tool end", record.call.id, record))
+
+    def run_ended(self, end: RunEnd) -> None:
+        self.log.append(("run end", end.state.value, end.usage, end.turns, end))
+
+
+class Recording:
+    def __init__(self, steps: bool = False) -> None:
+        self.log: list[Any] = []
+        self.runs: list[RunInfo] = []
+        self.steps = steps
+
+    def start_run(self, run: RunInfo) -> Recorder:
+        self.runs.append(run)
+        return Recorder(self.log, self.steps)
+
+
+seen_inside: list[tuple[str | None, bool]] = []
+
+
+@tool
+async def probe(text: str) -> str:
+    """Say where it runs: the observer's context, and whether in a task of its own."""
+    seen_inside.append((INSIDE.get(), asyncio.current_task() is not MAIN_TASK[0]))
+    return text.upper()
+
+
+MAIN_TASK: list[asyncio.Task[Any] | None] = [None]
+
+
+def ready(cid: str, text: str = "x", name: str = "probe") -> ToolCallReady:
+    return ToolCallReady(ToolCall(cid, ToolFunction(name, {"text": text})), f"int-{cid}")
+
+
+def kinds(log: list[Any]) -> list[tuple[Any, ...]]:
+    return [entry[:2] if entry[0] in ("tool start", "tool end", "model start") else entry[:1] for entry in log]
+
+
+async def test_RunTelemetry_reports_calls_in_order_with_usage_per_call_and_totals() -> None:
+    rec = Recording()
+    model = ScriptedModel([[ready("c1"), Final(Usage(5, 1))], [TextDelta("done"), Final(Usage(7, 2))]])
+    run = Agent(model, tools=[probe], name="adder", observers=[rec]).stream_prompt("go")
+    items, outcome = await collect(run)
+    assert outcome is None
+    assert kinds(rec.log) == [
+        ("model start", 1), ("model end",), ("tool start", "c1"), ("tool end", "c1"),
+        ("model start", 2), ("model end",), ("run end",),
+    ]  # fmt: skip
+    first, second = rec.log[1], rec.log[5]
+    assert (first[2], first[3]) == ("ExecutingTool", Usage(5, 1))
+    assert (second[2], second[3]) == ("Done", Usage(7, 2))
+    assert first[4].output.content[0].function.name == "probe"
+    assert second[4].output.content == (Text("done"),)
+    assert rec.log[3][2].output.content == (Text("X"),) and rec.log[3][2].turn == 1
+    assert rec.log[-1][1:4] == ("Done", Usage(12, 3), 2)
+    assert rec.log[-1][4].result is items[-1]
+    (info,) = rec.runs
+    assert (info.run_id, info.agent_name, info.max_turns) == (run.run_id, "adder", 10)
+    assert info.messages[-1].content == (Text("go"),)
+
+
+async def test_RunTelemetry_times_the_first_chunk_and_the_call_with_the_effects_clock() -> None:
+    clock = ManualClock()
+    rec = Recording()
+    model = TimedModel(clock, [[(0.25, TextDelta("a")), (0.5, TextDelta("b")), (0.125, Final(Usage(1, 2)))]])
+    run = Agent(model, effects=clock, observers=[rec]).stream_prompt("go")
+    await collect(run)
+    call: ModelCall = rec.log[1][4]
+    assert call.time_to_first_chunk == 0.25
+    assert call.duration == 0.875
+    assert rec.log[-1][4].duration == 0.875
+
+
+async def test_RunTelemetry_reads_the_response_id_and_model_from_the_final_raw_payload() -> None:
+    rec = Recording()
+    raw = {"id": "chatcmpl-1", "model": "gpt-x-2025", "object": "chat.completion.chunk"}
+    run = Agent(ScriptedModel([[TextDelta("a"), Final(Usage(1, 1), raw=raw)]]), observers=[rec]).stream_prompt("go")
+    await collect(run)
+    call: ModelCall = rec.log[1][4]
+    assert (call.response_id, call.response_model) == ("chatcmpl-1", "gpt-x-2025")
+    assert call.final is not None and call.final.raw == raw
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"id": "a", "model": "m"}, ("a", "m")),
+        ({"type": "response.completed", "response": {"id": "resp_1", "model": "o4"}}, ("resp_1", "o4")),
+        ({"type": "message_start", "message": {"id": "msg_1", "model": "claude"}}, ("msg_1", "claude")),
+        ({"model": "llama3", "done": True}, (None, "llama3")),
+        (["not", "a", "mapping"], (None, None)),
+        (None, (None, None)),
+    ],
+)
+def test_response_fields_reads_the_known_provider_shapes(raw: Any, expected: tuple[str | None, str | None]) -> None:
+    assert response_fields(Final(Usage(), raw=raw)) == expected
+
+
+def test_describe_model_reads_attributes_looks_through_wrappers_and_falls_back_to_the_class(tmp_path: Any) -> None:
+    class Provider:
+        provider = "openai"
+
+        def __init__(self, model_name: str) -> None:
+            self.model_name = model_name
+
+        def stream(self, request: Any) -> Any:
+            raise NotImplementedError
+
+    assert describe_model(Provider("gpt-4o")) == ("openai", "gpt-4o")
+    assert describe_model(RecordingModel(Provider("gpt-4o"), tmp_path / "c.jsonl")) == ("openai", "gpt-4o")
+    assert describe_model(ScriptedModel([])) == ("ScriptedModel", None)
+
+
+async def test_tool_context_is_entered_inside_the_tool_inline_and_in_concurrent_tasks() -> None:
+    MAIN_TASK[0] = asyncio.current_task()
+    for concurrency, in_task in ((1, False), (2, True)):
+        seen_inside.clear()
+        model = ScriptedModel([[ready("c1"), ready("c2"), Final(Usage())], [TextDelta("ok")]])
+        agent = Agent(model, tools=[probe], tool_concurrency=concurrency, observers=[Recording()])
+        items, outcome = await collect(agent.stream_prompt("go"))
+        assert outcome is None
+        assert sorted(seen_inside) == [("tool c1", in_task), ("tool c2", in_task)]
+        assert INSIDE.get() is None
+
+
+async def test_model_context_is_current_while_the_model_sends_its_request_and_never_after_a_yield() -> None:
+    seen: list[str | None] = []
+
+    class Probing(ScriptedModel):
+        async def _play(self, index: int) -> Any:
+            seen.append(INSIDE.get())  # runs on the first __anext__: the provider's request
+            async for event in super()._play(index):
+                yield event
+                seen.append(INSIDE.get())
+
+    run = Agent(Probing([[TextDelta("a"), TextDelta("b")]]), observers=[Recording()]).stream_prompt("go")
+    async for _item in run:
+        assert INSIDE.get() is None
+    assert seen[0] == "model 1"
+    assert seen[1:] == [None, None]
+
+
+async def test_state_changes_are_reported_to_observers_that_want_them() -> None:
+    rec, quiet = Recording(steps=True), Recording(steps=False)
+    model = ScriptedModel([[ready("c1"), Final(Usage())], [TextDelta("ok")]])
+    await collect(Agent(model, tools=[probe], observers=[rec, quiet]).stream_prompt("go"))
+    path = [e[1:] for e in rec.log if e[0] == "state"]
+    assert path == [
+        ("AwaitingCompletion", "Streaming"), ("Streaming", "ExecutingTool"), ("ExecutingTool", "AwaitingCompletion"),
+        ("AwaitingCompletion", "Streaming"), ("Streaming", "Finalizing"), ("Finalizing", "Done"),
+    ]  # fmt: skip
+    assert not [e for e in quiet.log if e[0] == "state"]
+
+
+class Terminate(StreamingPromptHook):
+    def on_text_delta(self, text_delta: str, aggregated_text: str) -> HookAction:
+        return HookAction.terminate("enough") if aggregated_text == "ab" else HookAction.cont()
+
+
+@pytest.mark.parametrize(
+    ("script", "max_turns", "hook", "state", "error"),
+    [
+        ([[TextDelta("a"), TextDelta("b"), TextDelta("c")]], 3, Terminate(), "Cancelled", PromptCancelled),
+        ([[TextDelta("a"), CompletionError("boom", status=500)]], 3, None, "Failed", CompletionError),
+        ([[ready("c1"), Final(Usage(2, 1))]], 1, None, "MaxTurnsExceeded", MaxTurnsExceeded),
+    ],
+)
+async def test_every_ending_reaches_the_observers_with_its_error(
+    script: list[Any], max_turns: int, hook: Any, state: str, error: type[Exception]
+) -> None:
+    rec = Recording()
+    run = Agent(ScriptedModel(script), tools=[probe], max_turns=max_turns, observers=[rec]).stream_prompt(
+        "go", hook=hook
+    )
+    _items, outcome = await collect(run)
+    assert isinstance(outcome, error)
+    end: RunEnd = rec.log[-1][4]
+    assert end.state.value == state and end.error is outcome
+    assert [e[0] for e in rec.log].count("model end") == 1
+
+
+async def test_closing_mid_stream_ends_the_open_model_call_before_the_run() -> None:
+    rec = Recording()
+    run = Agent(ScriptedModel([[TextDelta(str(i)) for i in range(50)]]), observers=[rec]).stream_prompt("go")
+    async for _item in run:
+        break
+    await run.aclose()
+    assert kinds(rec.log) == [("model start", 1), ("model end",), ("run end",)]
+    call: ModelCall = rec.log[1][4]
+    assert call.state is State.Cancelled and isinstance(call.error, PromptCancelled)
+    assert call.output is not None and call.output.content == (Text("0"),)
+
+
+class Broken:
+    """An observer whose every method raises."""
+
+    def start_run(self, run: RunInfo) -> Any:
+        return BrokenRun()
+
+
+class BrokenRun:
+    wants_state_changes = True
+
+    def __getattr__(self, name: str) -> Any:
+        def fail(*args: Any) -> Any:
+            raise RuntimeError(f"observer bug in {name}")
+
+        return fail
+
+
+class BrokenStart:
+    def start_run(self, run: RunInfo) -> Any:
+        raise RuntimeError("cannot start")
+
+
+async def test_an_observer_that_raises_never_changes_the_run() -> None:
+    def script() -> ScriptedModel:
+        return ScriptedModel([[ready("c1"), Final(Usage(1, 1))], [TextDelta("ok"), Final(Usage(1, 1))]])
+
+    with captured_logs() as events:
+        baseline = await collect(Agent(script(), tools=[probe], observers=()).stream_prompt("go"))
+        rec = Recording()
+        broken = await collect(
+            Agent(script(), tools=[probe], observers=[Broken(), BrokenStart(), rec]).stream_prompt("go")
+        )
+    assert broken[0] == baseline[0] and broken[1] is None
+    assert kinds(rec.log)[-1] == ("run end",)
+    failures = {(e["observer"], e["method"]) for e in events if e["event"] == "observer raised"}
+    assert ("BrokenStart", "start_run") in failures
+    assert {"state_changed", "model_call_started", "model_call_context", "tool_call", "run_ended"} <= {
+        m for o, m in failures if o == "BrokenRun"
+    }
+
+
+def test_runs_log_by_default_and_observe_nothing_with_an_empty_list() -> None:
+    model = ScriptedModel([])
+    default = Agent(model).stream_prompt("go")
+    assert [type(o) for o in default._observers] == [LoggingObserver]
+    assert Agent(model, observers=()).stream_prompt("go")._observers == ()
+
+
+def test_providers_name_themselves_as_the_genai_conventions_do() -> None:
+    from agent_fsm.genai import describe_model
+    from agent_fsm.providers import AnthropicModel, OllamaModel, OpenAIChatModel, OpenAIResponsesModel
+
+    assert describe_model(OpenAIChatModel("gpt-4o-mini", api_key="k")) == ("openai", "gpt-4o-mini")
+    assert describe_model(OpenAIResponsesModel("o4-mini", api_key="k")) == ("openai", "o4-mini")
+    assert describe_model(AnthropicModel("claude-sonnet-4-5", api_key="k")) == ("anthropic", "claude-sonnet-4-5")
+    assert describe_model(OllamaModel("llama3.2")) == ("ollama", "llama3.2")
+
+
+def test_response_id_and_model_come_from_a_real_providers_final_event() -> None:
+    from pathlib import Path
+
+    import pytest
+
+    from agent_fsm.events import Final
+    from agent_fsm.genai import response_fields
+    from agent_fsm.providers import replay
+
+    wire = Path(__file__).resolve().parent.parent.parent / "shared" / "wire"
+    body = wire / "openai_chat" / "text_usage_gpt4o.sse"
+    if not body.exists():
+        pytest.skip(f"the shared recordings are absent ({wire})")
+    final = [e for e in replay("openai_chat", body.read_bytes()) if isinstance(e, Final)][-1]
+    response_id, model = response_fields(final)
+    assert response_id is not None and response_id.startswith("chatcmpl-")
+    assert model is not None and model.startswith("gpt-4o")
