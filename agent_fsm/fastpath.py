@@ -4,8 +4,10 @@ Both compilers read :data:`~agent_fsm.table.EDGES` (the edges of a live ``transi
 and resolve condition and callback names on the machine class, once, at import:
 
 * :func:`compile_dispatch` gives, per trigger and source state, the candidate edges in the order
-  ``transitions`` tries them. The machine picks the edge from it for every trigger, so its trace
-  names the exact edge taken.
+  ``transitions`` tries them, each with every callback taking it runs, in ``transitions``' order
+  (for an external edge: ``before``, the source's ``on_exit``, the state change, the
+  destination's ``on_enter``, ``after``). The machine picks the edge from it for every trigger,
+  so its trace names the exact edge taken.
 * :func:`compile_fast` gives one function per delta event for when its guarding hook is not live:
   the verdict is then always "continue", so the edge can be chosen here, once, among those whose
   guards read nothing but the verdict. Each delta then only checks that a stream is open, counts
@@ -19,23 +21,69 @@ from typing import Any, Final, TypeAlias
 
 from .hooks import HookAction
 from .protocol import NEXT_EVENT
-from .table import EDGES, VERDICT_CONDITIONS, Edge, State
+from .table import EDGES, VERDICT_CONDITIONS, Edge, State, build_machine
 
-__all__ = ["Compiled", "compile_dispatch", "compile_fast"]
+__all__ = ["Compiled", "compile_dispatch", "compile_fast", "edge_steps"]
 
 Fn: TypeAlias = Callable[..., Any]
 Compiled: TypeAlias = tuple[int, tuple[tuple[Fn, bool], ...], "State | None", tuple[Fn, ...]]
 _CONTINUE: Final = HookAction.cont()
 
 
-def compile_dispatch(cls: type) -> dict[str, dict[State, tuple[Compiled, ...]]]:
-    """Per trigger and source state: ``(edge index, conditions, dest, callbacks)`` candidates."""
+def compile_dispatch(cls: type, machine: Any = None) -> dict[str, dict[State, tuple[Compiled, ...]]]:
+    """Per trigger and source state: ``(edge index, conditions, dest, callbacks)`` candidates.
+
+    ``callbacks`` are everything taking the edge runs, in the order ``transitions`` runs them
+    (see :func:`edge_steps`): calling each with ``(machine, verdict, payload)`` takes the edge.
+    ``machine`` is the live ``transitions.Machine`` to read state callbacks from (default: one
+    built from the table).
+    """
+    steps = edge_steps(cls, machine if machine is not None else build_machine())
     out: dict[str, dict[State, list[Compiled]]] = {}
     for e in EDGES:
         conditions = tuple((getattr(cls, name), target) for name, target in e.conditions)
-        callbacks = tuple(getattr(cls, name) for name in e.callbacks)
-        out.setdefault(e.trigger, {}).setdefault(e.source, []).append((e.index, conditions, e.dest, callbacks))
+        out.setdefault(e.trigger, {}).setdefault(e.source, []).append((e.index, conditions, e.dest, steps[e.index]))
     return {trigger: {state: tuple(c) for state, c in by_state.items()} for trigger, by_state in out.items()}
+
+
+def edge_steps(cls: type, machine: Any) -> dict[int, tuple[Fn, ...]]:
+    """Per edge index, what ``transitions`` does when it takes the edge, as plain functions.
+
+    An internal edge runs its ``before`` then ``after`` callbacks. An external one runs
+    ``before``, the source state's ``on_exit``, sets ``state`` to the destination, the
+    destination's ``on_enter``, then ``after`` (``Transition.execute`` and ``_change_state``).
+    Conditions are left out: the caller has chosen the edge by them already.
+
+    Raises:
+        TypeError: if the machine has machine-wide callbacks (``prepare_event``,
+            ``before_state_change``, ``on_exception``...), which this does not compile.
+    """
+    machine_wide = ("prepare_event", "before_state_change", "after_state_change", "finalize_event", "on_final")
+    if any(getattr(machine, name, None) for name in (*machine_wide, "on_exception")):
+        raise TypeError("edge_steps: machine-wide callbacks are not compiled")
+    by_key: dict[tuple[str, State, State | None, tuple[tuple[str, bool], ...]], tuple[Fn, ...]] = {}
+    for trigger, event in machine.events.items():
+        for source_name, transitions in event.transitions.items():
+            source = State[source_name]
+            for t in transitions:
+                dest = State[str(t.dest)] if t.dest is not None else None
+                conditions = tuple((str(c.func), bool(c.target)) for c in t.conditions)
+                steps = [getattr(cls, name) for name in t.before]
+                if dest is not None:
+                    steps += [getattr(cls, name) for name in machine.get_state(source_name).on_exit]
+                    steps.append(_set_state(dest))
+                    steps += [getattr(cls, name) for name in machine.get_state(dest.name).on_enter]
+                steps += [getattr(cls, name) for name in t.after]
+                by_key[(trigger, source, dest, conditions)] = tuple(steps)
+    return {e.index: by_key[(e.trigger, e.source, e.dest, e.conditions)] for e in EDGES}
+
+
+def _set_state(dest: State) -> Fn:
+    def set_state(self: Any, verdict: Any, payload: Any) -> None:
+        self.state = dest
+
+    set_state.__qualname__ = set_state.__name__ = f"set_state_{dest.name}"
+    return set_state
 
 
 def compile_fast(cls: type, events: Mapping[type, tuple[str, str]]) -> dict[type, tuple[str, Fn]]:

@@ -5,12 +5,16 @@ interleaved, against the same hand-written loop. Nothing here is used by the lib
 ``python bench/experiments.py`` (project venv). The proposals:
 
 * ``edges`` - ``TurnMachine._fire`` takes *external* edges (``request``, ``stream_end``,
-  ``tools_done``, ``finish``, the endings) through callbacks compiled from the live
-  ``transitions.Machine`` (before, source exit, set state, dest enter, after), as it already does
-  for internal edges, instead of ``Event.trigger``. ``transitions`` re-resolves every condition
-  and callback by name, re-checks the conditions ``_fire`` just checked, builds an ``EventData``
-  and logs at DEBUG on each trigger. With ``fast_path=False`` the machine would still route every
-  edge through ``transitions`` (the property tests compare both).
+  ``tools_done``, ``finish``, the endings) by running the steps ``fastpath.compile_dispatch``
+  compiled for them from the live ``transitions.Machine`` (before, source exit, set state, dest
+  enter, after), as it already does for internal edges, instead of ``Event.trigger``.
+  ``transitions`` re-resolves every condition and callback by name, re-checks the conditions
+  ``_fire`` just checked, builds an ``EventData`` and logs at DEBUG on each trigger. With
+  ``fast_path=False`` every edge still goes through ``transitions`` (the property tests compare
+  both: they pass with this ``_fire`` patched in).
+* ``guards`` - on top of ``edges``: ``_fire`` checks each candidate's conditions with a plain
+  loop instead of ``all()`` over a generator (an unguarded edge then costs no generator at all:
+  ``tool_output``, ``tools_done``, ``finish``...).
 * ``tools`` - ``ToolSet.call`` skips ``asyncio.timeout`` while the tool's coroutine has not
   suspended: the coroutine is stepped once by hand; only if it suspends is it wrapped in a task
   under the timeout. An ``echo`` that returns at once then costs no timer handle.
@@ -33,41 +37,15 @@ from timing import interleaved, paired, summary
 
 from agent_fsm import machine as M
 from agent_fsm import tools as T
-from agent_fsm.table import EDGES, State
 
 # ------------------------------------------------------------------------------- compiled edges
 
-
-def _compile_external() -> dict[int, tuple[tuple[Any, ...], tuple[Any, ...], State, tuple[Any, ...], tuple[Any, ...]]]:
-    fsm = M._FSM
-    cls = M.TurnMachine
-    machine_wide = (fsm.prepare_event, fsm.before_state_change, fsm.after_state_change, fsm.finalize_event)
-    if any(machine_wide) or fsm.on_exception or fsm.on_final:
-        raise TypeError("machine-wide callbacks are not compiled")
-    found = {}
-    for trigger, event in fsm.events.items():
-        for source_name, transitions in event.transitions.items():
-            for t in transitions:
-                if t.dest is None:
-                    continue
-                conditions = tuple((str(c.func), bool(c.target)) for c in t.conditions)
-                source, dest = fsm.get_state(source_name), fsm.get_state(t.dest)
-                found[(trigger, State[source_name], State[t.dest], conditions)] = (
-                    tuple(getattr(cls, n) for n in t.before),
-                    tuple(getattr(cls, n) for n in source.on_exit),
-                    State[t.dest],
-                    tuple(getattr(cls, n) for n in dest.on_enter),
-                    tuple(getattr(cls, n) for n in t.after),
-                )
-    return {e.index: found[(e.trigger, e.source, e.dest, e.conditions)] for e in EDGES if e.dest is not None}
-
-
-_EXTERNAL = _compile_external()
 _ORIGINAL_FIRE = M.TurnMachine._fire
 
 
 def _fire(self: Any, trigger: str, verdict: Any, payload: Any, *, must: bool = True) -> bool:
-    """``TurnMachine._fire`` with external edges compiled (the proposal; same lines otherwise)."""
+    """``TurnMachine._fire`` as proposed: the same lines, but with the fast path on, every edge -
+    external ones too - runs the steps ``compile_dispatch`` compiled for it (``fastpath.edge_steps``)."""
     state = self.state
     candidates = M._DISPATCH[trigger].get(state)
     if candidates is None:
@@ -85,25 +63,48 @@ def _fire(self: Any, trigger: str, verdict: Any, payload: Any, *, must: bool = T
         last[1] += 1
     else:
         self._trace.append([index, 1])
-    if not self._fast:
-        if dest is not None:
-            self._open = False
-        M._EVENTS[trigger].trigger(self, verdict, payload)
-    elif dest is None:
+    if dest is not None:
+        self._open = False
+    if self._fast:
         for callback in callbacks:
             callback(self, verdict, payload)
     else:
+        M._EVENTS[trigger].trigger(self, verdict, payload)
+    return True
+
+
+def _fire_guards(self: Any, trigger: str, verdict: Any, payload: Any, *, must: bool = True) -> bool:
+    """``_fire`` of ``edges``, with the guard loop unrolled (the ``guards`` proposal)."""
+    state = self.state
+    candidates = M._DISPATCH[trigger].get(state)
+    if candidates is None:
+        raise self._illegal(trigger, f"{state.value} has no {trigger} edge")
+    chosen = None
+    for edge in candidates:
+        for cond, target in edge[1]:
+            if bool(cond(self, verdict, payload)) is not target:
+                break
+        else:
+            chosen = edge
+            break
+    if chosen is None:
+        if not must:
+            return False
+        raise self._illegal(trigger, M._refusal(trigger, payload))
+    index, _, dest, callbacks = chosen
+    trace = self._trace
+    last = trace[-1]
+    if last[0] == index:
+        last[1] += 1
+    else:
+        trace.append([index, 1])
+    if dest is not None:
         self._open = False
-        before, exits, new_state, enters, afters = _EXTERNAL[index]
-        for cb in before:
-            cb(self, verdict, payload)
-        for cb in exits:
-            cb(self, verdict, payload)
-        self.state = new_state
-        for cb in enters:
-            cb(self, verdict, payload)
-        for cb in afters:
-            cb(self, verdict, payload)
+    if self._fast:
+        for callback in callbacks:
+            callback(self, verdict, payload)
+    else:
+        M._EVENTS[trigger].trigger(self, verdict, payload)
     return True
 
 
@@ -138,6 +139,7 @@ async def _call(self: Any, name: str, arguments: Any) -> Any:
 
 PATCHES: dict[str, list[tuple[Any, str, Any, Any]]] = {
     "edges": [(M.TurnMachine, "_fire", _fire, _ORIGINAL_FIRE)],
+    "guards": [(M.TurnMachine, "_fire", _fire_guards, _ORIGINAL_FIRE)],
     "tools": [(T.ToolSet, "call", _call, _ORIGINAL_CALL)],
 }
 
@@ -164,20 +166,38 @@ def with_patches(sample: Callable[[], Any], names: tuple[str, ...]) -> Callable[
     return run
 
 
-VARIANTS: dict[str, tuple[str, ...]] = {"as is": (), "edges": ("edges",), "edges+tools": ("edges", "tools")}
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "as is": (),
+    "edges": ("edges",),
+    "edges+tools": ("edges", "tools"),
+    "guards+tools": ("guards", "tools"),
+}
 
 
-async def main(rounds: int = 21) -> None:
+async def measure(rounds: int = 21) -> dict[str, Any]:
+    """Per scenario and variant: us/event and the paired ratio to the hand-written loop."""
+    out: dict[str, Any] = {"rounds": rounds, "variants": {k: list(v) for k, v in VARIANTS.items()}}
     for scenario, (script, batch) in engine.SCENARIOS.items():
         samples = {name: with_patches(engine.engine_sample(script, batch), p) for name, p in VARIANTS.items()}
         samples["baseline"] = engine.baseline_sample(script, batch)
         times = await interleaved(samples, rounds)
         per = engine.per_run_events(script) * batch
+        out[scenario] = {
+            name: {"us_per_event": summary(times[name], per)["median_us"], **paired(times[name], times["baseline"])}
+            for name in VARIANTS
+        }
+        out[scenario]["baseline_us_per_event"] = statistics.median(times["baseline"]) / per * 1e6
+    return out
+
+
+def main(rounds: int) -> None:
+    result = asyncio.run(measure(rounds))
+    for scenario in engine.SCENARIOS:
         for name in VARIANTS:
-            us = summary(times[name], per)["median_us"]
-            print(f"{scenario} {name:12} {us:7.3f} us/event  {paired(times[name], times['baseline'])['ratio']:.2f}x")
-        print(f"{scenario} {'baseline':12} {statistics.median(times['baseline']) / per * 1e6:7.3f} us/event")
+            r = result[scenario][name]
+            print(f"{scenario} {name:12} {r['us_per_event']:7.3f} us/event  {r['ratio']:.2f}x")
+        print(f"{scenario} {'baseline':12} {result[scenario]['baseline_us_per_event']:7.3f} us/event")
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 21))
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 21)
