@@ -15,6 +15,9 @@ interleaved, against the same hand-written loop. Nothing here is used by the lib
 * ``guards`` - on top of ``edges``: ``_fire`` checks each candidate's conditions with a plain
   loop instead of ``all()`` over a generator (an unguarded edge then costs no generator at all:
   ``tool_output``, ``tools_done``, ``finish``...).
+* ``items`` - the text-delta fast path hands its item straight back (no outbox round trip, the
+  edge's one callback inlined) and the driver yields it: ``_drive`` is copied here with only
+  that change in its inner loop (``if type(action) is StreamAssistantItem: yield action``).
 * ``tools`` - ``ToolSet.call`` skips ``asyncio.timeout`` while the tool's coroutine has not
   suspended: the coroutine is stepped once by hand; only if it suspends is it wrapped in a task
   under the timeout. An ``echo`` that returns at once then costs no timer handle.
@@ -35,8 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import engine
 from timing import interleaved, paired, summary
 
+from agent_fsm import driver as D
 from agent_fsm import machine as M
 from agent_fsm import tools as T
+from agent_fsm.events import TextDelta
+from agent_fsm.items import StreamAssistantItem
+from agent_fsm.table import EDGES
 
 # ------------------------------------------------------------------------------- compiled edges
 
@@ -108,6 +115,107 @@ def _fire_guards(self: Any, trigger: str, verdict: Any, payload: Any, *, must: b
     return True
 
 
+# ------------------------------------------------------------------------------- items
+
+_TEXT_EDGE = next(e.index for e in EDGES if e.trigger == "text_delta" and e.dest is None)
+
+
+def _text_item(self: Any, event: Any) -> Any:
+    """The text-delta fast path returning its item (``emit_text`` inlined, no outbox)."""
+    if not self._open:
+        return self._on_text_delta(event)
+    last = self._trace[-1]
+    if last[0] == _TEXT_EDGE:
+        last[1] += 1
+    else:
+        self._trace.append([_TEXT_EDGE, 1])
+    turn = self._turn
+    run = turn._text_run
+    if run is None:
+        turn.add_text(event.text)
+    else:
+        run.append(event.text)
+    return StreamAssistantItem(event)
+
+
+_ORIGINAL_DRIVE = D.AgentRun._drive
+
+
+async def _drive(self: Any) -> Any:
+    """``AgentRun._drive`` copied from driver.py, with the ``items`` change (marked)."""
+    m = self._m
+    out = m.outbox
+    if m._fast and "on_text_delta" not in m.live:  # proposal: the machine would install this itself
+        m._on_event[TextDelta] = _text_item.__get__(m)
+    self._log = log = D.get_logger(run_id=self.run_id, agent=self.agent_name)
+    self._verbose = verbose = D.enabled(log, D.logging.DEBUG)
+    closed_reason = "the run was closed by its consumer"
+    try:
+        action = m.start()
+        while True:
+            while out:
+                item = out.popleft()
+                if type(item) is D.FinalResponse:
+                    self._result = item
+                yield item
+            if verbose:
+                self._log_steps()
+            if action is D.STOP:
+                break
+            kind = type(action)
+            if kind is D.SendRequest:
+                try:
+                    stream = await self._open(action.request)
+                except Exception as exc:
+                    action = m.model_failed(exc)
+                    continue
+                self._stream = stream
+                anext_ = stream.__anext__
+                handlers = m.event_handlers
+                model_event = m.model_event
+                while True:
+                    try:
+                        event = await anext_()
+                    except StopAsyncIteration:
+                        action = m.model_end()
+                        break
+                    except Exception as exc:
+                        action = m.model_failed(exc)
+                        break
+                    handler = handlers.get(type(event))
+                    action = handler(event) if handler is not None else model_event(event)
+                    if type(action) is StreamAssistantItem:  # proposal: a fast-path delta's item
+                        yield action
+                        continue
+                    while out:
+                        yield out.popleft()
+                    if action is not D.NEXT_EVENT:
+                        while type(action) is D.CallHook:
+                            action = await self._call_hook(action)
+                            while out:
+                                yield out.popleft()
+                        if action is not D.NEXT_EVENT:
+                            break
+                self._stream = None
+                await D._aclose(stream)
+            elif kind is D.CallHook:
+                action = await self._call_hook(action)
+            elif kind is D.RunTools:
+                self._start_tools(action.calls)
+                action = await self._next_tool_output()
+            elif action is D.NEXT_TOOL_OUTPUT:
+                action = await self._next_tool_output()
+            else:
+                raise AssertionError(f"unknown action {action!r}")
+    except asyncio.CancelledError:
+        closed_reason = "the run's task was cancelled"
+        raise
+    finally:
+        await self._cleanup(closed_reason)
+    if m.error is not None:
+        raise m.error
+
+
 # ------------------------------------------------------------------------------- tools
 
 _ORIGINAL_CALL = T.ToolSet.call
@@ -141,6 +249,7 @@ PATCHES: dict[str, list[tuple[Any, str, Any, Any]]] = {
     "edges": [(M.TurnMachine, "_fire", _fire, _ORIGINAL_FIRE)],
     "guards": [(M.TurnMachine, "_fire", _fire_guards, _ORIGINAL_FIRE)],
     "tools": [(T.ToolSet, "call", _call, _ORIGINAL_CALL)],
+    "items": [(D.AgentRun, "_drive", _drive, _ORIGINAL_DRIVE)],
 }
 
 
@@ -171,6 +280,8 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "edges": ("edges",),
     "edges+tools": ("edges", "tools"),
     "guards+tools": ("guards", "tools"),
+    "items": ("items",),
+    "all": ("guards", "tools", "items"),
 }
 
 

@@ -115,6 +115,7 @@ def render(core: dict[str, Any] | None, peers: dict[str, Any] | None) -> str:
             "",
         ]
 
+        out += _breakdown(core)
         s3 = core["S3"]
         e, b = s3["engine"], s3["baseline"]
         out += [
@@ -150,27 +151,12 @@ def render(core: dict[str, Any] | None, peers: dict[str, Any] | None) -> str:
             "",
         ]
 
-        parse = core["parse"]
+        parse = core.get("parse") or {"versions": {}, "formats": {}, "rounds": 0, "missing": True}
         v = parse["versions"]
-        out += [
-            "## Provider parse cost per SSE event (35 real recordings)",
-            "",
-            f"Official SDKs: openai {v['openai']}, anthropic {v['anthropic']}"
-            + ("" if parse.get("sdk_venv") else " (bench/.venv-sdk missing: SDK columns empty)")
-            + f"; {parse['rounds']} rounds.",
-            "",
-            "| format | recordings | events | ours, parser alone | ours, from bytes | official SDK, from bytes"
-            " | SDK / ours (paired) |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
-        ]
-        for fmt, r in parse["formats"].items():
-            sdk = f"{r['sdk_us']:.1f} us" if "sdk_us" in r else "-"
-            ratio = f"{r['sdk_ratio']:.1f}x" if "sdk_ratio" in r else "- (no SDK accumulator)"
-            out.append(
-                f"| {fmt} | {r['recordings']} | {r['events']} | {r['parse_us']:.2f} us | {r['bytes_us']:.2f} us |"
-                f" {sdk} | {ratio} |"
-            )
-        out.append("")
+        if parse.get("missing"):
+            out += ["## Provider parse cost per SSE event", "", "Not measured: `../shared/wire` was missing.", ""]
+        else:
+            out += _parse_table(parse, v)
         ver = core["versions"]
         out += ["Versions: " + ", ".join(f"{k} {v}" for k, v in ver.items()) + ".", ""]
 
@@ -179,12 +165,14 @@ def render(core: dict[str, Any] | None, peers: dict[str, Any] | None) -> str:
         out += [
             "## Peers: S1 and S2, each system in its own process",
             "",
-            "| system | version | S1 us/delta | S1 / hand-written | S2 us/run | S2 / hand-written |"
+            "| system | version | S1 us/event | S1 / hand-written | S2 us/run | S2 / hand-written |"
             " engine faster by (S1, S2) |",
             "| --- | --- | --- | --- | --- | --- | --- |",
         ]
         ours = peers["systems"].get("agent_fsm")
-        for key, r in peers["systems"].items():
+        order = [k for k in PEER_NAMES if k in peers["systems"]] + [k for k in peers["systems"] if k not in PEER_NAMES]
+        for key in order:
+            r = peers["systems"][key]
             s1, s2 = r["S1"], r["S2"]
             if ours is not None and key != "agent_fsm":
                 faster = f"{s1['ratio'] / ours['S1']['ratio']:.1f}x, {s2['ratio'] / ours['S2']['ratio']:.1f}x"
@@ -206,6 +194,79 @@ def render(core: dict[str, Any] | None, peers: dict[str, Any] | None) -> str:
 
     out += [METHOD]
     return "\n".join(out)
+
+
+def _parse_table(parse: dict[str, Any], v: dict[str, str]) -> list[str]:
+    out = [
+        "## Provider parse cost per SSE event (35 real recordings)",
+        "",
+        f"Official SDKs: openai {v['openai']}, anthropic {v['anthropic']}"
+        + ("" if parse.get("sdk_venv") else " (bench/.venv-sdk missing: SDK columns empty)")
+        + f"; {parse['rounds']} rounds.",
+        "",
+        "| format | recordings | events | ours, parser alone | ours, from bytes | official SDK, from bytes"
+        " | SDK / ours (paired) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for fmt in ("openai_chat", "anthropic", "openai_responses", "ollama"):
+        r = parse["formats"].get(fmt)
+        if r is None:
+            continue
+        sdk = f"{r['sdk_us']:.1f} us" if "sdk_us" in r else "-"
+        ratio = f"{r['sdk_ratio']:.1f}x" if "sdk_ratio" in r else "- (no SDK accumulator)"
+        out.append(
+            f"| {fmt} | {r['recordings']} | {r['events']} | {r['parse_us']:.2f} us | {r['bytes_us']:.2f} us |"
+            f" {sdk} | {ratio} |"
+        )
+    out.append("")
+    return out
+
+
+def _breakdown(core: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    b = core.get("breakdown")
+    if b:
+        s1, s2 = b["S1"], b["S2"]
+        out += [
+            "## Where the engine's time goes (`bench/breakdown.py`)",
+            "",
+            "Each layer timed alone, in interleaved rounds, without a profiler:",
+            "",
+            "| S1, per text delta | us |",
+            "| --- | --- |",
+            f"| whole run (from S1 above) | {s1['full_us']:.3f} |",
+            f"| machine: fast-path handler + outbox, fed synchronously | {s1['machine_us']:.3f} |",
+            f"| the same work by hand (sync loop building the same items) | {s1['machine_floor_us']:.3f} |",
+            f"| driver, consumer and model stream (the rest) | {s1['driver_us']:.3f} |",
+            f"| hand-written async loop, whole (from S1 above) | {core['S1']['baseline']['median_us']:.3f} |",
+            "",
+            "| S2, per run (10 turns, 9 tool calls) | us |",
+            "| --- | --- |",
+            f"| whole run (from S2 above) | {s2['full_us']:.0f} |",
+            f"| machine: `TurnMachine` + `drive_sync`, sync tool runner | {s2['machine_us']:.0f} |",
+            f"| tools: 9 x `ToolSet.call` ({s2['tool_call_us']:.1f} us each; bare `await echo()`:"
+            f" {s2['tool_call_floor_us']:.2f} us) | {s2['tools_us']:.0f} |",
+            f"| driver, consumer and model stream (the rest) | {s2['driver_us']:.0f} |",
+            f"| hand-written async loop, whole (from S2 above) |"
+            f" {core['S2']['baseline']['median_us'] * core['S2']['events_per_run']:.0f} |",
+            "",
+        ]
+    p = core.get("proposals")
+    if p:
+        out += [
+            "## Proposals for `machine.py` and `tools.py`, measured (`bench/experiments.py`)",
+            "",
+            "Applied as monkeypatches for the measurement only (see the script's docstring); the engine as",
+            "shipped is the first row. Ratios paired against the hand-written loop, as above.",
+            "",
+            "| variant | S1 us/event | S1 ratio | S2 us/event | S2 ratio |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for name in p["variants"]:
+            a, c = p["S1"][name], p["S2"][name]
+            out.append(f"| {name} | {a['us_per_event']:.3f} | {_iqr(a)} | {c['us_per_event']:.2f} | {_iqr(c)} |")
+        out += ["", f"{p['rounds']} rounds.", ""]
+    return out
 
 
 def _speedup(peers: dict[str, Any], scenario: str) -> tuple[float | None, str]:

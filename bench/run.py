@@ -19,9 +19,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import breakdown
 import engine
+import experiments
 import report
-from timing import BENCH, interleaved, machine, paired, summary, versions, write_result
+from timing import BENCH, WIRE, interleaved, machine, paired, summary, versions, write_result
 
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 ROUNDS = 5 if QUICK else 25
@@ -112,7 +114,10 @@ def s3_concurrent() -> dict[str, Any]:
     return row
 
 
-def parse_cost() -> dict[str, Any]:
+def parse_cost() -> dict[str, Any] | None:
+    if not (WIRE / "manifest.json").exists():
+        say(f"parse: skipped, no recordings at {WIRE} (the shared/ folder beside the repository)")
+        return None
     python = str(SDK_PYTHON) if SDK_PYTHON.exists() else sys.executable
     out = subprocess.run(
         [python, "-W", "ignore", str(BENCH / "parse.py"), str(PARSE_ROUNDS), "1"],
@@ -139,6 +144,20 @@ def main() -> None:
         "quick": QUICK,
     }
     result.update(asyncio.run(s1_s2()))
+    s2 = result["S2"]
+    result["breakdown"] = breakdown.measure(
+        ROUNDS, result["S1"]["engine"]["median_us"], s2["engine"]["median_us"] * s2["events_per_run"]
+    )
+    b = result["breakdown"]
+    say(
+        f"where the time goes: S1 machine {b['S1']['machine_us']:.3f} us/delta of {b['S1']['full_us']:.3f};"
+        f" S2 machine {b['S2']['machine_us']:.0f} us, tools {b['S2']['tools_us']:.0f} us,"
+        f" driver {b['S2']['driver_us']:.0f} us of {b['S2']['full_us']:.0f} us per run"
+    )
+    result["proposals"] = asyncio.run(experiments.measure(ROUNDS))
+    for name in experiments.VARIANTS:
+        p = result["proposals"]
+        say(f"proposal {name}: S1 {p['S1'][name]['ratio']:.2f}x, S2 {p['S2'][name]['ratio']:.2f}x")
     result["S4"] = s4_throughput()
     result["S3"] = s3_concurrent()
     result["parse"] = parse_cost()
