@@ -7,9 +7,10 @@
 * **driver** - the rest of the full run: ``AgentRun._drive`` (awaiting the stream, dispatch,
   yielding items), the consumer's ``async for``, and the model stream itself.
 
-Each layer is timed in interleaved rounds with the corresponding hand-written work (a sync loop
-building the same items; a bare ``await echo(...)``), so the table also says how much each layer
-costs above the floor.
+Every layer, the whole engine run and the whole hand-written loop are timed in the same
+interleaved rounds (so the subtraction is between numbers measured side by side), together with
+the hand-written work of each layer (a sync loop building the same items; a bare
+``await echo(...)``), so the table also says how much each layer costs above the floor.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import engine
 from scenarios import S1_DELTAS, echo, s1_script, s2_script
 
 from agent_fsm import Text, ToolSet, tool
@@ -81,6 +83,7 @@ def _machine_s2() -> float:
 
 
 _TOOLS = ToolSet([tool(echo)])
+_LOOP = asyncio.new_event_loop()
 
 
 def _tools_call() -> float:
@@ -91,7 +94,7 @@ def _tools_call() -> float:
             await _TOOLS.call("echo", {"text": "ping"})
         return (time.perf_counter() - t) / n
 
-    return asyncio.run(run())
+    return _LOOP.run_until_complete(run())
 
 
 def _floor_call() -> float:
@@ -102,14 +105,30 @@ def _floor_call() -> float:
             await echo(**{"text": "ping"})
         return (time.perf_counter() - t) / n
 
-    return asyncio.run(run())
+    return _LOOP.run_until_complete(run())
 
 
-def measure(rounds: int, s1_full_us: float, s2_full_us_per_run: float) -> dict[str, Any]:
-    """Median per-layer costs (us); ``*_full`` come from the S1/S2 measurement of the same run."""
+def _per(sample: Any, per: int) -> Callable[[], float]:
+    """A timed batch of whole runs (from :mod:`engine`), per ``per`` units."""
+
+    def run() -> float:
+        elapsed: float = _LOOP.run_until_complete(sample())
+        return elapsed / per
+
+    return run
+
+
+def measure(rounds: int) -> dict[str, Any]:
+    """Median per-layer costs, in us."""
+    s1, b1 = engine.SCENARIOS["S1"]
+    s2, b2 = engine.SCENARIOS["S2"]
     fns: dict[str, Callable[[], float]] = {
+        "full_s1": _per(engine.engine_sample(s1, b1), b1 * (S1_DELTAS + 1)),
+        "hand_s1": _per(engine.baseline_sample(s1, b1), b1 * (S1_DELTAS + 1)),
         "machine_s1": _machine_s1,
         "floor_s1": _floor_s1,
+        "full_s2": _per(engine.engine_sample(s2, b2), b2),
+        "hand_s2": _per(engine.baseline_sample(s2, b2), b2),
         "machine_s2": _machine_s2,
         "tools_call": _tools_call,
         "floor_call": _floor_call,
@@ -129,17 +148,19 @@ def measure(rounds: int, s1_full_us: float, s2_full_us_per_run: float) -> dict[s
         "rounds": rounds,
         "S1": {
             "deltas": S1_DELTAS,
-            "full_us": s1_full_us,
+            "full_us": med["full_s1"],
+            "handwritten_us": med["hand_s1"],
             "machine_us": med["machine_s1"],
             "machine_floor_us": med["floor_s1"],
-            "driver_us": s1_full_us - med["machine_s1"],
+            "driver_us": med["full_s1"] - med["machine_s1"],
         },
         "S2": {
-            "full_us": s2_full_us_per_run,
+            "full_us": med["full_s2"],
+            "handwritten_us": med["hand_s2"],
             "machine_us": med["machine_s2"],
             "tools_us": tools_s2,
             "tool_call_us": med["tools_call"],
             "tool_call_floor_us": med["floor_call"],
-            "driver_us": s2_full_us_per_run - med["machine_s2"] - tools_s2,
+            "driver_us": med["full_s2"] - med["machine_s2"] - tools_s2,
         },
     }

@@ -278,7 +278,6 @@ def with_patches(sample: Callable[[], Any], names: tuple[str, ...]) -> Callable[
 VARIANTS: dict[str, tuple[str, ...]] = {
     "as is": (),
     "edges": ("edges",),
-    "edges+tools": ("edges", "tools"),
     "guards+tools": ("guards", "tools"),
     "items": ("items",),
     "all": ("guards", "tools", "items"),
@@ -287,7 +286,11 @@ VARIANTS: dict[str, tuple[str, ...]] = {
 
 async def measure(rounds: int = 21) -> dict[str, Any]:
     """Per scenario and variant: us/event and the paired ratio to the hand-written loop."""
-    out: dict[str, Any] = {"rounds": rounds, "variants": {k: list(v) for k, v in VARIANTS.items()}}
+    out: dict[str, Any] = {
+        "rounds": rounds,
+        "variants": {k: list(v) for k, v in VARIANTS.items()},
+        "order": list(VARIANTS),
+    }
     for scenario, (script, batch) in engine.SCENARIOS.items():
         samples = {name: with_patches(engine.engine_sample(script, batch), p) for name, p in VARIANTS.items()}
         samples["baseline"] = engine.baseline_sample(script, batch)

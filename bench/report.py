@@ -230,31 +230,30 @@ def _breakdown(core: dict[str, Any]) -> list[str]:
         out += [
             "## Where the engine's time goes (`bench/breakdown.py`)",
             "",
-            "Each layer timed alone, in interleaved rounds, without a profiler:",
+            "Each layer timed alone, in the same interleaved rounds as the whole runs, without a profiler:",
             "",
             "| S1, per text delta | us |",
             "| --- | --- |",
-            f"| whole run (from S1 above) | {s1['full_us']:.3f} |",
+            f"| whole engine run | {s1['full_us']:.3f} |",
             f"| machine: fast-path handler + outbox, fed synchronously | {s1['machine_us']:.3f} |",
             f"| the same work by hand (sync loop building the same items) | {s1['machine_floor_us']:.3f} |",
             f"| driver, consumer and model stream (the rest) | {s1['driver_us']:.3f} |",
-            f"| hand-written async loop, whole (from S1 above) | {core['S1']['baseline']['median_us']:.3f} |",
+            f"| hand-written async loop, whole | {s1['handwritten_us']:.3f} |",
             "",
             "| S2, per run (10 turns, 9 tool calls) | us |",
             "| --- | --- |",
-            f"| whole run (from S2 above) | {s2['full_us']:.0f} |",
+            f"| whole engine run | {s2['full_us']:.0f} |",
             f"| machine: `TurnMachine` + `drive_sync`, sync tool runner | {s2['machine_us']:.0f} |",
             f"| tools: 9 x `ToolSet.call` ({s2['tool_call_us']:.1f} us each; bare `await echo()`:"
             f" {s2['tool_call_floor_us']:.2f} us) | {s2['tools_us']:.0f} |",
             f"| driver, consumer and model stream (the rest) | {s2['driver_us']:.0f} |",
-            f"| hand-written async loop, whole (from S2 above) |"
-            f" {core['S2']['baseline']['median_us'] * core['S2']['events_per_run']:.0f} |",
+            f"| hand-written async loop, whole | {s2['handwritten_us']:.0f} |",
             "",
         ]
     p = core.get("proposals")
     if p:
         out += [
-            "## Proposals for `machine.py` and `tools.py`, measured (`bench/experiments.py`)",
+            "## Proposals for `machine.py`, `driver.py` and `tools.py`, measured (`bench/experiments.py`)",
             "",
             "Applied as monkeypatches for the measurement only (see the script's docstring); the engine as",
             "shipped is the first row. Ratios paired against the hand-written loop, as above.",
@@ -262,7 +261,7 @@ def _breakdown(core: dict[str, Any]) -> list[str]:
             "| variant | S1 us/event | S1 ratio | S2 us/event | S2 ratio |",
             "| --- | --- | --- | --- | --- |",
         ]
-        for name in p["variants"]:
+        for name in p.get("order", p["variants"]):
             a, c = p["S1"][name], p["S2"][name]
             out.append(f"| {name} | {a['us_per_event']:.3f} | {_iqr(a)} | {c['us_per_event']:.2f} | {_iqr(c)} |")
         out += ["", f"{p['rounds']} rounds.", ""]

@@ -28,7 +28,7 @@ from timing import BENCH, WIRE, interleaved, machine, paired, summary, versions,
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 ROUNDS = 5 if QUICK else 25
 S3_ROUNDS = 1 if QUICK else 4
-PARSE_ROUNDS = 3 if QUICK else 21
+MIN_ROUNDS = 3 if QUICK else 21  # the slower sections: parse cost, measured proposals
 SDK_PYTHON = BENCH / ".venv-sdk" / "bin" / "python"
 
 
@@ -120,7 +120,7 @@ def parse_cost() -> dict[str, Any] | None:
         return None
     python = str(SDK_PYTHON) if SDK_PYTHON.exists() else sys.executable
     out = subprocess.run(
-        [python, "-W", "ignore", str(BENCH / "parse.py"), str(PARSE_ROUNDS), "1"],
+        [python, "-W", "ignore", str(BENCH / "parse.py"), str(MIN_ROUNDS), "1"],
         capture_output=True,
         text=True,
         check=True,
@@ -144,17 +144,14 @@ def main() -> None:
         "quick": QUICK,
     }
     result.update(asyncio.run(s1_s2()))
-    s2 = result["S2"]
-    result["breakdown"] = breakdown.measure(
-        ROUNDS, result["S1"]["engine"]["median_us"], s2["engine"]["median_us"] * s2["events_per_run"]
-    )
+    result["breakdown"] = breakdown.measure(MIN_ROUNDS)
     b = result["breakdown"]
     say(
         f"where the time goes: S1 machine {b['S1']['machine_us']:.3f} us/delta of {b['S1']['full_us']:.3f};"
         f" S2 machine {b['S2']['machine_us']:.0f} us, tools {b['S2']['tools_us']:.0f} us,"
         f" driver {b['S2']['driver_us']:.0f} us of {b['S2']['full_us']:.0f} us per run"
     )
-    result["proposals"] = asyncio.run(experiments.measure(ROUNDS))
+    result["proposals"] = asyncio.run(experiments.measure(MIN_ROUNDS))
     for name in experiments.VARIANTS:
         p = result["proposals"]
         say(f"proposal {name}: S1 {p['S1'][name]['ratio']:.2f}x, S2 {p['S2'][name]['ratio']:.2f}x")
