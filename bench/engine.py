@@ -13,7 +13,7 @@ from agent_fsm.items import FinalResponse
 SCENARIOS: dict[str, tuple[Script, int]] = {
     # name: (script, runs per timed batch - about 20-40 ms of work each)
     "S1": (s1_script(), 8),
-    "S2": (s2_script(), 60),
+    "S2": (s2_script(), 30),
 }
 TOOLS = {"echo": echo}
 

@@ -301,7 +301,7 @@ included) for S1 and S2, so the baseline cannot quietly do less.
 1-9 each a `ToolCallReady` for `echo` then `Final`; turn 10: 50 deltas then `Final`. The engine
 runs `Agent(model, tools=ToolSet([tool(echo)]), max_turns=10).stream_prompt("go")`, with no hook,
 its default 60 s tool timeout and strict argument checking; timed in batches of runs (S1: 8, S2:
-60) so each sample lasts tens of ms.
+30) so each sample lasts tens of ms.
 
 **S3** (`bench/s3.py`): 1,000 S2 runs gathered on one event loop. The model awaits
 `asyncio.sleep(0)` when each stream opens (the network round trip), so the runs really interleave.

@@ -27,7 +27,7 @@ from timing import BENCH, WIRE, interleaved, machine, paired, summary, versions,
 
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 ROUNDS = 5 if QUICK else 25
-S3_ROUNDS = 1 if QUICK else 4
+S3_ROUNDS = 1 if QUICK else 2
 MIN_ROUNDS = 3 if QUICK else 21  # the slower sections: parse cost, measured proposals
 SDK_PYTHON = BENCH / ".venv-sdk" / "bin" / "python"
 

@@ -49,7 +49,7 @@ from agent_fsm.request import CompletionRequest
 
 RUNS = 1000
 PARK_TURN = 4  # 0-based: the runs park at the start of their fifth model call
-WALL_PASSES = 5
+WALL_PASSES = 10
 
 
 class NetworkModel:
