@@ -4,14 +4,17 @@ Both compilers read :data:`~agent_fsm.table.EDGES` (the edges of a live ``transi
 and resolve condition and callback names on the machine class, once, at import:
 
 * :func:`compile_dispatch` gives, per trigger and source state, the candidate edges in the order
-  ``transitions`` tries them, each with every callback taking it runs, in ``transitions``' order
-  (for an external edge: ``before``, the source's ``on_exit``, the state change, the
-  destination's ``on_enter``, ``after``). The machine picks the edge from it for every trigger,
-  so its trace names the exact edge taken.
+  ``transitions`` tries them. The machine picks the edge from it for every trigger, so its trace
+  names the exact edge taken.
 * :func:`compile_fast` gives one function per delta event for when its guarding hook is not live:
   the verdict is then always "continue", so the edge can be chosen here, once, among those whose
   guards read nothing but the verdict. Each delta then only checks that a stream is open, counts
   the edge in the trace, and runs the edge's callback.
+* :func:`edge_steps` gives, per edge, everything ``transitions`` runs when it takes the edge -
+  for an external edge too: ``before``, the source's ``on_exit``, the state change, the
+  destination's ``on_enter``, ``after`` - so a caller can take any edge without ``Event.trigger``
+  (which re-resolves every name and re-checks the conditions on each call; see
+  ``bench/experiments.py`` for what that costs).
 """
 
 from __future__ import annotations
@@ -30,26 +33,22 @@ Compiled: TypeAlias = tuple[int, tuple[tuple[Fn, bool], ...], "State | None", tu
 _CONTINUE: Final = HookAction.cont()
 
 
-def compile_dispatch(cls: type, machine: Any = None) -> dict[str, dict[State, tuple[Compiled, ...]]]:
-    """Per trigger and source state: ``(edge index, conditions, dest, callbacks)`` candidates.
-
-    ``callbacks`` are everything taking the edge runs, in the order ``transitions`` runs them
-    (see :func:`edge_steps`): calling each with ``(machine, verdict, payload)`` takes the edge.
-    ``machine`` is the live ``transitions.Machine`` to read state callbacks from (default: one
-    built from the table).
-    """
-    steps = edge_steps(cls, machine if machine is not None else build_machine())
+def compile_dispatch(cls: type) -> dict[str, dict[State, tuple[Compiled, ...]]]:
+    """Per trigger and source state: ``(edge index, conditions, dest, callbacks)`` candidates."""
     out: dict[str, dict[State, list[Compiled]]] = {}
     for e in EDGES:
         conditions = tuple((getattr(cls, name), target) for name, target in e.conditions)
-        out.setdefault(e.trigger, {}).setdefault(e.source, []).append((e.index, conditions, e.dest, steps[e.index]))
+        callbacks = tuple(getattr(cls, name) for name in e.callbacks)
+        out.setdefault(e.trigger, {}).setdefault(e.source, []).append((e.index, conditions, e.dest, callbacks))
     return {trigger: {state: tuple(c) for state, c in by_state.items()} for trigger, by_state in out.items()}
 
 
-def edge_steps(cls: type, machine: Any) -> dict[int, tuple[Fn, ...]]:
+def edge_steps(cls: type, machine: Any = None) -> dict[int, tuple[Fn, ...]]:
     """Per edge index, what ``transitions`` does when it takes the edge, as plain functions.
 
-    An internal edge runs its ``before`` then ``after`` callbacks. An external one runs
+    Calling each step with ``(run, verdict, payload)`` takes the edge. ``machine`` is the live
+    ``transitions.Machine`` to read the edges' and states' callbacks from (default: one built
+    from the table). An internal edge runs its ``before`` then ``after`` callbacks. An external one runs
     ``before``, the source state's ``on_exit``, sets ``state`` to the destination, the
     destination's ``on_enter``, then ``after`` (``Transition.execute`` and ``_change_state``).
     Conditions are left out: the caller has chosen the edge by them already.
@@ -58,6 +57,8 @@ def edge_steps(cls: type, machine: Any) -> dict[int, tuple[Fn, ...]]:
         TypeError: if the machine has machine-wide callbacks (``prepare_event``,
             ``before_state_change``, ``on_exception``...), which this does not compile.
     """
+    if machine is None:
+        machine = build_machine()
     machine_wide = ("prepare_event", "before_state_change", "after_state_change", "finalize_event", "on_final")
     if any(getattr(machine, name, None) for name in (*machine_wide, "on_exception")):
         raise TypeError("edge_steps: machine-wide callbacks are not compiled")

@@ -5,8 +5,8 @@ interleaved, against the same hand-written loop. Nothing here is used by the lib
 ``python bench/experiments.py`` (project venv). The proposals:
 
 * ``edges`` - ``TurnMachine._fire`` takes *external* edges (``request``, ``stream_end``,
-  ``tools_done``, ``finish``, the endings) by running the steps ``fastpath.compile_dispatch``
-  compiled for them from the live ``transitions.Machine`` (before, source exit, set state, dest
+  ``tools_done``, ``finish``, the endings) by running the steps ``fastpath.edge_steps``
+  compiles for them from the live ``transitions.Machine`` (before, source exit, set state, dest
   enter, after), as it already does for internal edges, instead of ``Event.trigger``.
   ``transitions`` re-resolves every condition and callback by name, re-checks the conditions
   ``_fire`` just checked, builds an ``EventData`` and logs at DEBUG on each trigger. With
@@ -42,17 +42,19 @@ from agent_fsm import driver as D
 from agent_fsm import machine as M
 from agent_fsm import tools as T
 from agent_fsm.events import TextDelta
+from agent_fsm.fastpath import edge_steps
 from agent_fsm.items import StreamAssistantItem
 from agent_fsm.table import EDGES
 
 # ------------------------------------------------------------------------------- compiled edges
 
 _ORIGINAL_FIRE = M.TurnMachine._fire
+_STEPS = edge_steps(M.TurnMachine, M._FSM)
 
 
 def _fire(self: Any, trigger: str, verdict: Any, payload: Any, *, must: bool = True) -> bool:
     """``TurnMachine._fire`` as proposed: the same lines, but with the fast path on, every edge -
-    external ones too - runs the steps ``compile_dispatch`` compiled for it (``fastpath.edge_steps``)."""
+    external ones too - runs the steps ``fastpath.edge_steps`` compiled for it."""
     state = self.state
     candidates = M._DISPATCH[trigger].get(state)
     if candidates is None:
@@ -64,7 +66,7 @@ def _fire(self: Any, trigger: str, verdict: Any, payload: Any, *, must: bool = T
         if not must:
             return False
         raise self._illegal(trigger, M._refusal(trigger, payload))
-    index, _, dest, callbacks = edge
+    index, _, dest, _ = edge
     last = self._trace[-1]
     if last[0] == index:
         last[1] += 1
@@ -73,8 +75,8 @@ def _fire(self: Any, trigger: str, verdict: Any, payload: Any, *, must: bool = T
     if dest is not None:
         self._open = False
     if self._fast:
-        for callback in callbacks:
-            callback(self, verdict, payload)
+        for step in _STEPS[index]:
+            step(self, verdict, payload)
     else:
         M._EVENTS[trigger].trigger(self, verdict, payload)
     return True
@@ -98,7 +100,7 @@ def _fire_guards(self: Any, trigger: str, verdict: Any, payload: Any, *, must: b
         if not must:
             return False
         raise self._illegal(trigger, M._refusal(trigger, payload))
-    index, _, dest, callbacks = chosen
+    index, _, dest, _ = chosen
     trace = self._trace
     last = trace[-1]
     if last[0] == index:
@@ -108,8 +110,8 @@ def _fire_guards(self: Any, trigger: str, verdict: Any, payload: Any, *, must: b
     if dest is not None:
         self._open = False
     if self._fast:
-        for callback in callbacks:
-            callback(self, verdict, payload)
+        for step in _STEPS[index]:
+            step(self, verdict, payload)
     else:
         M._EVENTS[trigger].trigger(self, verdict, payload)
     return True
