@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTEST := $(PY) -m pytest
 
-.PHONY: install demo test lint fmt fuzz bench diagrams diagrams-check js-deps clean
+.PHONY: install demo test lint fmt fuzz bench bench-peers diagrams diagrams-check js-deps clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -18,18 +18,18 @@ demo: install
 	$(PY) -m agent_fsm demo
 
 lint: install
-	$(PY) -m ruff check agent_fsm tests
-	$(PY) -m ruff format --check agent_fsm tests
+	$(PY) -m ruff check agent_fsm tests bench
+	$(PY) -m ruff format --check agent_fsm tests bench
 	$(PY) -m mypy --strict agent_fsm
 
 fmt: install
-	$(PY) -m ruff format agent_fsm tests
-	$(PY) -m ruff check --fix agent_fsm tests
+	$(PY) -m ruff format agent_fsm tests bench
+	$(PY) -m ruff check --fix agent_fsm tests bench
 
 test: lint js-deps
 	$(PYTEST) -q
 
-# Diagrams (docs/diagrams.md): regenerate diagrams/ from the live table; the check fails, naming each
+# Diagrams (README, "State diagrams"): regenerate diagrams/ from the live table; the check fails, naming each
 # stale file. `make test` runs the same check (tests/test_diagram_committed.py).
 diagrams: install
 	$(PY) -m agent_fsm.diagram diagrams
@@ -51,8 +51,28 @@ js-deps:
 fuzz: install
 	@echo "make fuzz: filled in by the fuzzing issue"
 
-bench: install
+# Benchmarks (never part of `make test`). The official SDKs (parse benchmark) and the peers each get
+# a venv of their own under bench/, installed once; neither is ever a dependency of agent-fsm.
+SDK_VENV    := bench/.venv-sdk
+SDK_STAMP   := $(SDK_VENV)/.installed-stamp
+PEERS_VENV  := bench/.venv-peers
+PEERS_STAMP := $(PEERS_VENV)/.installed-stamp
+
+$(SDK_STAMP): bench/requirements-sdk.txt pyproject.toml
+	python3 -m venv $(SDK_VENV)
+	$(SDK_VENV)/bin/python -m pip install --quiet -r bench/requirements-sdk.txt -e .
+	touch $(SDK_STAMP)
+
+$(PEERS_STAMP): bench/requirements-peers.txt pyproject.toml
+	python3 -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet -r bench/requirements-peers.txt -e .
+	touch $(PEERS_STAMP)
+
+bench: install $(SDK_STAMP)
 	$(PY) bench/run.py
 
+bench-peers: $(PEERS_STAMP)
+	$(PEERS_VENV)/bin/python bench/peers.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SDK_VENV) $(PEERS_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -10,6 +10,11 @@ and resolve condition and callback names on the machine class, once, at import:
   the verdict is then always "continue", so the edge can be chosen here, once, among those whose
   guards read nothing but the verdict. Each delta then only checks that a stream is open, counts
   the edge in the trace, and runs the edge's callback.
+* :func:`edge_steps` gives, per edge, everything ``transitions`` runs when it takes the edge -
+  for an external edge too: ``before``, the source's ``on_exit``, the state change, the
+  destination's ``on_enter``, ``after`` - so a caller can take any edge without ``Event.trigger``
+  (which re-resolves every name and re-checks the conditions on each call; see
+  ``bench/experiments.py`` for what that costs).
 """
 
 from __future__ import annotations
@@ -19,9 +24,9 @@ from typing import Any, Final, TypeAlias
 
 from .hooks import HookAction
 from .protocol import NEXT_EVENT
-from .table import EDGES, VERDICT_CONDITIONS, Edge, State
+from .table import EDGES, VERDICT_CONDITIONS, Edge, State, build_machine
 
-__all__ = ["Compiled", "compile_dispatch", "compile_fast"]
+__all__ = ["Compiled", "compile_dispatch", "compile_fast", "edge_steps"]
 
 Fn: TypeAlias = Callable[..., Any]
 Compiled: TypeAlias = tuple[int, tuple[tuple[Fn, bool], ...], "State | None", tuple[Fn, ...]]
@@ -36,6 +41,50 @@ def compile_dispatch(cls: type) -> dict[str, dict[State, tuple[Compiled, ...]]]:
         callbacks = tuple(getattr(cls, name) for name in e.callbacks)
         out.setdefault(e.trigger, {}).setdefault(e.source, []).append((e.index, conditions, e.dest, callbacks))
     return {trigger: {state: tuple(c) for state, c in by_state.items()} for trigger, by_state in out.items()}
+
+
+def edge_steps(cls: type, machine: Any = None) -> dict[int, tuple[Fn, ...]]:
+    """Per edge index, what ``transitions`` does when it takes the edge, as plain functions.
+
+    Calling each step with ``(run, verdict, payload)`` takes the edge. ``machine`` is the live
+    ``transitions.Machine`` to read the edges' and states' callbacks from (default: one built
+    from the table). An internal edge runs its ``before`` then ``after`` callbacks. An external one runs
+    ``before``, the source state's ``on_exit``, sets ``state`` to the destination, the
+    destination's ``on_enter``, then ``after`` (``Transition.execute`` and ``_change_state``).
+    Conditions are left out: the caller has chosen the edge by them already.
+
+    Raises:
+        TypeError: if the machine has machine-wide callbacks (``prepare_event``,
+            ``before_state_change``, ``on_exception``...), which this does not compile.
+    """
+    if machine is None:
+        machine = build_machine()
+    machine_wide = ("prepare_event", "before_state_change", "after_state_change", "finalize_event", "on_final")
+    if any(getattr(machine, name, None) for name in (*machine_wide, "on_exception")):
+        raise TypeError("edge_steps: machine-wide callbacks are not compiled")
+    by_key: dict[tuple[str, State, State | None, tuple[tuple[str, bool], ...]], tuple[Fn, ...]] = {}
+    for trigger, event in machine.events.items():
+        for source_name, transitions in event.transitions.items():
+            source = State[source_name]
+            for t in transitions:
+                dest = State[str(t.dest)] if t.dest is not None else None
+                conditions = tuple((str(c.func), bool(c.target)) for c in t.conditions)
+                steps = [getattr(cls, name) for name in t.before]
+                if dest is not None:
+                    steps += [getattr(cls, name) for name in machine.get_state(source_name).on_exit]
+                    steps.append(_set_state(dest))
+                    steps += [getattr(cls, name) for name in machine.get_state(dest.name).on_enter]
+                steps += [getattr(cls, name) for name in t.after]
+                by_key[(trigger, source, dest, conditions)] = tuple(steps)
+    return {e.index: by_key[(e.trigger, e.source, e.dest, e.conditions)] for e in EDGES}
+
+
+def _set_state(dest: State) -> Fn:
+    def set_state(self: Any, verdict: Any, payload: Any) -> None:
+        self.state = dest
+
+    set_state.__qualname__ = set_state.__name__ = f"set_state_{dest.name}"
+    return set_state
 
 
 def compile_fast(cls: type, events: Mapping[type, tuple[str, str]]) -> dict[type, tuple[str, Fn]]:
