@@ -25,7 +25,7 @@ from typing import Any
 
 from .effects import DirectEffects, Effects
 from .errors import AgentFSMError, ToolServerError
-from .items import FinalResponse, StreamItem
+from .items import FinalResponse, StreamAssistantItem, StreamItem
 from .log import LoggingObserver, get_logger
 from .machine import TurnMachine
 from .messages import Message, Text, ToolCall, Usage
@@ -186,42 +186,54 @@ class AgentRun:
                 if kind is SendRequest:
                     assert isinstance(action, SendRequest)
                     tele.model_call_started(action.request)
-                    try:
-                        with tele.model_context():
-                            stream = await self._open(action.request)
-                    except Exception as exc:
-                        action = m.model_failed(exc)
+                    # Open the stream and await its first event (the request usually goes out
+                    # then) in the call's context, which is never held across a yield.
+                    stream = failure = None
+                    streaming = False
+                    with tele.model_context():
+                        try:
+                            stream = self._stream = await self._open(action.request)
+                            anext_ = stream.__anext__
+                            event = await anext_()
+                            streaming = True
+                        except StopAsyncIteration:
+                            pass
+                        except Exception as exc:
+                            failure = exc
+                    if stream is None:
+                        action = m.model_failed(failure)  # type: ignore[arg-type]
                         tele.model_call_ended()
                         continue
-                    self._stream = stream
-                    anext_ = stream.__anext__
-                    first = True
-                    while True:
+                    if streaming:
+                        tele.first_event()
+                    elif failure is None:
+                        action = m.model_end()
+                    else:
+                        action = m.model_failed(failure)
+                    while streaming:  # the hot loop: one pass per model event
+                        handler = handlers.get(type(event))
+                        result = handler(event) if handler is not None else model_event(event)
+                        if isinstance(result, StreamAssistantItem):  # the fast path's one item
+                            yield result
+                        else:
+                            action = result
+                            while out:
+                                yield out.popleft()
+                            if action is not NEXT_EVENT:
+                                while type(action) is CallHook:
+                                    action = await self._call_hook(action)
+                                    while out:
+                                        yield out.popleft()
+                                if action is not NEXT_EVENT:
+                                    break
                         try:
-                            if first:  # the request usually goes out now: in the call's context, timed
-                                first = False
-                                with tele.model_context():
-                                    event = await anext_()
-                                tele.first_event()
-                            else:
-                                event = await anext_()
+                            event = await anext_()
                         except StopAsyncIteration:
                             action = m.model_end()
                             break
                         except Exception as exc:
                             action = m.model_failed(exc)
                             break
-                        handler = handlers.get(type(event))
-                        action = handler(event) if handler is not None else model_event(event)
-                        while out:
-                            yield out.popleft()
-                        if action is not NEXT_EVENT:
-                            while type(action) is CallHook:
-                                action = await self._call_hook(action)
-                                while out:
-                                    yield out.popleft()
-                            if action is not NEXT_EVENT:
-                                break
                     self._stream = None
                     await _aclose(stream)
                     tele.model_call_ended()

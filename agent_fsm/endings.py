@@ -21,8 +21,11 @@ from .turn import TurnBuffer
 
 __all__ = ["Endings"]
 
-# A checkpoint: (state to resume in, history length, turns, usage, items emitted, tool stage)
-Checkpoint = tuple[State, int, int, Usage, int, "ToolStageSnapshot | None"]
+# A checkpoint: (state to resume in, history length, turns, usage, trace mark, tool stage). The trace
+# mark - (trace length, count of its last entry) - says how many items were emitted by then, counted
+# only when a snapshot asks: nothing is counted per item.
+TraceMark = tuple[int, int]
+Checkpoint = tuple[State, int, int, Usage, TraceMark, "ToolStageSnapshot | None"]
 
 
 class Endings:
@@ -48,6 +51,10 @@ class Endings:
         @property
         def items_emitted(self) -> int: ...
 
+        def _trace_mark(self) -> TraceMark: ...
+
+        def _emitted_at(self, mark: TraceMark) -> int: ...
+
         @property
         def pending_approvals(self) -> tuple[ToolCallReady, ...]: ...
 
@@ -55,22 +62,23 @@ class Endings:
 
     def snapshot(self) -> Snapshot:
         """The run as of its last completed step (see :mod:`agent_fsm.snapshot`); any time."""
-        state, length, turns, usage, emitted, stage = self._checkpoint_now()
+        state, length, turns, usage, mark, stage = self._checkpoint_now()
+        emitted = self._emitted_at(mark)
         return Snapshot(state, self.state, tuple(self._history[:length]), turns, self.max_turns, usage, emitted, stage)
 
     def _live_checkpoint(self, in_tools: bool) -> Checkpoint:
         """The checkpoint the machine is at right now: before a model call, or in the tool stage."""
         if not in_tools:
-            return (State.AwaitingCompletion, len(self._history), self.turns, self.usage, self.items_emitted, None)
+            return (State.AwaitingCompletion, len(self._history), self.turns, self.usage, self._trace_mark(), None)
         done = tuple(r for r in self._results[: self._result_ix] if r is not None)
         stage = ToolStageSnapshot(tuple(self._calls), done, tuple(self._stage_decisions()))
-        return (State.ExecutingTool, len(self._history), self.turns, self.usage, self.items_emitted, stage)
+        return (State.ExecutingTool, len(self._history), self.turns, self.usage, self._trace_mark(), stage)
 
     def _checkpoint_now(self) -> Checkpoint:
         if self.state in (State.AwaitingCompletion, State.ExecutingTool):
             return self._live_checkpoint(self.state is State.ExecutingTool)
         if self.state is State.Done:
-            return (State.Done, len(self._history), self.turns, self.usage, self.items_emitted, None)
+            return (State.Done, len(self._history), self.turns, self.usage, self._trace_mark(), None)
         return self._checkpoint  # Streaming: the turn's start; stopped: the last one before the end
 
     def _checkpoint_turn_start(self) -> None:

@@ -1,20 +1,25 @@
 """Compiling the machine's edges into plain function calls.
 
-Both compilers read :data:`~agent_fsm.table.EDGES` (the edges of a live ``transitions.Machine``)
-and resolve condition and callback names on the machine class, once, at import:
+Everything here reads the live ``transitions.Machine`` built from the table (its events, their
+transitions, its states' ``on_enter`` / ``on_exit``) and resolves names on the machine class, once,
+at import:
 
+* :func:`edge_steps` gives, per edge, everything ``transitions`` runs when it takes the edge: for
+  an internal edge its ``before`` and ``after`` callbacks; for an external one ``before``, the
+  source's ``on_exit``, the state change, the destination's ``on_enter``, ``after`` - the order
+  of ``Transition.execute``. Taking an edge is then a few plain calls, where ``Event.trigger``
+  re-resolves every name and re-checks every condition on each call (about 8 us a transition on
+  these machines, more than a whole hand-written turn of a tool loop).
 * :func:`compile_dispatch` gives, per trigger and source state, the candidate edges in the order
-  ``transitions`` tries them. The machine picks the edge from it for every trigger, so its trace
-  names the exact edge taken.
-* :func:`compile_fast` gives one function per delta event for when its guarding hook is not live:
-  the verdict is then always "continue", so the edge can be chosen here, once, among those whose
-  guards read nothing but the verdict. Each delta then only checks that a stream is open, counts
-  the edge in the trace, and runs the edge's callback.
-* :func:`edge_steps` gives, per edge, everything ``transitions`` runs when it takes the edge -
-  for an external edge too: ``before``, the source's ``on_exit``, the state change, the
-  destination's ``on_enter``, ``after`` - so a caller can take any edge without ``Event.trigger``
-  (which re-resolves every name and re-checks the conditions on each call; see
-  ``bench/experiments.py`` for what that costs).
+  ``transitions`` tries them, with their conditions and steps. The machine picks the edge from it
+  for every trigger, so its trace names the exact edge taken.
+* :func:`compile_fast` gives one function per delta event for when its guarding hook is not
+  live: the verdict is then always "continue", so the edge is chosen here, once, among those
+  whose guards read nothing but the verdict. Each delta then only checks that a stream is open,
+  counts the edge in the trace, runs the edge's callback and hands back the one item it emitted.
+
+``TurnMachine(fast_path=False)`` takes every edge through ``transitions`` instead; property tests
+hold the two to identical items, history, states and traces.
 """
 
 from __future__ import annotations
@@ -23,7 +28,6 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeAlias
 
 from .hooks import HookAction
-from .protocol import NEXT_EVENT
 from .table import EDGES, VERDICT_CONDITIONS, Edge, State, build_machine
 
 __all__ = ["Compiled", "compile_dispatch", "compile_fast", "edge_steps"]
@@ -33,13 +37,17 @@ Compiled: TypeAlias = tuple[int, tuple[tuple[Fn, bool], ...], "State | None", tu
 _CONTINUE: Final = HookAction.cont()
 
 
-def compile_dispatch(cls: type) -> dict[str, dict[State, tuple[Compiled, ...]]]:
-    """Per trigger and source state: ``(edge index, conditions, dest, callbacks)`` candidates."""
+def compile_dispatch(cls: type, machine: Any = None) -> dict[str, dict[State, tuple[Compiled, ...]]]:
+    """Per trigger and source state: ``(edge index, conditions, dest, steps)`` candidates.
+
+    ``steps`` are everything taking the edge runs, in the order ``transitions`` runs them (see
+    :func:`edge_steps`): calling each with ``(run, verdict, payload)`` takes the edge.
+    """
+    steps = edge_steps(cls, machine)
     out: dict[str, dict[State, list[Compiled]]] = {}
     for e in EDGES:
         conditions = tuple((getattr(cls, name), target) for name, target in e.conditions)
-        callbacks = tuple(getattr(cls, name) for name in e.callbacks)
-        out.setdefault(e.trigger, {}).setdefault(e.source, []).append((e.index, conditions, e.dest, callbacks))
+        out.setdefault(e.trigger, {}).setdefault(e.source, []).append((e.index, conditions, e.dest, steps[e.index]))
     return {trigger: {state: tuple(c) for state, c in by_state.items()} for trigger, by_state in out.items()}
 
 
@@ -123,7 +131,7 @@ def _make_fast(cls: type, edge: Edge, generic: Fn) -> Fn:
         else:
             self._trace.append([index, 1])
         callback(self, _CONTINUE, event)
-        return NEXT_EVENT
+        return self.outbox.pop()  # the one item the edge emitted, handed over directly
 
     fast.__qualname__ = fast.__name__ = f"fast_{edge.trigger}"
     return fast

@@ -54,7 +54,7 @@ from .events import Final as FinalEvent
 from .events import ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
 from .fastpath import compile_dispatch, compile_fast
 from .hooks import HookAction, ToolCallHookAction, Verdict
-from .items import StreamItem
+from .items import StreamAssistantItem, StreamItem
 from .messages import AssistantMessage, Message, Reasoning, Text, Usage, UserMessage
 from .protocol import NEXT_EVENT, STOP, Action, CallHook, SendRequest, ToolOutput
 from .request import CompletionRequest, ToolDefinition
@@ -180,8 +180,8 @@ class TurnMachine(StreamStage, ToolStage, Endings):
         self._started = False
         self._trace: list[list[int]] = [[-1, 0]]  # [edge index, times in a row]; a sentinel first
         self._emitted_before = 0  # items emitted by earlier runs of a resumed run
-        self._checkpoint: Checkpoint = (S.AwaitingCompletion, len(self._history), 0, Usage(), 0, None)
-        handlers: dict[type, Callable[[Any], Action]] = {
+        self._checkpoint: Checkpoint = (S.AwaitingCompletion, len(self._history), 0, Usage(), (1, 0), None)
+        handlers: dict[type, Callable[[Any], Action | StreamAssistantItem]] = {
             TextDelta: self._on_text_delta,
             ToolCallDelta: self._on_tool_call_delta,
             ReasoningDelta: self._on_reasoning_delta,
@@ -270,8 +270,8 @@ class TurnMachine(StreamStage, ToolStage, Endings):
 
     @property
     def items_emitted(self) -> int:
-        """How many items the run has put in its outbox (including runs it was resumed from)."""
-        return self._emitted_before + sum(n for i, n in self._trace[1:] if _EMITS[i])
+        """How many items the run has emitted (including the runs it was resumed from)."""
+        return self._emitted_at(self._trace_mark())
 
     def start(self) -> Action:
         """Begin the run; returns the first action."""
@@ -285,16 +285,39 @@ class TurnMachine(StreamStage, ToolStage, Endings):
         handler = self._on_event.get(type(event))
         if handler is None:
             raise self._illegal(f"model event {type(event).__name__}", "not a model event")
-        return handler(event)
+        result = handler(event)
+        if isinstance(result, StreamAssistantItem):  # the fast path handed its item over: queue it
+            self._emit(result)
+            return NEXT_EVENT
+        return result
 
     @property
-    def event_handlers(self) -> Mapping[type, Callable[[Any], Action]]:
-        """The handler :meth:`model_event` dispatches each event type to.
+    def event_handlers(self) -> Mapping[type, Callable[[Any], Action | StreamAssistantItem]]:
+        """The handler :meth:`model_event` dispatches each event type to, for a driver's hot loop.
 
-        Calling ``event_handlers[type(event)](event)`` is exactly ``model_event(event)`` minus one
-        call: a driver's hot loop may use it (the async driver does). Unknown types are absent.
+        A handler returns either an action, exactly as :meth:`model_event` does, or - when the
+        event took the fast path - the one ``StreamAssistantItem`` it emitted, handed over
+        directly instead of through the outbox (the stream stays open: feed the next event). The
+        async driver uses this; ``model_event`` is the same minus the shortcut. Unknown event
+        types are absent.
         """
         return self._on_event
+
+    def _trace_mark(self) -> tuple[int, int]:
+        return (len(self._trace), self._trace[-1][1])
+
+    def _emitted_at(self, mark: tuple[int, int]) -> int:
+        """Items emitted up to a trace mark: every step of an emitting edge emitted one item."""
+        length, last_count = mark
+        steps = self._trace[1:length]
+        total = sum(n for i, n in steps[:-1] if _EMITS[i])
+        if steps and _EMITS[steps[-1][0]]:
+            total += last_count
+        return self._emitted_before + total
+
+    def _take_item(self) -> StreamAssistantItem:
+        item = self.outbox.pop()
+        return item  # type: ignore[return-value]
 
     def model_end(self) -> Action:
         """The model stream is exhausted."""
@@ -417,32 +440,35 @@ class TurnMachine(StreamStage, ToolStage, Endings):
     def _fire(self, trigger: str, verdict: Verdict, payload: Any, *, must: bool = True) -> bool:
         """Take the first edge of ``trigger`` whose conditions hold in the current state.
 
-        Internal edges run their callbacks right here when the fast path is on; every other
-        edge goes through ``transitions``. With ``must``, finding no edge raises.
+        The edge runs as compiled from the live machine (:mod:`agent_fsm.fastpath`), or, with
+        ``fast_path=False``, through ``transitions``' own ``Event.trigger``. With ``must``,
+        finding no edge raises ``IllegalTransition``.
         """
-        state = self.state
-        candidates = _DISPATCH[trigger].get(state)
+        candidates = _DISPATCH[trigger].get(self.state)
         if candidates is None:
-            raise self._illegal(trigger, f"{state.value} has no {trigger} edge")
+            raise self._illegal(trigger, f"{self.state.value} has no {trigger} edge")
         for edge in candidates:
-            if all(bool(cond(self, verdict, payload)) is target for cond, target in edge[1]):
+            for cond, target in edge[1]:
+                if bool(cond(self, verdict, payload)) is not target:
+                    break
+            else:
                 break
         else:
             if not must:
                 return False
             raise self._illegal(trigger, _refusal(trigger, payload))
-        index, _, dest, callbacks = edge
+        index, _, dest, steps = edge
         last = self._trace[-1]
         if last[0] == index:
             last[1] += 1
         else:
             self._trace.append([index, 1])
-        if dest is None and self._fast:
-            for callback in callbacks:
-                callback(self, verdict, payload)
+        if dest is not None:
+            self._open = False
+        if self._fast:
+            for step in steps:
+                step(self, verdict, payload)
         else:
-            if dest is not None:
-                self._open = False
             _EVENTS[trigger].trigger(self, verdict, payload)
         return True
 

@@ -84,6 +84,10 @@ class State(enum.Enum):
     Failed = "Failed"
     AwaitingApproval = "AwaitingApproval"
 
+    # Members are singletons: hashing by identity is correct, and a C-level hash keeps the
+    # machine's per-step dict lookups cheap (Enum's own hashes the name in Python).
+    __hash__ = object.__hash__
+
 
 S = State
 TERMINAL: Final = frozenset({S.Done, S.MaxTurnsExceeded, S.Cancelled, S.Failed})

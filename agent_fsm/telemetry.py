@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from .events import Final as FinalEvent
 from .genai import describe_model
@@ -22,10 +22,13 @@ from .redact import Redactor
 
 if TYPE_CHECKING:
     from .errors import ToolServerError
-    from .items import FinalResponse
+    from .items import FinalResponse, StreamAssistantItem
     from .machine import TurnMachine
     from .protocol import Action, ToolOutput
     from .request import CompletionRequest
+
+Handled: TypeAlias = "Action | StreamAssistantItem"
+"""What an event handler returns: an action, or the item the fast path handed over."""
 
 __all__ = ["RunTelemetry"]
 
@@ -87,7 +90,7 @@ class RunTelemetry:
 
     # ------------------------------------------------------------------ model calls
 
-    def watch_final(self, handlers: Mapping[type, Callable[[Any], Action]]) -> dict[type, Callable[[Any], Action]]:
+    def watch_final(self, handlers: Mapping[type, Callable[[Any], Handled]]) -> dict[type, Callable[[Any], Handled]]:
         """The machine's event handlers, with ``Final`` noted for the observers on its way in.
 
         The observers read the response id and model from ``Final.raw``; noting it here costs
@@ -96,7 +99,7 @@ class RunTelemetry:
         """
         feed_final = handlers[FinalEvent]
 
-        def on_final(event: FinalEvent) -> Action:
+        def on_final(event: FinalEvent) -> Handled:
             if self._call is not None:
                 self._call.final = event
             return feed_final(event)
