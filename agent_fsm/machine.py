@@ -272,7 +272,7 @@ class TurnMachine:
         pending = self._pending
         if pending is None:
             raise self._illegal("hook_error", "no hook was asked")
-        self._pending = None
+        self._drop_pending()
         err = HookError(pending[2], detail=f"{type(error).__name__}: {error}")
         err.__cause__ = error
         self._fire("hook_error", _CONTINUE, err)
@@ -311,7 +311,7 @@ class TurnMachine:
     def close(self, reason: str = "the run was closed by its consumer") -> Action:
         """Cancel the run from outside (its consumer stopped). Does nothing once terminal."""
         if self.state not in TERMINAL:
-            self._pending = None
+            self._drop_pending()
             self._fire("close", HookAction.terminate(reason), None)
         return STOP
 
@@ -391,6 +391,13 @@ class TurnMachine:
         if self._final_seen and self.state is S.Streaming:
             raise self._illegal(trigger, "the turn's Final has arrived; only the end of the stream may follow")
         self._expect_stream(trigger)
+
+    def _drop_pending(self) -> None:
+        """Forget the hook question in flight. A ``Final`` waiting on its hook still counts: the
+        model reported (and billed) that usage whatever the hook does."""
+        pending, self._pending = self._pending, None
+        if pending is not None and pending[0] == "final":
+            self.usage = self.usage + pending[1].usage
 
     def _ask(self, trigger: str, payload: Any, hook: str, args: tuple[Any, ...]) -> CallHook:
         self._open = False
@@ -480,7 +487,7 @@ class TurnMachine:
         if state in TERMINAL:
             err.history = tuple(self._history)
         else:
-            self._pending = None
+            self._drop_pending()
             self._fire("illegal_event", _CONTINUE, err)
         return err
 
