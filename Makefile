@@ -4,7 +4,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTEST := $(PY) -m pytest
 
-.PHONY: install demo test lint fmt fuzz bench diagrams clean
+.PHONY: install demo test lint fmt fuzz fuzz-ci bench diagrams clean
+
+# The fuzz campaigns (agent-fsm fuzz): a CI-sized one gates `make test`; `make fuzz` is the long one.
+FUZZ_SEED     ?= 1
+FUZZ_EXAMPLES ?= 100000
+FUZZ_CI_EXAMPLES ?= 6000
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -26,11 +31,14 @@ fmt: install
 	$(PY) -m ruff format agent_fsm tests
 	$(PY) -m ruff check --fix agent_fsm tests
 
-test: lint
+test: lint fuzz-ci
 	$(PYTEST) -q
 
+fuzz-ci: install
+	$(PY) -m agent_fsm fuzz --examples $(FUZZ_CI_EXAMPLES) --seed $(FUZZ_SEED) --plain
+
 fuzz: install
-	@echo "make fuzz: filled in by the fuzzing issue"
+	$(PY) -m agent_fsm fuzz --examples $(FUZZ_EXAMPLES) --seed $(FUZZ_SEED)
 
 bench: install
 	$(PY) bench/run.py
