@@ -9,6 +9,7 @@ PYTEST := $(PY) -m pytest
 # The fuzz campaigns (agent-fsm fuzz): a CI-sized one gates `make test`; `make fuzz` is the long one.
 FUZZ_SEED     ?= 1
 FUZZ_EXAMPLES ?= 100000
+FUZZ_JOBS     ?= 2
 FUZZ_CI_EXAMPLES ?= 6000
 
 $(STAMP): pyproject.toml
@@ -38,7 +39,7 @@ fuzz-ci: install
 	$(PY) -m agent_fsm fuzz --examples $(FUZZ_CI_EXAMPLES) --seed $(FUZZ_SEED) --plain
 
 fuzz: install
-	$(PY) -m agent_fsm fuzz --examples $(FUZZ_EXAMPLES) --seed $(FUZZ_SEED)
+	$(PY) -m agent_fsm fuzz --examples $(FUZZ_EXAMPLES) --seed $(FUZZ_SEED) --jobs $(FUZZ_JOBS)
 
 bench: install
 	$(PY) bench/run.py

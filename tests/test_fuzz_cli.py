@@ -111,3 +111,12 @@ def test_fuzz_live_progress_and_rich_table_render() -> None:
 def test_fuzz_rejects_an_unknown_phase() -> None:
     with pytest.raises(SystemExit, match="unknown phase"):
         main(["fuzz", "--shares", "everything=1"])
+
+
+def test_fuzz_jobs_split_the_examples_and_merge_what_the_workers_found(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = fuzz(capsys, "--examples", "60", "--seed", "2", "--jobs", "2", "--shares", "sync=1")
+    assert "2 jobs" in out
+    assert "    sync: 60 examples" in out and "total: 60 examples" in out
+    covered = int(out.split("edges covered: ")[1].split("/")[0])
+    assert covered >= 25, "both workers' coverage is merged"
+    assert code == 1 and "never exercised" in out, "no stateful phase: the illegal_event edges stay untaken"

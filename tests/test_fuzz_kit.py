@@ -351,3 +351,26 @@ def test_ScriptedModel_records_what_it_played() -> None:
     record = run_agent(Agent(model))
     assert model.played == [[TextDelta("a"), Final(Usage(1, 1, 2))]]
     assert record.played_usage == Usage(1, 1, 2) and model.exhausted == 1
+
+
+def test_check_hook_calls_holds_the_tool_stage_to_call_order_and_concurrency() -> None:
+    c2 = ToolCall("c2", ToolFunction("lookup", {}))
+    r2 = ToolResult("c2", (Text("ok"),))
+    history = (U, AssistantMessage((CALL, c2)), UserMessage((RESULT, r2)))
+
+    def ask(i: str) -> tuple[str, tuple[Any, ...]]:
+        return ("on_tool_call", ("lookup", i, "int", {}))
+
+    def told(i: str) -> tuple[str, tuple[Any, ...]]:
+        return ("on_tool_result", ("lookup", i, "int", {}, "ok"))
+
+    one_by_one = [ask("c1"), told("c1"), ask("c2"), told("c2")]
+    all_first = [ask("c1"), ask("c2"), told("c1"), told("c2")]
+    check_hook_calls(one_by_one, history, tool_concurrency=1)
+    check_hook_calls(all_first, history, tool_concurrency=2)
+    with pytest.raises(AssertionError, match="every on_tool_call comes first"):
+        check_hook_calls(one_by_one, history, tool_concurrency=2)
+    with pytest.raises(AssertionError, match="asked after the previous result"):
+        check_hook_calls(all_first, history, tool_concurrency=1)
+    with pytest.raises(AssertionError, match="call order"):
+        check_hook_calls([ask("c2"), ask("c1")], history, tool_concurrency=2)

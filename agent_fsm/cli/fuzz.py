@@ -40,6 +40,7 @@ def register(sub: Any) -> None:
         metavar="SPEC",
         help="how examples split over phases, e.g. sync=0.75,async=0.1,stateful=0.15",
     )
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1; the gate uses 1)")
     p.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
     p.add_argument("--json", metavar="FILE", help="also write the report (coverage, speed, failures) as JSON")
     p.add_argument("--case", metavar="FILE", help="check one cassette instead of fuzzing")
@@ -59,13 +60,19 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     fancy = not args.plain and out.isatty() and _has_rich()
     print(
-        f"agent-fsm fuzz: {args.examples} examples, seed {args.seed} "
-        f"({', '.join(f'{k} {v:.0%}' for k, v in shares.items())})",
+        f"agent-fsm fuzz: {args.examples} examples, seed {args.seed}"
+        + (f", {args.jobs} jobs" if args.jobs > 1 else "")
+        + f" ({', '.join(f'{k} {v:.0%}' for k, v in shares.items())})",
         file=out,
         flush=True,
     )
     with _progress(fancy, args.examples, out) as on_progress:
-        report = campaign.run_fuzz(args.examples, args.seed, on_progress=on_progress, shares=shares)
+        if args.jobs > 1:
+            from ..testing.parallel import run_fuzz_parallel
+
+            report = run_fuzz_parallel(args.examples, args.seed, args.jobs, on_progress=on_progress, shares=shares)
+        else:
+            report = campaign.run_fuzz(args.examples, args.seed, on_progress=on_progress, shares=shares)
     _print_report(report, fancy, out)
     if args.json:
         Path(args.json).write_text(json.dumps(_report_json(report), indent=2, sort_keys=True) + "\n")

@@ -203,6 +203,7 @@ def _run_sync(case: FuzzCase, *, fast_path: bool) -> RunRecord:
         ended_by_consumer=ended_by,
         after_end=len(m.outbox) - undelivered,
         hook_calls=tuple(hook.calls) if isinstance(hook, PolicyHook) else None,
+        tool_concurrency=m.tool_concurrency,
     )
 
 

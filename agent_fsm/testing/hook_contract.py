@@ -4,7 +4,9 @@ A hook sees the run as it happens; the history is what the run kept. They must a
 ``history`` given to ``on_completion_call`` is the messages before its ``prompt``;
 ``aggregated_text`` is this turn's text so far, ``text_delta`` included; ``tool_call_id`` is the
 call's ``id`` (rig passed ``call_id``); ``args`` are the parsed arguments; ``result`` is the text of
-the result the history records.
+the result the history records. In the tool stage, ``on_tool_call`` and ``on_tool_result`` follow
+call order; with ``tool_concurrency > 1`` every ``on_tool_call`` of a turn comes before its first
+``on_tool_result``, one by one (call, result, next call) otherwise.
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ from .invariants import fail
 __all__ = ["check_hook_calls"]
 
 
-def check_hook_calls(calls: Sequence[tuple[str, tuple[Any, ...]]], history: Sequence[Message]) -> None:
+def check_hook_calls(
+    calls: Sequence[tuple[str, tuple[Any, ...]]], history: Sequence[Message], *, tool_concurrency: int | None = None
+) -> None:
     """Check every recorded hook call against the run's final ``history``.
 
     Args:
         calls: ``(method name, args)`` in call order (what ``PolicyHook.calls`` records).
         history: the run's history.
+        tool_concurrency: the run's, to check the order of the tool stage's questions.
 
     Raises:
         AssertionError: naming the broken part of the contract.
@@ -63,3 +68,36 @@ def check_hook_calls(calls: Sequence[tuple[str, tuple[Any, ...]]], history: Sequ
                 result = results.get(call_id)
                 if result is None or result.text != args[4]:
                     raise fail("result is the text of the recorded result", f"{where}: {args[4]!r}")
+    if tool_concurrency is not None:
+        _check_tool_stage(calls, history, tool_concurrency)
+
+
+def _check_tool_stage(
+    calls: Sequence[tuple[str, tuple[Any, ...]]], history: Sequence[Message], concurrency: int
+) -> None:
+    turns = [[c.id for c in m.tool_calls] for m in history if isinstance(m, AssistantMessage) and m.tool_calls]
+    every = [i for ids in turns for i in ids]
+    if len(every) != len(set(every)):
+        return  # ids repeat across turns: questions cannot be told apart by id
+    for ids in turns:
+        mine = set(ids)
+        seq = [
+            (name, args[1]) for name, args in calls if name in ("on_tool_call", "on_tool_result") and args[1] in mine
+        ]
+        asked = [i for name, i in seq if name == "on_tool_call"]
+        told = [i for name, i in seq if name == "on_tool_result"]
+        if asked != ids[: len(asked)] or told != ids[: len(told)]:
+            raise fail(
+                "tool hooks are asked in call order", f"calls {ids}: on_tool_call {asked}, on_tool_result {told}"
+            )
+        if not asked or not told:
+            continue
+        positions = {(name, i): n for n, (name, i) in enumerate(seq)}
+        if concurrency > 1:
+            if max(positions[("on_tool_call", i)] for i in asked) > positions[("on_tool_result", told[0])]:
+                raise fail("with tool_concurrency > 1 every on_tool_call comes first", f"order {seq}")
+        else:
+            for k, i in enumerate(told[:-1]):
+                following = ids[k + 1]
+                if following in asked and positions[("on_tool_call", following)] < positions[("on_tool_result", i)]:
+                    raise fail("with tool_concurrency 1 each call is asked after the previous result", f"order {seq}")

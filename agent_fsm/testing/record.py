@@ -64,6 +64,7 @@ class RunRecord:
     open_streams: int = 0
     hook_calls: tuple[tuple[str, tuple[Any, ...]], ...] | None = None
     """What a recording hook (``PolicyHook``) was called with, to check the hook contract."""
+    tool_concurrency: int = 1
 
     def check(self) -> None:
         """Check every invariant of DESIGN §4 that one run can show.
@@ -98,7 +99,7 @@ class RunRecord:
         if self.open_streams:
             raise fail("every model stream is closed", f"{self.open_streams} stream(s) left open")
         if self.hook_calls is not None:
-            check_hook_calls(self.hook_calls, self.history)
+            check_hook_calls(self.hook_calls, self.history, tool_concurrency=self.tool_concurrency)
 
     def canonical(self) -> str:
         """The record as canonical JSON: equal runs give equal bytes (what determinism compares)."""
@@ -241,6 +242,7 @@ async def arun_agent(
         leaked_tasks=len(leaked),
         open_streams=(opened - closed_streams) if opened is not None and hasattr(model, "exhausted") else 0,
         hook_calls=tuple(used.calls) if isinstance(used, PolicyHook) else None,
+        tool_concurrency=m.tool_concurrency,
     )
 
 
