@@ -75,3 +75,15 @@ def test_TurnMachineRules_catch_a_machine_that_breaks_the_contract(
     monkeypatch.setattr(stateful, "TurnMachine", mutant)
     with pytest.raises(AssertionError):
         _run(TurnMachineRules, examples=500)
+
+
+def test_a_stateful_failure_in_a_campaign_reports_the_minimal_program(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent_fsm.testing import stateful
+    from agent_fsm.testing.campaign import run_fuzz
+
+    monkeypatch.setattr(stateful, "TurnMachine", _SilentAfterTheEnd)
+    report = run_fuzz(200, 1, shares={"stateful": 1.0})
+    (failure,) = report.failures
+    assert "is not allowed after STOP but was taken" in failure
+    assert "state = FuzzedTurnMachine()" in failure and "state.poke_a_finished_run(" in failure
+    assert not report.ok

@@ -115,6 +115,7 @@ class FuzzReport:
 
 
 def _settings(examples: int, **extra: Any) -> settings:
+    extra.setdefault("verbosity", Verbosity.quiet)
     return settings(
         max_examples=max(examples, 1),
         database=None,
@@ -122,7 +123,6 @@ def _settings(examples: int, **extra: Any) -> settings:
         derandomize=False,
         phases=(Phase.generate, Phase.shrink),
         suppress_health_check=list(HealthCheck),
-        verbosity=Verbosity.quiet,
         report_multiple_bugs=False,
         print_blob=False,
         **extra,
@@ -257,7 +257,9 @@ def _stateful_phase(n: int, seed_value: int, coverage: EdgeCoverage, tick: Tick)
         (TurnMachineRules,),
         {"coverage": coverage, "on_teardown": staticmethod(lambda: tick(1, 0))},
     )
-    run_state_machine_as_test(seed(seed_value)(rules), settings=_settings(n, stateful_step_count=STATEFUL_STEPS))
+    # At normal verbosity hypothesis attaches the minimal failing program's steps to the error.
+    config = _settings(n, stateful_step_count=STATEFUL_STEPS, verbosity=Verbosity.normal)
+    run_state_machine_as_test(seed(seed_value)(rules), settings=config)
     tick(0, n)
 
 

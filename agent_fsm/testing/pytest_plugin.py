@@ -18,19 +18,18 @@ suite's fuzzing (a quick local run, a long nightly one).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import attrs
 import pytest
 from attrs import frozen
 
-from ..events import ModelEvent
-from ..messages import Message
-from .coverage import EdgeCoverage
-from .record import RunRecord
-from .scripted import ScriptedModel
+if TYPE_CHECKING:  # the plugin loads in every pytest session: import the kit only when used
+    from ..events import ModelEvent
+    from ..messages import Message
+    from .coverage import EdgeCoverage
+    from .record import RunRecord
+    from .scripted import ScriptedModel
 
 __all__ = ["FuzzSummary", "fuzz_agent", "pytest_addoption", "pytest_configure", "scripted_model"]
 
@@ -61,6 +60,8 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def scripted_model() -> Callable[[Iterable[Sequence[ModelEvent | BaseException]]], ScriptedModel]:
     """Makes a ``ScriptedModel`` from a script: one list of events per model call."""
+
+    from .scripted import ScriptedModel
 
     def make(turns: Iterable[Sequence[ModelEvent | BaseException]]) -> ScriptedModel:
         return ScriptedModel(turns)
@@ -112,10 +113,16 @@ def run_fuzz_agent(
     Raises:
         AssertionError: for the first (shrunk) run that breaks an invariant, is not
             deterministic, or fails ``check``; its cassette is attached as a note.
+
+    Call it from a plain (sync) test: it runs the agents on an event loop of its own.
     """
+    import asyncio
+
+    import attrs
     from hypothesis import HealthCheck, given, settings
 
     from .case import FuzzCase, check_case
+    from .coverage import EdgeCoverage
     from .strategies import fuzz_cases
 
     make_hook = None if hook is None else _factory(hook)
