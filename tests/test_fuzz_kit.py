@@ -374,3 +374,30 @@ def test_check_hook_calls_holds_the_tool_stage_to_call_order_and_concurrency() -
         check_hook_calls(all_first, history, tool_concurrency=1)
     with pytest.raises(AssertionError, match="call order"):
         check_hook_calls([ask("c2"), ask("c1")], history, tool_concurrency=2)
+
+
+def test_check_turn_content_follows_the_rules_and_names_a_merged_reasoning_block() -> None:
+    from agent_fsm.events import ReasoningDelta
+    from agent_fsm.messages import Reasoning
+    from agent_fsm.testing.invariants import check_turn_content
+
+    streamed = [
+        ReasoningDelta("a1", id="A"),
+        TextDelta("x"),
+        ReasoningDelta("n1"),
+        TextDelta("y"),
+        TextDelta("z"),
+        Reasoning(("whole",), id="B", signature="sig"),  # replaces the id-less deltas, in their place
+        ToolCallReady(CALL, "i1"),
+        Final(USAGE),
+    ]
+    items = [StreamAssistantItem(e) for e in streamed]
+    kept = (Reasoning(("a1",), id="A"), Text("x"), Reasoning(("whole",), id="B", signature="sig"), Text("yz"), CALL)
+    history = (U, AssistantMessage(kept), UserMessage((RESULT,)))
+    check_turn_content(items, history)
+    merged = (Reasoning(("a1", "whole"), id="A"), Text("x"), Text("yz"), CALL)  # rig merged blocks: a bug
+    with pytest.raises(AssertionError, match="each turn keeps what streamed"):
+        check_turn_content(items, (U, AssistantMessage(merged), UserMessage((RESULT,))))
+    moved = (Text("x"), Reasoning(("a1",), id="A"), Reasoning(("whole",), id="B", signature="sig"), Text("yz"), CALL)
+    with pytest.raises(AssertionError, match="part 0"):
+        check_turn_content(items, (U, AssistantMessage(moved), UserMessage((RESULT,))))

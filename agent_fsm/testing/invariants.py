@@ -21,12 +21,12 @@ from ..errors import (
     PromptCancelled,
     ToolServerError,
 )
-from ..events import Final, Reasoning, ReasoningDelta, TextDelta, ToolCallReady
+from ..events import Final, Reasoning, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
 from ..items import FinalResponse, StreamAssistantItem, StreamItem, StreamUserItem
 from ..messages import AssistantMessage, Message, Text, ToolCall, ToolResult, Usage, UserMessage
 from ..table import TERMINAL, Edge, State
 
-__all__ = ["check_ending", "check_history_invariants", "check_run", "check_trace"]
+__all__ = ["check_ending", "check_history_invariants", "check_run", "check_trace", "check_turn_content"]
 
 SYNTHETIC_RESULT_PREFIX = "Tool call not executed: "
 """How the machine's synthetic results (for calls a run never executed) begin."""
@@ -270,3 +270,76 @@ def check_trace(trace: Sequence[tuple[Edge, int]], state: State) -> None:
             raise fail("exactly one terminal outcome", f"the run reached {here.value} at step {i} and went on")
     if here is not state:
         raise fail("the trace ends in the run's state", f"trace ends in {here.value}, run is {state.value}")
+
+
+def check_turn_content(items: Sequence[StreamItem], history: Sequence[Message], *, initial: int = 0) -> None:
+    """Each turn's assistant message holds exactly what streamed, by the rules of DESIGN §4.
+
+    Adjacent text deltas join into one ``Text``; each reasoning block is kept whole, in arrival
+    order; a complete ``Reasoning`` replaces the deltas that streamed it (those with its id, or
+    else id-less ones) in their place; deltas no complete block follows become one ``Reasoning``
+    per id where the first of them arrived; tool calls keep their order. Turns are told apart by
+    the tool results between them; empty ``Text`` parts are left out of the comparison. Use it
+    for runs whose consumer saw every item (not closed early).
+
+    Raises:
+        AssertionError: naming the first part that differs.
+    """
+    expected: list[Any] = []
+    turn: list[Any] = []
+    for item in items:
+        if isinstance(item, StreamAssistantItem):
+            turn.append(item.content)
+        elif turn:
+            expected.extend(_turn_parts(turn))
+            turn = []
+    expected.extend(_turn_parts(turn))
+    kept = [p for m in history[initial:] if isinstance(m, AssistantMessage) for p in m.content if p != Text("")]
+    expected = [p for p in expected if p != Text("")]
+    if kept != expected:
+        at = next(
+            (i for i, (a, b) in enumerate(zip(kept, expected, strict=False)) if a != b), min(len(kept), len(expected))
+        )
+        got = kept[at] if at < len(kept) else None
+        want = expected[at] if at < len(expected) else None
+        raise _fail("each turn keeps what streamed, by the rules", f"part {at}: history has {got!r}, expected {want!r}")
+
+
+def _turn_parts(events: Sequence[Any]) -> list[Any]:
+    parts: list[Any] = []  # Text pieces as lists, reasoning slots as dicts, or final parts
+    open_slots: dict[str | None, dict[str, Any]] = {}
+    text: list[str] | None = None
+    for e in events:
+        if isinstance(e, TextDelta):
+            if text is None:
+                text = []
+                parts.append(text)
+            text.append(e.text)
+            continue
+        text = None
+        if isinstance(e, ReasoningDelta):
+            slot = open_slots.get(e.id)
+            if slot is None:
+                slot = open_slots[e.id] = {"id": e.id, "pieces": [], "block": None}
+                parts.append(slot)
+            slot["pieces"].append(e.reasoning)
+        elif isinstance(e, Reasoning):
+            slot = open_slots.pop(e.id, None) if e.id is not None else None
+            slot = slot if slot is not None else open_slots.pop(None, None)
+            if slot is None:
+                parts.append(e)
+            else:
+                slot["block"] = e
+        elif isinstance(e, ToolCallReady):
+            parts.append(e.tool_call)
+        elif not isinstance(e, ToolCallDelta | Final):
+            raise _fail("only model events stream", f"{e!r}")
+    out: list[Any] = []
+    for p in parts:
+        if isinstance(p, list):
+            out.append(Text("".join(p)))
+        elif isinstance(p, dict):
+            out.append(p["block"] or Reasoning(("".join(p["pieces"]),), id=p["id"]))
+        else:
+            out.append(p)
+    return out

@@ -28,7 +28,7 @@ from ..items import StreamItem
 from ..messages import Message, Usage, UserMessage
 from ..table import Edge, State
 from .hook_contract import check_hook_calls
-from .invariants import check_ending, check_run, check_trace, fail
+from .invariants import check_ending, check_run, check_trace, check_turn_content, fail
 from .policy import STALLED, PolicyHook
 
 __all__ = ["RunRecord", "arun_agent", "check_deterministic", "played_usage", "run_agent"]
@@ -98,6 +98,8 @@ class RunRecord:
             raise fail("no task is left running", f"{self.leaked_tasks} task(s) outlived the run")
         if self.open_streams:
             raise fail("every model stream is closed", f"{self.open_streams} stream(s) left open")
+        if self.ended_by_consumer is None:
+            check_turn_content(self.items, self.history, initial=self.initial)
         if self.hook_calls is not None:
             check_hook_calls(self.hook_calls, self.history, tool_concurrency=self.tool_concurrency)
 
