@@ -301,6 +301,7 @@ def test_RunRecord_check_refuses_leaks_open_streams_and_usage_it_never_got() -> 
         ({"after_end": 1}, "nothing is emitted after the ending"),
         ({"played_usage": Usage(99, 0, 99)}, "usage total"),
         ({"model_calls": 1}, "every request is one model call"),
+        ({"start": (UserMessage((Text("another prompt"),)),)}, "the given history, the prompt, then the run"),
     ]:
         with pytest.raises(AssertionError, match=broken):
             attrs.evolve(good, **change).check()
@@ -401,3 +402,14 @@ def test_check_turn_content_follows_the_rules_and_names_a_merged_reasoning_block
     moved = (Text("x"), Reasoning(("a1",), id="A"), Reasoning(("whole",), id="B", signature="sig"), Text("yz"), CALL)
     with pytest.raises(AssertionError, match="part 0"):
         check_turn_content(items, (U, AssistantMessage(moved), UserMessage((RESULT,))))
+
+
+def test_check_run_holds_the_ending_errors_to_their_contract() -> None:
+    from agent_fsm.errors import HookError
+
+    history = (U, AssistantMessage((Text("a"),)))
+    items = [StreamAssistantItem(TextDelta("a"))]
+    with pytest.raises(AssertionError, match="HookError names the hook"):
+        check_run(items, history, HookError("on_text_delta", history))  # nothing chained
+    with pytest.raises(AssertionError, match="the tool-results message"):
+        check_run(items, (*history, U), MaxTurnsExceeded(1, (*history, U), U))

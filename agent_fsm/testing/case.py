@@ -21,7 +21,7 @@ from attrs import frozen
 from ..agent import Agent
 from ..hooks import live_hooks
 from ..machine import TurnMachine
-from ..messages import Message
+from ..messages import Message, Text, UserMessage
 from ..tools import ToolServer, ToolSet
 from .behaviours import ToolBehaviours
 from .policy import HookPolicy, PolicyHook
@@ -204,6 +204,7 @@ def _run_sync(case: FuzzCase, *, fast_path: bool) -> RunRecord:
         after_end=len(m.outbox) - undelivered,
         hook_calls=tuple(hook.calls) if isinstance(hook, PolicyHook) else None,
         tool_concurrency=m.tool_concurrency,
+        start=(*case.history, UserMessage((Text(case.prompt),))),
     )
 
 

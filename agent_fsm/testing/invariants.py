@@ -22,6 +22,7 @@ from ..errors import (
     ToolServerError,
 )
 from ..events import Final, Reasoning, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
+from ..hooks import HOOK_NAMES
 from ..items import FinalResponse, StreamAssistantItem, StreamItem, StreamUserItem
 from ..messages import AssistantMessage, Message, Text, ToolCall, ToolResult, Usage, UserMessage
 from ..table import TERMINAL, Edge, State
@@ -147,8 +148,13 @@ def check_run(
             raise _fail("no FinalResponse after an early ending", f"{len(finals)} emitted")
         if isinstance(outcome, AgentFSMError) and tuple(outcome.history) != tuple(history):
             raise _fail("the ending error carries the history", f"{type(outcome).__name__}.history differs")
-        if isinstance(outcome, MaxTurnsExceeded) and (not history or outcome.prompt != history[-1]):
-            raise _fail("MaxTurnsExceeded.prompt ends the history", "it does not")
+        if isinstance(outcome, MaxTurnsExceeded):
+            if not history or outcome.prompt != history[-1]:
+                raise _fail("MaxTurnsExceeded.prompt ends the history", "it does not")
+            if not all(isinstance(p, ToolResult) for p in outcome.prompt.content):
+                raise _fail("MaxTurnsExceeded.prompt is the tool-results message", f"{outcome.prompt!r}")
+        if isinstance(outcome, HookError) and (outcome.hook_name not in HOOK_NAMES or outcome.__cause__ is None):
+            raise _fail("HookError names the hook and chains what it raised", f"{outcome!r}")
     if max_turns is not None and model_calls is not None:
         if model_calls > max_turns:
             raise _fail("model calls <= max_turns", f"{model_calls} > {max_turns}")

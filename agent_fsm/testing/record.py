@@ -25,7 +25,7 @@ from ..codec import to_dict
 from ..errors import AgentFSMError
 from ..events import Final
 from ..items import StreamItem
-from ..messages import Message, Usage, UserMessage
+from ..messages import Message, Text, Usage, UserMessage
 from ..table import Edge, State
 from .hook_contract import check_hook_calls
 from .invariants import check_ending, check_run, check_trace, check_turn_content, fail
@@ -65,6 +65,8 @@ class RunRecord:
     hook_calls: tuple[tuple[str, tuple[Any, ...]], ...] | None = None
     """What a recording hook (``PolicyHook``) was called with, to check the hook contract."""
     tool_concurrency: int = 1
+    start: tuple[Message, ...] | None = None
+    """The given history and the prompt, which every history of the run begins with."""
 
     def check(self) -> None:
         """Check every invariant of DESIGN §4 that one run can show.
@@ -98,6 +100,8 @@ class RunRecord:
             raise fail("no task is left running", f"{self.leaked_tasks} task(s) outlived the run")
         if self.open_streams:
             raise fail("every model stream is closed", f"{self.open_streams} stream(s) left open")
+        if self.start is not None and self.history[: len(self.start)] != self.start:
+            raise fail("the history is the given history, the prompt, then the run", "it begins otherwise")
         if self.ended_by_consumer is None:
             check_turn_content(self.items, self.history, initial=self.initial)
         if self.hook_calls is not None:
@@ -245,6 +249,7 @@ async def arun_agent(
         open_streams=(opened - closed_streams) if opened is not None and hasattr(model, "exhausted") else 0,
         hook_calls=tuple(used.calls) if isinstance(used, PolicyHook) else None,
         tool_concurrency=m.tool_concurrency,
+        start=(*(history or ()), UserMessage((Text(prompt),)) if isinstance(prompt, str) else prompt),
     )
 
 
