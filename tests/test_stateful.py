@@ -38,11 +38,15 @@ def _run(rules: type[TurnMachineRules], examples: int = 300) -> None:
 
 
 def test_TurnMachineRules_reach_every_illegal_event_edge() -> None:
+    # Hypothesis' draws in one process also depend on what ran before (seeds alone do not fix
+    # them), so search a few seeded batches until every edge is hit, instead of trusting one.
     coverage = EdgeCoverage()
-    rules = seed(0)(type("Covered", (TurnMachineRules,), {"coverage": coverage}))  # seeded: never flaky
-    _run(rules, examples=200)
     illegal = [e for e in coverage.edges if e.trigger == "illegal_event"]
     assert {e.source for e in illegal} == {State.AwaitingCompletion, State.Streaming, State.ExecutingTool}
+    for batch in range(10):
+        _run(seed(batch)(type("Covered", (TurnMachineRules,), {"coverage": coverage})), examples=100)
+        if all(coverage.hits[e.index] for e in illegal):
+            break
     assert all(coverage.hits[e.index] for e in illegal), coverage.table()
 
 

@@ -75,9 +75,10 @@ _VERDICTS: list[Any] = [
 ]
 _ANSWERS = st.sampled_from(_VERDICTS)
 _HOOK_OPS = st.sampled_from([*(("hook_answer", v) for v in _VERDICTS), ("hook_failed", RuntimeError("hook broke"))])
-_ANY_OP = st.one_of(
+_ANY_OP = st.one_of(  # hypothesis favours the first branch: calls no state allows come first
+    st.tuples(st.just("model_event"), st.sampled_from(["junk", None, 7])),
     st.tuples(st.sampled_from(sorted(_NO_ARG)), st.none()),
-    st.tuples(st.just("model_event"), st.one_of(_events("c0"), st.sampled_from(["junk", None, 7]))),
+    st.tuples(st.just("model_event"), _events("c0")),
     st.tuples(st.just("model_failed"), st.sampled_from([CompletionError("boom", status=500), OSError("reset")])),
     st.tuples(st.just("hook_answer"), _ANSWERS),
     st.tuples(st.just("hook_failed"), st.just(RuntimeError("hook broke"))),
