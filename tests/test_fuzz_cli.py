@@ -31,7 +31,7 @@ def test_fuzz_prints_every_edge_with_its_hits_and_a_gate_that_matches_them(capsy
             missing.append(edge)
         else:
             assert int(row.split()[-2]) > 0 and int(row.split()[-1]) > 0, row
-    assert len(missing) < 3, "even a tiny campaign takes nearly every edge"
+    assert len(missing) <= 5, "even a tiny campaign takes nearly every edge"
     if missing:
         assert code == 1 and "gate: FAIL" in out and all(e.label in out.split("gate: FAIL")[1] for e in missing)
     else:
