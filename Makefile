@@ -4,7 +4,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTEST := $(PY) -m pytest
 
-.PHONY: install demo test lint fmt fuzz bench bench-peers diagrams diagrams-check js-deps clean
+.PHONY: install demo test lint fmt fuzz fuzz-ci bench bench-peers diagrams diagrams-check js-deps clean
+
+# The fuzz campaigns (agent-fsm fuzz): a CI-sized one gates `make test`; `make fuzz` is the long one.
+FUZZ_SEED     ?= 1
+FUZZ_EXAMPLES ?= 100000
+FUZZ_JOBS     ?= 2
+FUZZ_CI_EXAMPLES ?= 6000
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -26,7 +32,7 @@ fmt: install
 	$(PY) -m ruff format agent_fsm tests bench
 	$(PY) -m ruff check --fix agent_fsm tests bench
 
-test: lint js-deps
+test: lint js-deps fuzz-ci
 	$(PYTEST) -q
 
 # Diagrams (README, "State diagrams"): regenerate diagrams/ from the live table; the check fails, naming each
@@ -48,8 +54,11 @@ js-deps:
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(JS_STAMP); \
 	else echo "js-deps: npm not found; the mermaid parser test needs node and npm"; fi
 
+fuzz-ci: install
+	$(PY) -m agent_fsm fuzz --examples $(FUZZ_CI_EXAMPLES) --seed $(FUZZ_SEED) --plain
+
 fuzz: install
-	@echo "make fuzz: filled in by the fuzzing issue"
+	$(PY) -m agent_fsm fuzz --examples $(FUZZ_EXAMPLES) --seed $(FUZZ_SEED) --jobs $(FUZZ_JOBS)
 
 # Benchmarks (never part of `make test`). The official SDKs (parse benchmark) and the peers each get
 # a venv of their own under bench/, installed once; neither is ever a dependency of agent-fsm.

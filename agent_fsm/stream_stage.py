@@ -107,6 +107,9 @@ class StreamStage:
 
     def _on_final(self, event: FinalEvent) -> Action:
         self._event_allowed("final")
+        # The model reported (and billed) this usage: it counts whatever the hook then says,
+        # also when the hook raises or the run is closed while it is asked.
+        self.usage = self.usage + event.usage
         self._final_seen = True
         self._open = False
         hook = "on_stream_completion_response_finish"
@@ -159,9 +162,6 @@ class StreamStage:
     def queue_tool_call(self, verdict: Verdict, event: ToolCallReady) -> None:
         self._turn.add_tool_call(event)  # type: ignore[union-attr]
         self._emit(StreamAssistantItem(event))
-
-    def add_usage(self, verdict: Verdict, event: FinalEvent) -> None:
-        self.usage = self.usage + event.usage
 
     def emit_final(self, verdict: Verdict, event: FinalEvent) -> None:
         self._emit(StreamAssistantItem(event))

@@ -45,7 +45,19 @@ from .protocol import ToolOutput
 from .request import ToolDefinition
 from .signature import Signature
 
-__all__ = ["DEFAULT_TOOL_TIMEOUT", "Tool", "ToolLike", "ToolServer", "ToolSet", "to_output", "tool"]
+__all__ = [
+    "DEFAULT_TOOL_TIMEOUT",
+    "Tool",
+    "ToolLike",
+    "ToolServer",
+    "ToolSet",
+    "invalid_arguments",
+    "raised",
+    "timed_out",
+    "to_output",
+    "tool",
+    "unknown_tool",
+]
 
 DEFAULT_TOOL_TIMEOUT = 60.0
 """Seconds a tool call may take before it is cancelled and reported as timed out."""
@@ -144,11 +156,10 @@ class Tool:
             BaseException: only what must not be swallowed (``CancelledError``,
                 ``KeyboardInterrupt``, ``SystemExit``).
         """
-        try:
-            args, kwargs = self.signature.bind(arguments)
-        except ArgumentError as exc:
-            get_logger(component="tools").info("tool arguments invalid", tool=self.name, problems=exc.problems)
-            return _error(f"Invalid arguments for tool {self.name!r} (the tool was not called):\n{exc}")
+        bound = self.prepare(arguments)
+        if isinstance(bound, ToolOutput):
+            return bound
+        args, kwargs = bound
         timeout = self.timeout if self.timeout is not None else default_timeout
         if timeout is not None and math.isinf(timeout):
             timeout = None
@@ -166,7 +177,7 @@ class Tool:
             get_logger(component="tools").warning(
                 "tool timed out", tool=self.name, timeout=timeout, thread_left_running=not self.is_async
             )
-            return _error(f"Tool {self.name!r} timed out after {timeout:g} s.")
+            return timed_out(self.name, timeout)
         except Exception as exc:
             return self._raised(exc)
         try:
@@ -177,9 +188,18 @@ class Tool:
                 f"Tool {self.name!r} returned a value that cannot be converted to JSON: {_exception_text(exc)}"
             )
 
+    def prepare(self, arguments: JSONValue) -> tuple[tuple[Any, ...], dict[str, Any]] | ToolOutput:
+        """The call's positional and keyword arguments, or the error output when they do not fit
+        (the first half of :meth:`run`, for drivers that call tools their own way)."""
+        try:
+            return self.signature.bind(arguments)
+        except ArgumentError as exc:
+            get_logger(component="tools").info("tool arguments invalid", tool=self.name, problems=exc.problems)
+            return invalid_arguments(self.name, exc)
+
     def _raised(self, exc: Exception) -> ToolOutput:
         get_logger(component="tools").warning("tool raised", tool=self.name, exc_info=exc)
-        return _error(f"Tool {self.name!r} raised {_exception_text(exc)}")
+        return raised(self.name, exc)
 
 
 @overload
@@ -342,7 +362,7 @@ class ToolSet:
         t = self._tools.get(name)
         if t is None:
             get_logger(component="tools").info("unknown tool", tool=name)
-            return _error(f"Unknown tool {name!r}. Available tools: {', '.join(self._tools) or 'none'}.")
+            return unknown_tool(name, self._tools)
         return await t.run(arguments, default_timeout=self.default_timeout)
 
 
@@ -368,6 +388,26 @@ def to_output(value: Any) -> ToolOutput:
         return ToolOutput(parts)
     text = json.dumps(to_json_value(value), ensure_ascii=False, sort_keys=True, allow_nan=False)
     return ToolOutput((Text(text),))
+
+
+def unknown_tool(name: str, known: Iterable[str]) -> ToolOutput:
+    """The error output for a call of a tool that does not exist."""
+    return _error(f"Unknown tool {name!r}. Available tools: {', '.join(known) or 'none'}.")
+
+
+def invalid_arguments(name: str, exc: ArgumentError) -> ToolOutput:
+    """The error output for arguments that do not fit: each problem, and that nothing ran."""
+    return _error(f"Invalid arguments for tool {name!r} (the tool was not called):\n{exc}")
+
+
+def raised(name: str, exc: BaseException) -> ToolOutput:
+    """The error output for a tool that raised."""
+    return _error(f"Tool {name!r} raised {_exception_text(exc)}")
+
+
+def timed_out(name: str, timeout: float | None) -> ToolOutput:
+    """The error output for a tool that ran out of time."""
+    return _error(f"Tool {name!r} timed out after {timeout or 0:g} s.")
 
 
 def _error(text: str) -> ToolOutput:

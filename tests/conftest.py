@@ -25,9 +25,13 @@ def pytest_configure(config: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_global_logging_config() -> Any:
-    """The CLI configures structlog globally; undo it so one test's CLI run never changes where
-    another test's logs go."""
+    """The CLI configures logging for its process (structlog, and the ``agent_fsm`` logger's
+    level); undo it, so one test's CLI run never changes where another test's logs go."""
+    import logging
+
     import structlog
 
+    level = logging.getLogger("agent_fsm").level
     yield
     structlog.reset_defaults()
+    logging.getLogger("agent_fsm").setLevel(level)

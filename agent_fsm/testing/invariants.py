@@ -2,7 +2,9 @@
 
 ``check_history_invariants`` asks whether a history is valid to send back to a provider.
 ``check_run`` asks whether a whole run kept its promises: one ending, nothing after it, nothing
-streamed missing from the history, usage adding up, the turn budget kept.
+streamed missing from the history, usage adding up, the turn budget kept. ``check_ending`` and
+``check_trace`` hold the machine's own account (its state, error and path through the table) to
+the same ending. Determinism needs two runs: see :func:`agent_fsm.testing.check_deterministic`.
 """
 
 from __future__ import annotations
@@ -10,17 +12,39 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import AgentFSMError, MaxTurnsExceeded
-from ..events import Final, Reasoning, TextDelta, ToolCallReady
+from ..errors import (
+    AgentFSMError,
+    CompletionError,
+    HookError,
+    IllegalTransition,
+    MaxTurnsExceeded,
+    PromptCancelled,
+    ToolServerError,
+)
+from ..events import Final, Reasoning, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
+from ..hooks import HOOK_NAMES
 from ..items import FinalResponse, StreamAssistantItem, StreamItem, StreamUserItem
 from ..messages import AssistantMessage, Message, Text, ToolCall, ToolResult, Usage, UserMessage
-from ..table import State
+from ..table import TERMINAL, Edge, State
 
-__all__ = ["check_history_invariants", "check_run"]
+__all__ = ["check_ending", "check_history_invariants", "check_run", "check_trace", "check_turn_content"]
+
+SYNTHETIC_RESULT_PREFIX = "Tool call not executed: "
+"""How the machine's synthetic results (for calls a run never executed) begin."""
+
+_ENDINGS: dict[State, tuple[type[BaseException], ...]] = {
+    State.Cancelled: (PromptCancelled,),
+    State.MaxTurnsExceeded: (MaxTurnsExceeded,),
+    State.Failed: (CompletionError, HookError, IllegalTransition, ToolServerError),
+}
 
 
-def _fail(invariant: str, detail: str) -> AssertionError:
+def fail(invariant: str, detail: str) -> AssertionError:
+    """The error every check raises: it names the invariant, then what was found."""
     return AssertionError(f"invariant broken: {invariant}: {detail}")
+
+
+_fail = fail
 
 
 def check_history_invariants(history: Sequence[Message]) -> None:
@@ -124,15 +148,35 @@ def check_run(
             raise _fail("no FinalResponse after an early ending", f"{len(finals)} emitted")
         if isinstance(outcome, AgentFSMError) and tuple(outcome.history) != tuple(history):
             raise _fail("the ending error carries the history", f"{type(outcome).__name__}.history differs")
-        if isinstance(outcome, MaxTurnsExceeded) and (not history or outcome.prompt != history[-1]):
-            raise _fail("MaxTurnsExceeded.prompt ends the history", "it does not")
-    if max_turns is not None and model_calls is not None and model_calls > max_turns:
-        raise _fail("model calls <= max_turns", f"{model_calls} > {max_turns}")
+        if isinstance(outcome, MaxTurnsExceeded):
+            if not history or outcome.prompt != history[-1]:
+                raise _fail("MaxTurnsExceeded.prompt ends the history", "it does not")
+            if not all(isinstance(p, ToolResult) for p in outcome.prompt.content):
+                raise _fail("MaxTurnsExceeded.prompt is the tool-results message", f"{outcome.prompt!r}")
+        if isinstance(outcome, HookError) and (outcome.hook_name not in HOOK_NAMES or outcome.__cause__ is None):
+            raise _fail("HookError names the hook and chains what it raised", f"{outcome!r}")
+    if max_turns is not None and model_calls is not None:
+        if model_calls > max_turns:
+            raise _fail("model calls <= max_turns", f"{model_calls} > {max_turns}")
+        if isinstance(outcome, MaxTurnsExceeded) and model_calls != max_turns:
+            raise _fail("MaxTurnsExceeded only after max_turns calls", f"{model_calls} of {max_turns} were made")
     run = _run_messages(history, initial)
     assistants = [m for m in run if isinstance(m, AssistantMessage)]
     if max_turns is not None and len(assistants) > max_turns:
         raise _fail("model calls <= max_turns", f"{len(assistants)} assistant messages > {max_turns}")
+    _check_results_in_call_order(run)
     _check_nothing_missing(items, run)
+
+
+def _check_results_in_call_order(run: Sequence[Message]) -> None:
+    """Each turn's results are one user message, in the order of the calls."""
+    for i, message in enumerate(run[:-1]):
+        if isinstance(message, AssistantMessage) and message.tool_calls:
+            after = run[i + 1]
+            got = [p.id for p in after.content if isinstance(p, ToolResult)]
+            want = [c.id for c in message.tool_calls]
+            if got != want:
+                raise _fail("results in one message, in call order", f"calls {want}, results {got}")
 
 
 def _check_nothing_missing(items: Sequence[StreamItem], run: Sequence[Message]) -> None:
@@ -159,8 +203,149 @@ def _check_nothing_missing(items: Sequence[StreamItem], run: Sequence[Message]) 
     history_blocks = [p for m in run if isinstance(m, AssistantMessage) for p in m.content if isinstance(p, Reasoning)]
     if any(b not in history_blocks for b in blocks):
         raise _fail("every reasoning block is in history", "one is missing")
+    # A streamed reasoning block is kept under its id (whole, or as the complete block that
+    # replaced it); id-less deltas may be replaced by a complete block of any id.
+    delta_ids = {
+        i.content.id for i in items if isinstance(i, StreamAssistantItem) and isinstance(i.content, ReasoningDelta)
+    }
+    kept_ids = {b.id for b in history_blocks}
+    lost = sorted(str(i) for i in delta_ids if i is not None and i not in kept_ids)
+    if lost or (None in delta_ids and not history_blocks):
+        raise _fail("streamed reasoning is in history", f"reasoning deltas of ids {lost or ['None']} are not")
     emitted: list[Any] = [i.tool_result for i in items if isinstance(i, StreamUserItem)]
+    for result in emitted:
+        if result.text.startswith(SYNTHETIC_RESULT_PREFIX):
+            raise _fail("synthetic results are never emitted", f"result {result.id!r} was")
     recorded = [p for m in run if isinstance(m, UserMessage) for p in m.content if isinstance(p, ToolResult)]
     it = iter(recorded)
     if not all(any(r == e for r in it) for e in emitted):
         raise _fail("emitted tool results are in history, in order", "one is missing or out of order")
+
+
+def check_ending(
+    state: State,
+    outcome: BaseException | None,
+    error: AgentFSMError | None,
+    *,
+    closed_by_consumer: bool = False,
+) -> None:
+    """Exactly one terminal outcome: the state, the error the run holds and what its consumer got
+    agree on one ending.
+
+    Args:
+        state: the run's state after it ended.
+        outcome: what the iteration raised (``None`` when it completed, or when the consumer
+            closed it).
+        error: the run's ``error``.
+        closed_by_consumer: the consumer closed or cancelled the run itself.
+
+    Raises:
+        AssertionError: naming the broken invariant.
+    """
+    if state not in TERMINAL:
+        raise fail("a finished run is in a terminal state", f"it is in {state.value}")
+    if state is State.Done:
+        if error is not None or outcome is not None:
+            raise fail("a Done run has no error", f"it has {error!r} / raised {outcome!r}")
+        return
+    allowed = _ENDINGS[state]
+    if not isinstance(error, allowed):
+        raise fail("the error matches the state", f"{state.value} with {type(error).__name__}")
+    if outcome is not error and not (closed_by_consumer and outcome is None):
+        raise fail("the consumer gets the run's error", f"it got {outcome!r}, the run holds {error!r}")
+
+
+def check_trace(trace: Sequence[tuple[Edge, int]], state: State) -> None:
+    """The machine's path is a walk through the table from ``AwaitingCompletion`` that enters a
+    terminal state exactly once, as its last step, and that state is ``state``.
+
+    Raises:
+        AssertionError: naming the broken invariant.
+    """
+    here = State.AwaitingCompletion
+    for i, (edge, count) in enumerate(trace):
+        if count < 1:
+            raise fail("trace counts are positive", f"step {i} ({edge.label}) counts {count}")
+        if edge.source is not here:
+            raise fail("the trace is a walk", f"step {i} takes {edge.label} from {edge.source.value}, not {here.value}")
+        if edge.dest is not None:
+            if count != 1:
+                raise fail("the trace is a walk", f"step {i} changes state {count} times in a row")
+            here = edge.dest
+        if here in TERMINAL and i != len(trace) - 1:
+            raise fail("exactly one terminal outcome", f"the run reached {here.value} at step {i} and went on")
+    if here is not state:
+        raise fail("the trace ends in the run's state", f"trace ends in {here.value}, run is {state.value}")
+
+
+def check_turn_content(items: Sequence[StreamItem], history: Sequence[Message], *, initial: int = 0) -> None:
+    """Each turn's assistant message holds exactly what streamed, by the rules of DESIGN §4.
+
+    Adjacent text deltas join into one ``Text``; each reasoning block is kept whole, in arrival
+    order; a complete ``Reasoning`` replaces the deltas that streamed it (those with its id, or
+    else id-less ones) in their place; deltas no complete block follows become one ``Reasoning``
+    per id where the first of them arrived; tool calls keep their order. Turns are told apart by
+    the tool results between them; empty ``Text`` parts are left out of the comparison. Use it
+    for runs whose consumer saw every item (not closed early).
+
+    Raises:
+        AssertionError: naming the first part that differs.
+    """
+    expected: list[Any] = []
+    turn: list[Any] = []
+    for item in items:
+        if isinstance(item, StreamAssistantItem):
+            turn.append(item.content)
+        elif turn:
+            expected.extend(_turn_parts(turn))
+            turn = []
+    expected.extend(_turn_parts(turn))
+    kept = [p for m in history[initial:] if isinstance(m, AssistantMessage) for p in m.content if p != Text("")]
+    expected = [p for p in expected if p != Text("")]
+    if kept != expected:
+        at = next(
+            (i for i, (a, b) in enumerate(zip(kept, expected, strict=False)) if a != b), min(len(kept), len(expected))
+        )
+        got = kept[at] if at < len(kept) else None
+        want = expected[at] if at < len(expected) else None
+        raise _fail("each turn keeps what streamed, by the rules", f"part {at}: history has {got!r}, expected {want!r}")
+
+
+def _turn_parts(events: Sequence[Any]) -> list[Any]:
+    parts: list[Any] = []  # Text pieces as lists, reasoning slots as dicts, or final parts
+    open_slots: dict[str | None, dict[str, Any]] = {}
+    text: list[str] | None = None
+    for e in events:
+        if isinstance(e, TextDelta):
+            if text is None:
+                text = []
+                parts.append(text)
+            text.append(e.text)
+            continue
+        text = None
+        if isinstance(e, ReasoningDelta):
+            slot = open_slots.get(e.id)
+            if slot is None:
+                slot = open_slots[e.id] = {"id": e.id, "pieces": [], "block": None}
+                parts.append(slot)
+            slot["pieces"].append(e.reasoning)
+        elif isinstance(e, Reasoning):
+            slot = open_slots.pop(e.id, None) if e.id is not None else None
+            slot = slot if slot is not None else open_slots.pop(None, None)
+            if slot is None:
+                parts.append(e)
+            else:
+                slot["block"] = e
+        elif isinstance(e, ToolCallReady):
+            parts.append(e.tool_call)
+        elif not isinstance(e, ToolCallDelta | Final):
+            raise _fail("only model events stream", f"{e!r}")
+    out: list[Any] = []
+    for p in parts:
+        if isinstance(p, list):
+            out.append(Text("".join(p)))
+        elif isinstance(p, dict):
+            out.append(p["block"] or Reasoning(("".join(p["pieces"]),), id=p["id"]))
+        else:
+            out.append(p)
+    return out

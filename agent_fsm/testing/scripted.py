@@ -17,8 +17,10 @@ class ScriptedModel:
 
     An exception instance in a turn's list is raised at that point of the stream (an exception
     as a turn's first entry fails the call before any event). A call beyond the script raises
-    ``CompletionError``. Every request is recorded in :attr:`requests`; :attr:`closed` counts the
-    streams closed before they were exhausted.
+    ``CompletionError``. Every request is recorded in :attr:`requests`, and the events each call
+    streamed in :attr:`played`; :attr:`closed` counts the streams that ended before they were
+    exhausted (closed by the run, or raising), :attr:`exhausted` those played to the end, so
+    ``calls == closed + exhausted`` once no stream is left open.
 
     Example::
 
@@ -32,6 +34,7 @@ class ScriptedModel:
         self.turns: list[list[Any]] = [list(t) for t in turns]
         self.name = name
         self.requests: list[CompletionRequest] = []
+        self.played: list[list[Any]] = []
         self.closed = 0
         self.exhausted = 0
 
@@ -43,16 +46,21 @@ class ScriptedModel:
     def stream(self, request: CompletionRequest) -> AsyncGenerator[ModelEvent, None]:
         index = len(self.requests)
         self.requests.append(request)
+        self.played.append([])
         return self._play(index)
 
     async def _play(self, index: int) -> AsyncGenerator[ModelEvent, None]:
-        if index >= len(self.turns):
-            raise CompletionError(f"ScriptedModel: call {index + 1} is beyond the script ({len(self.turns)} turn(s))")
         finished = False
+        played = self.played[index]
         try:
+            if index >= len(self.turns):
+                raise CompletionError(
+                    f"ScriptedModel: call {index + 1} is beyond the script ({len(self.turns)} turn(s))"
+                )
             for event in self.turns[index]:
                 if isinstance(event, BaseException):
                     raise event
+                played.append(event)
                 yield event
             finished = True
         finally:

@@ -1,200 +1,235 @@
 """Hypothesis strategies for fuzzing turn sequences: model scripts, hook policies, tools, agents.
 
-Each strategy draws values a test can replay: a script is plain data for
-:class:`~agent_fsm.testing.ScriptedModel`, a hook policy can make fresh hooks with the same
-answers (:meth:`PolicyHook.fresh`), so a run can be repeated to check determinism.
+Everything drawn is plain data that replays: a script is a list for
+:class:`~agent_fsm.testing.ScriptedModel`; a hook is made from a :class:`HookPolicy`
+(``hook.fresh()`` makes another with the same answers); tools are :class:`ToolBehaviours`; an agent
+knows its :class:`~agent_fsm.testing.FuzzCase` (``agent.fresh()`` rebuilds it). So any run can be
+repeated to check determinism, and a failing one is printed as a cassette. Hypothesis shrinks each
+toward the plain case: short scripts, hooks that continue, tools that return.
 
-Example::
+Example - fuzz your own hook against drawn agents::
 
     from hypothesis import given
-    from agent_fsm.testing import ScriptedModel, check_run
-    from agent_fsm.testing.strategies import hook_policies, turn_scripts
+    from agent_fsm.testing import run_agent
+    from agent_fsm.testing.strategies import agents
 
-    @given(script=turn_scripts(tools=["echo"]), hook=hook_policies())
-    async def test_my_agent(script, hook):
-        ...
+    @given(agent=agents(tools=[search]))
+    def test_budget_hook_keeps_runs_valid(agent):
+        run_agent(agent, "Plan a trip", hook=BudgetHook(limit=2)).check()
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, Final
 
 from hypothesis import strategies as st
 
-from ..errors import CompletionError
-from ..events import Final, ModelEvent, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
-from ..hooks import HOOK_NAMES, HookAction, StreamingPromptHook, ToolCallHookAction
-from ..messages import Reasoning, ToolCall, ToolFunction, Usage
+from ..hooks import HOOK_NAMES
+from ..messages import AssistantMessage, Text, ToolCall, ToolFunction, ToolResult, UserMessage
+from ._scripts import MALFORMATIONS, Script, draw_malformed, draw_script, malformed_scripts, turn_scripts
+from .behaviours import ToolBehaviour, ToolBehaviours
+from .case import FuzzAgent, FuzzCase
+from .policy import HookPolicy, PolicyHook
 
-__all__ = ["PolicyHook", "hook_policies", "turn_scripts"]
-
-Script = list[list[ModelEvent | BaseException]]
-
-_WORDS = st.sampled_from(["The", " answer", " is", " 42", ".", " Let", " me", " check", "", " é", "\n"])
-_JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-5, 50), st.text(max_size=6))
-
-
-def _names(tools: Iterable[Any]) -> list[str]:
-    out = []
-    for t in tools:
-        out.append(t if isinstance(t, str) else getattr(t, "name", None) or t.__name__)
-    return out
-
-
-@st.composite
-def _text(draw: st.DrawFn) -> list[ModelEvent]:
-    return [TextDelta(w) for w in draw(st.lists(_WORDS, min_size=1, max_size=4))]
+__all__ = [
+    "MALFORMATIONS",
+    "HookPolicy",
+    "PolicyHook",
+    "Script",
+    "ToolBehaviours",
+    "agents",
+    "fuzz_cases",
+    "hook_policies",
+    "malformed_scripts",
+    "tool_behaviours",
+    "turn_scripts",
+]
 
 
-@st.composite
-def _reasoning(draw: st.DrawFn, turn: int, k: int) -> list[ModelEvent]:
-    block_id = draw(st.sampled_from([f"rs_{turn}_{k}", None]))
-    pieces = draw(st.lists(st.sampled_from(["think", " step", " then", " act"]), min_size=1, max_size=3))
-    events: list[ModelEvent] = []
-    if draw(st.booleans()):
-        events.extend(ReasoningDelta(p, id=block_id) for p in pieces)
-    if not events or draw(st.booleans()):
-        signature = draw(st.sampled_from([f"sig_{turn}_{k}", None]))
-        events.append(Reasoning(("".join(pieces),), id=block_id, signature=signature))
-    return events
+_VALUES: Final = ("ok", "", "42", "Ünïcode", "line\nbreak")
+_STALL_TIMEOUTS: Final = (0.001, 0.002, 0.005)
 
 
-@st.composite
-def _arguments(draw: st.DrawFn, name: str) -> dict[str, Any]:
-    if name == "echo" and draw(st.booleans()):
-        return {"text": draw(st.text(max_size=8))}
-    keys = st.sampled_from(["text", "a", "b", "x"])
-    return draw(st.dictionaries(keys, _JSON_SCALARS, max_size=2))
-
-
-@st.composite
-def _tool_call(draw: st.DrawFn, turn: int, k: int, names: Sequence[str], unknown: bool) -> list[ModelEvent]:
-    choices = list(names) + (["no_such_tool"] if unknown or not names else [])
-    name = draw(st.sampled_from(choices))
-    args = draw(_arguments(name))
-    call_id, internal = f"call_{turn}_{k}", f"int_{turn}_{k}"
-    events: list[ModelEvent] = []
-    if draw(st.booleans()):
-        text = json.dumps(args)
-        cut = draw(st.integers(0, len(text)))
-        events.append(ToolCallDelta(call_id, internal, name=name))
-        events.extend(ToolCallDelta(call_id, internal, arguments=piece) for piece in (text[:cut], text[cut:]) if piece)
-    events.append(ToolCallReady(ToolCall(call_id, ToolFunction(name, args)), internal))
-    return events
+def draw_policy(
+    draw: st.DrawFn, *, allow_async: bool, allow_raise: bool, allow_invalid: bool, hangs: bool
+) -> HookPolicy:
+    mask = draw(st.integers(0, (1 << len(HOOK_NAMES)) - 1))  # shrinks toward no hook methods
+    chosen = [name for i, name in enumerate(HOOK_NAMES) if mask >> i & 1]
+    async_mask = draw(st.integers(0, (1 << len(chosen)) - 1)) if allow_async and chosen else 0
+    async_methods = frozenset(name for i, name in enumerate(chosen) if async_mask >> i & 1)
+    answers: dict[str, tuple[str, ...]] = {}
+    for name in chosen:
+        kinds = ["continue", "none", "terminate"]
+        if name == "on_tool_call":
+            kinds += ["skip", "skip"]
+        if allow_invalid:
+            kinds.append("invalid")
+        if hangs and name in async_methods:
+            kinds.append("hang")
+        n = draw(st.integers(0, 5))
+        answers[name] = tuple(kinds[draw(st.integers(0, len(kinds) - 1))] for _ in range(n))
+    raises = None
+    if allow_raise and chosen and draw(st.integers(0, 5)) == 5:
+        raises = (chosen[draw(st.integers(0, len(chosen) - 1))], draw(st.integers(0, 3)))
+    return HookPolicy(answers, raises, async_methods)
 
 
 @st.composite
-def _turn(draw: st.DrawFn, turn: int, names: Sequence[str], unknown: bool, errors: bool) -> list[Any]:
-    kinds = draw(st.lists(st.sampled_from(["text", "reasoning", "call", "call"]), max_size=5))
-    events: list[Any] = []
-    for k, kind in enumerate(kinds):
-        if kind == "text":
-            events.extend(draw(_text()))
-        elif kind == "reasoning":
-            events.extend(draw(_reasoning(turn, k)))
-        else:
-            events.extend(draw(_tool_call(turn, k, names, unknown)))
-    if draw(st.integers(0, 9)) > 0:
-        n_in, n_out = draw(st.integers(0, 500)), draw(st.integers(0, 200))
-        cached = draw(st.integers(0, n_in))
-        events.append(Final(Usage(n_in, n_out, n_in + n_out, cached), raw={"turn": turn}))
-    if errors and draw(st.integers(0, 7)) == 0:
-        at = draw(st.integers(0, len(events)))
-        events.insert(at, CompletionError(f"model failed in turn {turn}", status=500))
-    return events
+def hook_policies(
+    draw: st.DrawFn,
+    *,
+    allow_async: bool = True,
+    allow_raise: bool = True,
+    allow_invalid: bool = True,
+    hangs: bool = False,
+) -> PolicyHook:
+    """A ``StreamingPromptHook`` whose answer at each call of each method is drawn.
+
+    Some methods are overridden (the rest are never asked); each answers continue, ``None``,
+    terminate, skip (``on_tool_call``), or - with ``allow_invalid`` - something that is not a
+    verdict. With ``allow_raise`` one call may raise; with ``allow_async`` methods may be
+    ``async def``; with ``hangs`` an async method may never return (only
+    :func:`~agent_fsm.testing.run_agent` can end such a run: it cancels its consumer).
+    ``hook.policy`` is the drawn :class:`HookPolicy`; ``hook.fresh()`` a new hook playing it.
+
+    Example::
+
+        @given(hook=hook_policies())
+        def test_any_hook(hook):
+            record = run_agent(Agent(ScriptedModel(script), tools=[add]), "go", hook=hook)
+            record.check()
+            check_deterministic(record, run_agent(..., hook=hook.fresh()))
+    """
+    policy = draw_policy(
+        draw, allow_async=allow_async, allow_raise=allow_raise, allow_invalid=allow_invalid, hangs=hangs
+    )
+    return policy.hook()
+
+
+def draw_behaviours(
+    draw: st.DrawFn, *, names: Sequence[str], min_size: int, hangs: bool, server_errors: bool
+) -> ToolBehaviours:
+    kinds = ["text", "text", "json", "raise", "stall"] + (["hang"] if hangs else [])
+    behaviours = []
+    for i, name in enumerate(names):
+        if i >= min_size and not draw(st.booleans()):
+            continue
+        kind = kinds[draw(st.integers(0, len(kinds) - 1))]
+        value = _VALUES[draw(st.integers(0, len(_VALUES) - 1))]
+        timeout = _STALL_TIMEOUTS[draw(st.integers(0, 2))] if kind == "stall" else None
+        behaviours.append(ToolBehaviour(name, kind, value, timeout))
+    fails_at = draw(st.integers(1, 4)) if server_errors and draw(st.integers(0, 7)) == 7 else None
+    return ToolBehaviours(behaviours, fails_at)
 
 
 @st.composite
-def turn_scripts(
+def tool_behaviours(
+    draw: st.DrawFn,
+    *,
+    names: Iterable[str] = ("lookup", "convert", "book"),
+    min_size: int = 1,
+    hangs: bool = False,
+    server_errors: bool = True,
+) -> ToolBehaviours:
+    """Tools that return text or JSON, raise, or stall past their timeout, as data.
+
+    Each of ``names`` becomes a tool (the first ``min_size`` always, the rest maybe). Stalling
+    tools get timeouts of 1-5 ms, so fuzzing stays fast. With ``hangs`` a tool may wait until the
+    run's consumer cancels it; with ``server_errors`` the tool server itself may fail at its n-th
+    call (``ToolServerError``: the run fails).
+
+    Example::
+
+        @given(behaviours=tool_behaviours(), script=turn_scripts(["lookup", "convert"]))
+        def test_tools(behaviours, script):
+            agent = Agent(ScriptedModel(script), tools=behaviours.server())
+    """
+    return draw_behaviours(draw, names=list(names), min_size=min_size, hangs=hangs, server_errors=server_errors)
+
+
+_TOOL_NAMES: Final = ("lookup", "convert", "book")
+_PRIOR: Final = (
+    UserMessage((Text("earlier question"),)),
+    AssistantMessage((ToolCall("old_1", ToolFunction("lookup", {"text": "x"})),)),
+    UserMessage((ToolResult("old_1", (Text("x"),)),)),
+    AssistantMessage((Text("earlier answer"),)),
+)
+
+
+@st.composite
+def fuzz_cases(
+    draw: st.DrawFn,
+    *,
+    driver: str | None = None,
+    tools: Iterable[Any] = (),
+    malformed: bool = True,
+    hooks: bool = True,
+) -> FuzzCase:
+    """A whole :class:`~agent_fsm.testing.FuzzCase`: script, hook policy, tools, limits, closing.
+
+    Args:
+        driver: ``"sync"``, ``"async"``, or ``None`` to draw it. Only async cases hang.
+        tools: the caller's own tools; by default tool behaviours are drawn.
+        malformed: draw malformed scripts too (about one case in four).
+        hooks: draw a hook policy (most cases) or never.
+
+    Example::
+
+        @given(case=fuzz_cases())
+        def test_every_case(case):
+            check_case(case)
+    """
+    chosen = driver if driver is not None else ("sync", "async")[draw(st.integers(0, 1))]
+    is_async = chosen == "async"
+    user_tools = tuple(tools)
+    if user_tools:
+        behaviours, offered = ToolBehaviours(), list(user_tools)
+    else:
+        behaviours = draw_behaviours(draw, names=_TOOL_NAMES, min_size=1, hangs=is_async, server_errors=True)
+        offered = [behaviours]
+    if malformed and draw(st.integers(0, 3)) == 3:
+        script = draw_malformed(draw, offered, max_turns=5)
+    else:
+        script = draw_script(draw, offered, max_turns=5, unknown_tools=True, errors=True)
+    hook = None
+    if hooks and draw(st.integers(0, 3)) > 0:
+        hook = draw_policy(draw, allow_async=is_async, allow_raise=True, allow_invalid=True, hangs=is_async)
+    close_after = draw(st.integers(0, 12)) if draw(st.integers(0, 2)) == 2 else None
+    return FuzzCase(
+        script,
+        max_turns=draw(st.integers(1, 5)),
+        tool_concurrency=draw(st.integers(1, 3)),
+        hook=hook,
+        tools=behaviours,
+        close_after=close_after,
+        driver=chosen,
+        history=_PRIOR if draw(st.integers(0, 3)) == 3 else (),
+        user_tools=user_tools,
+    )
+
+
+@st.composite
+def agents(
     draw: st.DrawFn,
     tools: Iterable[Any] = (),
     *,
-    max_turns: int = 5,
-    unknown_tools: bool = True,
-    errors: bool = False,
-) -> Script:
-    """A script for ``ScriptedModel``: 1 to ``max_turns`` turns, each a provider-like sequence.
+    malformed: bool = True,
+    hooks: bool = True,
+) -> FuzzAgent:
+    """A ready :class:`~agent_fsm.Agent` on a ``ScriptedModel``: ``max_turns`` 1-5, a tool
+    concurrency of 1-3, a drawn script (well-formed or not), a drawn default hook, and ``tools``
+    (or drawn tool behaviours). ``agent.fresh()`` builds an identical agent; ``agent.case`` is its
+    :class:`~agent_fsm.testing.FuzzCase`. A ``hook`` given to ``stream_prompt`` replaces the drawn
+    one - that is how you fuzz your own hook.
 
-    Turns mix text deltas, reasoning (streamed, complete with a signature, or both), tool calls
-    (streamed as deltas or not, parallel calls) naming ``tools`` (tools or their names) and,
-    with ``unknown_tools``, sometimes a tool that does not exist; most turns end with ``Final``.
-    With ``errors``, a model error is sometimes raised mid-turn.
+    Example::
+
+        @given(agent=agents(tools=[search]))
+        def test_my_hook(agent):
+            record = run_agent(agent, "Plan a trip", hook=MyHook())
+            record.check()
+            check_deterministic(record, run_agent(agent.fresh(), "Plan a trip", hook=MyHook()))
     """
-    names = _names(tools)
-    n = draw(st.integers(1, max_turns))
-    return [draw(_turn(t, names, unknown_tools, errors)) for t in range(n)]
-
-
-class PolicyHook(StreamingPromptHook):
-    """A hook whose answers were drawn: the i-th call of a method answers ``answers[name][i]``.
-
-    Calls past the list continue. ``raises`` names a method and the call index at which it
-    raises instead. Only the methods with answers are overridden (the rest are never asked).
-    """
-
-    answers: dict[str, tuple[str, ...]]
-    raises: tuple[str, int] | None
-
-    def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
-        self.calls: list[tuple[str, tuple[Any, ...]]] = []
-
-    def fresh(self) -> PolicyHook:
-        """A new hook with the same policy and no calls made."""
-        return type(self)()
-
-    def _answer(self, name: str, args: tuple[Any, ...]) -> HookAction | ToolCallHookAction | None:
-        i = self.counts.get(name, 0)
-        self.counts[name] = i + 1
-        self.calls.append((name, args))
-        if self.raises == (name, i):
-            raise RuntimeError(f"{name} raised on call {i}")
-        seq = self.answers.get(name, ())
-        kind = seq[i] if i < len(seq) else "continue"
-        if kind == "none":
-            return None
-        if kind == "terminate":
-            return HookAction.terminate(f"{name} said stop at call {i}")
-        if kind == "skip":
-            return ToolCallHookAction.skip(f"skipped by policy at call {i}")
-        return HookAction.cont()
-
-    def __repr__(self) -> str:
-        return f"PolicyHook(answers={self.answers!r}, raises={self.raises!r}, async={self.is_async})"
-
-    is_async = False
-
-
-def _method(name: str, is_async: bool) -> Callable[..., Any]:
-    if is_async:
-
-        async def amethod(self: PolicyHook, *args: Any) -> Any:
-            return self._answer(name, args)
-
-        return amethod
-
-    def method(self: PolicyHook, *args: Any) -> Any:
-        return self._answer(name, args)
-
-    return method
-
-
-@st.composite
-def hook_policies(draw: st.DrawFn, *, allow_async: bool = True, allow_raise: bool = True) -> PolicyHook:
-    """A ``StreamingPromptHook`` whose answer at each callback is drawn (continue, skip,
-    terminate) and which may raise. Hypothesis shrinks it toward "continue everywhere"."""
-    chosen = draw(st.lists(st.sampled_from(HOOK_NAMES), unique=True))
-    answers: dict[str, tuple[str, ...]] = {}
-    for name in chosen:
-        kinds = ["continue", "none", "terminate"] + (["skip", "skip"] if name == "on_tool_call" else [])
-        answers[name] = tuple(draw(st.lists(st.sampled_from(kinds), max_size=6)))
-    raises = None
-    if allow_raise and chosen and draw(st.integers(0, 5)) == 0:
-        raises = (draw(st.sampled_from(chosen)), draw(st.integers(0, 3)))
-    is_async = allow_async and draw(st.booleans())
-    methods: dict[str, Any] = {name: _method(name, is_async) for name in chosen}
-    cls = type("PolicyHook", (PolicyHook,), {**methods, "answers": answers, "raises": raises, "is_async": is_async})
-    hook: PolicyHook = cls()
-    return hook
+    case = draw(fuzz_cases(driver="async", tools=tools, malformed=malformed, hooks=hooks))
+    return case.agent()

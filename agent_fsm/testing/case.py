@@ -1,0 +1,259 @@
+"""One fuzz case - a script, a hook policy, tool behaviours, limits - and how to run and check it.
+
+A :class:`FuzzCase` is plain data: it can be drawn (``strategies.fuzz_cases()``), written down as a
+cassette (:mod:`agent_fsm.testing.cassette`), loaded back, and run any number of times, on the
+async driver (the real :class:`~agent_fsm.Agent`) or the sync one (the machine's step API with no
+event loop, ~10x faster). :func:`check_case` runs it, checks every invariant, runs it again for
+determinism and, where both drivers can run it, on the other driver too; on failure the error
+carries the case as a cassette, ready to paste into a regression test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal
+
+import attrs
+from attrs import frozen
+
+from ..agent import Agent
+from ..hooks import live_hooks
+from ..machine import TurnMachine
+from ..messages import Message, Text, UserMessage
+from ..tools import ToolServer, ToolSet
+from .behaviours import ToolBehaviours
+from .policy import HookPolicy, PolicyHook
+from .record import RunRecord, check_deterministic, played_usage, run_agent
+from .scripted import ScriptedModel
+from .sync_driver import CONSUMER_CLOSED, SyncScript, iter_sync
+
+__all__ = ["FuzzAgent", "FuzzCase", "check_case", "run_case"]
+
+Driver = Literal["sync", "async"]
+
+
+def _script(value: Sequence[Sequence[Any]]) -> tuple[tuple[Any, ...], ...]:
+    return tuple(tuple(turn) for turn in value)
+
+
+def _messages(value: Iterable[Message]) -> tuple[Message, ...]:
+    return tuple(value)
+
+
+def _tools(value: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(value)
+
+
+@frozen(eq=False)
+class FuzzCase:
+    """Everything that decides a run: same case, same bytes.
+
+    Args:
+        script: one sequence per model call (events, exceptions to raise, or junk).
+        max_turns, tool_concurrency: the agent's limits.
+        hook: the hook policy (``None``: no hook).
+        tools: the tool behaviours and how the tool server fails.
+        close_after: the consumer closes the run after this many items (0: before iterating).
+        driver: ``"sync"`` or ``"async"``.
+        prompt, history: what the run is asked, after what.
+        user_tools: the caller's own tools instead of ``tools`` (named in a cassette, not saved).
+        user_hook: makes the caller's own hook for each run, instead of ``hook``.
+    """
+
+    script: tuple[tuple[Any, ...], ...] = attrs.field(converter=_script)
+    max_turns: int = 5
+    tool_concurrency: int = 1
+    hook: HookPolicy | None = None
+    tools: ToolBehaviours = attrs.field(factory=ToolBehaviours)
+    close_after: int | None = None
+    driver: str = attrs.field(default="sync", validator=attrs.validators.in_(("sync", "async")))
+    prompt: str = "go"
+    history: tuple[Message, ...] = attrs.field(default=(), converter=_messages)
+    user_tools: tuple[Any, ...] = attrs.field(default=(), converter=_tools)
+    user_hook: Callable[[], object] | None = None
+
+    @property
+    def sync_runnable(self) -> bool:
+        """Whether the sync driver can run it: nothing hangs, no caller's own tools or hook."""
+        hangs = self.tools.hangs or (self.hook is not None and self.hook.hangs)
+        return not hangs and not self.user_tools and self.user_hook is None
+
+    def on(self, driver: Driver) -> FuzzCase:
+        """The same case on another driver."""
+        return attrs.evolve(self, driver=driver)
+
+    def fresh_script(self) -> list[list[Any]]:
+        """The script with fresh exception instances: a run mutates the one it raises (the
+        driver sets its ``history``), which must not leak into the next run."""
+        return [[copy.copy(e) if isinstance(e, BaseException) else e for e in turn] for turn in self.script]
+
+    def make_hook(self, *, sync: bool = False) -> object | None:
+        if self.user_hook is not None:
+            return self.user_hook()
+        if self.hook is None:
+            return None
+        policy = attrs.evolve(self.hook, async_methods=frozenset()) if sync else self.hook
+        return policy.hook()
+
+    def agent(self) -> FuzzAgent:
+        """A fresh agent on a fresh ``ScriptedModel`` playing this case."""
+        return FuzzAgent(self)
+
+    def to_cassette(self) -> str:
+        """This case as a cassette (see :mod:`agent_fsm.testing.cassette`)."""
+        from .cassette import dump_cassette
+
+        return dump_cassette(self)
+
+
+class FuzzAgent(Agent):
+    """An :class:`~agent_fsm.Agent` drawn by ``strategies.agents()``: it knows its case, so
+    :meth:`fresh` builds an identical one (same script, a new model, a new hook) to re-run."""
+
+    model: ScriptedModel
+
+    def __init__(self, case: FuzzCase) -> None:
+        self.case = case
+        tools: Any = case.tools.server()
+        if len(case.user_tools) == 1 and isinstance(case.user_tools[0], ToolServer):
+            tools = case.user_tools[0]
+        elif case.user_tools:
+            tools = ToolSet(case.user_tools)
+        super().__init__(
+            ScriptedModel(case.fresh_script()),
+            tools=tools,
+            max_turns=case.max_turns,
+            hook=case.make_hook(),
+            tool_concurrency=case.tool_concurrency,
+        )
+
+    def fresh(self) -> FuzzAgent:
+        """An identical agent that has run nothing."""
+        return FuzzAgent(self.case)
+
+    def __repr__(self) -> str:
+        return f"FuzzAgent(<cassette>\n{self.case.to_cassette()})"
+
+
+def run_case(case: FuzzCase, *, runner: asyncio.Runner | None = None, fast_path: bool = True) -> RunRecord:
+    """Run ``case`` once on its driver and record it.
+
+    Args:
+        runner: an event loop to reuse for async cases (default: a new one per run).
+        fast_path: sync driver only: take the machine's compiled fast path, or route every edge
+            through ``transitions`` (the two must agree).
+    """
+    if case.driver == "async":
+        agent = case.agent()
+        return run_agent(agent, case.prompt, case.history, close_after=case.close_after, runner=runner)
+    return _run_sync(case, fast_path=fast_path)
+
+
+def _run_sync(case: FuzzCase, *, fast_path: bool) -> RunRecord:
+    if not case.sync_runnable:
+        raise ValueError("this case hangs or uses the caller's own tools or hook: run it on the async driver")
+    hook = case.make_hook(sync=True)
+    server = case.tools.server()
+    model = SyncScript(case.fresh_script())
+    m = TurnMachine(
+        case.prompt,
+        case.history,
+        max_turns=case.max_turns,
+        live_hooks=live_hooks(hook).keys(),
+        tool_concurrency=case.tool_concurrency,
+        tools=server.definitions(),
+        fast_path=fast_path,
+    )
+    items: list[Any] = []
+    outcome: BaseException | None = None
+    ended_by: str | None = None
+    if case.close_after == 0:
+        m.close(CONSUMER_CLOSED)
+        ended_by = "close"
+    else:
+        gen = iter_sync(m, model, hook=hook, run_tool=lambda c: server.call_sync(c.function.name, c.function.arguments))
+        try:
+            for item in gen:
+                items.append(item)
+                if case.close_after is not None and len(items) >= case.close_after:
+                    gen.close()
+                    ended_by = "close"
+                    break
+        except Exception as exc:
+            outcome = exc  # the machine's own error, unless the driver broke
+    if outcome is None:
+        outcome = m.error
+    undelivered = len(m.outbox)  # emitted in the step the consumer closed on, never yielded
+    m.close(CONSUMER_CLOSED)  # a no-op once ended: ``after_end`` sees whether it emitted anything
+    return RunRecord(
+        items=tuple(items),
+        history=m.history,
+        outcome=outcome,
+        state=m.state,
+        error=m.error,
+        trace=m.trace,
+        usage=m.usage,
+        max_turns=m.max_turns,
+        turns=m.turns,
+        initial=len(case.history),
+        model_calls=model.calls,
+        played_usage=played_usage(model.played),
+        ended_by_consumer=ended_by,
+        after_end=len(m.outbox) - undelivered,
+        hook_calls=tuple(hook.calls) if isinstance(hook, PolicyHook) else None,
+        tool_concurrency=m.tool_concurrency,
+        start=(*case.history, UserMessage((Text(case.prompt),))),
+    )
+
+
+def check_case(
+    case: FuzzCase,
+    *,
+    runner: asyncio.Runner | None = None,
+    determinism: bool = True,
+    other_driver: bool = True,
+    extra_check: Callable[[RunRecord], None] | None = None,
+) -> RunRecord:
+    """Run ``case``, check every invariant, re-run it for determinism and on the other driver.
+
+    Args:
+        runner: an event loop to reuse for async runs.
+        determinism: run the case twice and compare canonical JSON bytes.
+        other_driver: when both drivers can run the case, run it on the other one too and
+            compare (the sync driver must give what the async one gives).
+        extra_check: the caller's own check of the first record.
+
+    Returns:
+        The first run's record.
+
+    Raises:
+        AssertionError: naming the broken invariant, with the case attached as a cassette
+            (an exception note, which pytest and hypothesis print with the failure).
+    """
+    try:
+        first = run_case(case, runner=runner)
+        first.check()
+        if extra_check is not None:
+            extra_check(first)
+        if determinism:
+            check_deterministic(first, run_case(case, runner=runner))
+        if other_driver and case.sync_runnable:
+            other = case.on("async" if case.driver == "sync" else "sync")
+            check_deterministic(first, run_case(other, runner=runner), what="the sync and async drivers")
+    except Exception as exc:
+        exc.add_note(cassette_note(case))
+        raise
+    return first
+
+
+def cassette_note(case: FuzzCase) -> str:
+    """How a failing case is reported: its cassette, and how to turn it into a regression test."""
+    body = case.to_cassette()
+    return (
+        "The failing case as a cassette; paste it into a regression test:\n\n"
+        "    from agent_fsm.testing import check_case, load_cassette\n\n"
+        "    def test_fuzz_bug_NAME() -> None:\n"
+        '        check_case(load_cassette(r"""\n' + body + '"""))\n'
+    )
