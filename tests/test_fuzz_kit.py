@@ -279,7 +279,7 @@ def test_check_ending_and_check_trace_name_what_broke() -> None:
         check_ending(State.Done, None, PromptCancelled("x"))
     with pytest.raises(AssertionError, match="the error matches the state"):
         check_ending(State.Failed, None, PromptCancelled("x"))
-    with pytest.raises(AssertionError, match="terminal state"):
+    with pytest.raises(AssertionError, match="final state"):
         check_ending(State.Streaming, None, None)
     request, close = EDGES[1], next(e for e in EDGES if e.trigger == "close" and e.source is State.Streaming)
     text = next(e for e in EDGES if e.trigger == "text_delta")
@@ -413,3 +413,13 @@ def test_check_run_holds_the_ending_errors_to_their_contract() -> None:
         check_run(items, history, HookError("on_text_delta", history))  # nothing chained
     with pytest.raises(AssertionError, match="the tool-results message"):
         check_run(items, (*history, U), MaxTurnsExceeded(1, (*history, U), U))
+
+
+def test_check_ending_accepts_a_stop_for_approvals_and_refuses_a_mismatch() -> None:
+    from agent_fsm import ApprovalRequired, Snapshot
+
+    snap = Snapshot(State.ExecutingTool, State.AwaitingApproval, (), 1, 3, Usage(), 0)
+    pending = ApprovalRequired((), snap)
+    check_ending(State.AwaitingApproval, pending, pending)
+    with pytest.raises(AssertionError, match="the error matches the state"):
+        check_ending(State.AwaitingApproval, None, PromptCancelled("x"))

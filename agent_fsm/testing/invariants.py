@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import (
     AgentFSMError,
+    ApprovalRequired,
     CompletionError,
     HookError,
     IllegalTransition,
@@ -25,7 +26,7 @@ from ..events import Final, Reasoning, ReasoningDelta, TextDelta, ToolCallDelta,
 from ..hooks import HOOK_NAMES
 from ..items import FinalResponse, StreamAssistantItem, StreamItem, StreamUserItem
 from ..messages import AssistantMessage, Message, Text, ToolCall, ToolResult, Usage, UserMessage
-from ..table import TERMINAL, Edge, State
+from ..table import FINAL, Edge, State
 
 __all__ = ["check_ending", "check_history_invariants", "check_run", "check_trace", "check_turn_content"]
 
@@ -36,6 +37,7 @@ _ENDINGS: dict[State, tuple[type[BaseException], ...]] = {
     State.Cancelled: (PromptCancelled,),
     State.MaxTurnsExceeded: (MaxTurnsExceeded,),
     State.Failed: (CompletionError, HookError, IllegalTransition, ToolServerError),
+    State.AwaitingApproval: (ApprovalRequired,),
 }
 
 
@@ -242,8 +244,8 @@ def check_ending(
     Raises:
         AssertionError: naming the broken invariant.
     """
-    if state not in TERMINAL:
-        raise fail("a finished run is in a terminal state", f"it is in {state.value}")
+    if state not in FINAL:
+        raise fail("a finished run is in a final state", f"it is in {state.value}")
     if state is State.Done:
         if error is not None or outcome is not None:
             raise fail("a Done run has no error", f"it has {error!r} / raised {outcome!r}")
@@ -272,7 +274,7 @@ def check_trace(trace: Sequence[tuple[Edge, int]], state: State) -> None:
             if count != 1:
                 raise fail("the trace is a walk", f"step {i} changes state {count} times in a row")
             here = edge.dest
-        if here in TERMINAL and i != len(trace) - 1:
+        if here in FINAL and i != len(trace) - 1:
             raise fail("exactly one terminal outcome", f"the run reached {here.value} at step {i} and went on")
     if here is not state:
         raise fail("the trace ends in the run's state", f"trace ends in {here.value}, run is {state.value}")

@@ -6,7 +6,7 @@ and replayed; :meth:`HookPolicy.hook` makes a fresh :class:`PolicyHook` from it 
 run can be repeated exactly (a hook's call counters are state).
 
 Answer kinds: ``continue``; ``none`` (returns ``None``, which also means continue); ``terminate``;
-``skip`` (``on_tool_call`` only); ``invalid`` (returns something that is not a verdict, which the
+``skip`` and ``defer`` (``on_tool_call`` only); ``invalid`` (returns something that is not a verdict, which the
 run must treat as a failing hook); ``hang`` (``async`` methods only: the hook never returns, and
 the consumer of the run cancels it - see :data:`STALLED`).
 """
@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ANSWER_KINDS", "STALLED", "HookPolicy", "PolicyHook", "hang"]
 
-AnswerKind = Literal["continue", "none", "terminate", "skip", "invalid", "hang"]
-ANSWER_KINDS: Final[tuple[str, ...]] = ("continue", "none", "terminate", "skip", "invalid", "hang")
+AnswerKind = Literal["continue", "none", "terminate", "skip", "defer", "invalid", "hang"]
+ANSWER_KINDS: Final[tuple[str, ...]] = ("continue", "none", "terminate", "skip", "defer", "invalid", "hang")
 
 STALLED: Final[ContextVar[asyncio.Event | None]] = ContextVar("agent_fsm_testing_stalled", default=None)
 """Set by the kit's async runner: a hook or tool that hangs sets this event and waits forever;
@@ -86,8 +86,8 @@ class HookPolicy:
             for kind in kinds:
                 if kind not in ANSWER_KINDS:
                     raise ValueError(f"{name}: unknown answer kind {kind!r}")
-                if kind == "skip" and name != "on_tool_call":
-                    raise ValueError(f"{name} cannot answer skip (only on_tool_call can)")
+                if kind in ("skip", "defer") and name != "on_tool_call":
+                    raise ValueError(f"{name} cannot answer {kind} (only on_tool_call can)")
                 if kind == "hang" and name not in self.async_methods:
                     raise ValueError(f"{name} answers hang but is not async")
         if self.raises is not None and self.raises[0] not in self.answers:
@@ -160,6 +160,8 @@ class PolicyHook(StreamingPromptHook):
             return HookAction.terminate(f"{name} said stop at call {i}")
         if kind == "skip":
             return ToolCallHookAction.skip(f"skipped by policy at call {i}")
+        if kind == "defer":
+            return ToolCallHookAction.defer(f"deferred by policy at call {i}")
         if kind == "invalid":
             return f"not a verdict (call {i})"
         return HookAction.cont()

@@ -27,7 +27,7 @@ from ..hooks import HOOK_NAMES, HookAction, ToolCallHookAction
 from ..machine import TurnMachine
 from ..messages import Message, Reasoning, Text, ToolCall, ToolFunction, Usage
 from ..protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
-from ..table import TERMINAL, State
+from ..table import FINAL, State
 from .coverage import EdgeCoverage
 from .invariants import check_ending, check_history_invariants, check_trace
 
@@ -67,6 +67,7 @@ _VERDICTS: list[Any] = [
     None,
     HookAction.cont(),
     ToolCallHookAction.skip("no"),
+    ToolCallHookAction.defer("ask"),
     HookAction.terminate("stop"),
     ToolCallHookAction.cont(),
     None,
@@ -223,7 +224,7 @@ class TurnMachineRules(RuleBasedStateMachine):
             raise AssertionError(f"{kind}({arg!r}) is not allowed after {self.action!r} but was taken")
         assert refused.state == before.value, f"IllegalTransition names {refused.state}, the run was in {before.value}"
         assert refused.history == m.history, "IllegalTransition carries the run's history"
-        if before in TERMINAL:
+        if before in FINAL:
             assert m.state is before, f"terminal {before.value} moved to {m.state.value}"
             assert m.history == history, "a terminal run's history changed"
         else:

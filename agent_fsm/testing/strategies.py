@@ -62,7 +62,7 @@ def draw_policy(
     for name in chosen:
         kinds = ["continue", "none", "terminate"]
         if name == "on_tool_call":
-            kinds += ["skip", "skip"]
+            kinds += ["skip", "skip", "defer"]
         if allow_invalid:
             kinds.append("invalid")
         if hangs and name in async_methods:
@@ -87,7 +87,7 @@ def hook_policies(
     """A ``StreamingPromptHook`` whose answer at each call of each method is drawn.
 
     Some methods are overridden (the rest are never asked); each answers continue, ``None``,
-    terminate, skip (``on_tool_call``), or - with ``allow_invalid`` - something that is not a
+    terminate, skip or defer (``on_tool_call``), or - with ``allow_invalid`` - something that is not a
     verdict. With ``allow_raise`` one call may raise; with ``allow_async`` methods may be
     ``async def``; with ``hangs`` an async method may never return (only
     :func:`~agent_fsm.testing.run_agent` can end such a run: it cancels its consumer).
