@@ -6,7 +6,9 @@ Format (one JSON object per line)::
     {"call": 0, "fingerprint": "...", "request": {...}, "events": [...], "error": null, "complete": true}
     {"call": 1, ...}
 
-The header may carry more keys (a fuzz case puts its parameters there). Each call line holds the
+The header may carry more keys: a fuzz case (``kind: agent-fsm/fuzz-case``, written by
+:mod:`agent_fsm.testing`) puts its parameters there, and may write a model error inside a call's
+events (``{"type": "modelError", ...}``: the model raises there). Each call line holds the
 events the model yielded, in order (JSON through :mod:`agent_fsm.codec`), how the call ended
 (``error``: the ``CompletionError`` it raised, or null; ``complete``: false when the consumer
 stopped reading early), and the request that was sent with its ``fingerprint`` (a hash of its
@@ -92,7 +94,15 @@ class CassetteCall:
     def from_dict(cls, data: Mapping[str, Any]) -> CassetteCall:
         request = from_dict(data["request"], CompletionRequest) if data.get("request") is not None else None
         error = _error_from_dict(data["error"]) if data.get("error") else None
-        events: list[ModelEvent] = [from_dict(e, ModelEvent) for e in data.get("events", [])]
+        events: list[ModelEvent] = []
+        for entry in data.get("events", []):
+            kind = entry.get("type") if isinstance(entry, Mapping) else None
+            if kind == "modelError":  # a fuzz cassette's model raises here: nothing after it plays
+                error = CompletionError(str(entry.get("message", "")), status=entry.get("status"))
+                break
+            if kind == "notAnEvent":
+                raise ValueError("a notAnEvent entry can only be played by agent_fsm.testing.load_cassette")
+            events.append(from_dict(entry, ModelEvent))
         call = cls(events, request=request, error=error, complete=bool(data.get("complete", True)))
         if data.get("fingerprint") is not None:
             call.fingerprint = str(data["fingerprint"])

@@ -117,3 +117,19 @@ async def _in_thread(argv: list[str]) -> int:
     import asyncio
 
     return await asyncio.to_thread(main, argv)
+
+
+async def test_a_fuzz_cassette_is_a_cassette_replay_model_plays(tmp_path: Path) -> None:
+    from agent_fsm.errors import CompletionError as Failed
+    from agent_fsm.testing import FuzzCase
+    from agent_fsm.testing.cassette import dump_cassette
+
+    case = FuzzCase([[TextDelta("par"), Failed("overloaded", status=529), TextDelta("never")]], max_turns=2)
+    path = tmp_path / "case.jsonl"
+    path.write_text(dump_cassette(case))
+    header, calls = read_cassette(path)
+    assert header["kind"] == "agent-fsm/fuzz-case"
+    assert calls[0].events == [TextDelta("par")]
+    assert calls[0].error is not None and calls[0].error.status == 529
+    _, outcome = await collect(Agent(ReplayModel(path)).stream_prompt("go"))
+    assert isinstance(outcome, CompletionError) and outcome.status == 529

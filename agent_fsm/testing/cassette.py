@@ -1,13 +1,16 @@
 """Fuzz cassettes: a :class:`~agent_fsm.testing.FuzzCase` as versioned JSON Lines.
 
 A failing fuzz case is printed in this form, to be pasted into a regression test and loaded back
-with :func:`load_cassette`. The shape is the one record/replay cassettes of real model calls use:
-a header object with a schema ``version``, then one line per model call.
+with :func:`load_cassette`. It is the format of record/replay cassettes of real model calls
+(:mod:`agent_fsm.cassette`): a header with ``"format": "agent-fsm/cassette"``, a schema
+``version`` and a ``kind`` (here ``agent-fsm/fuzz-case``, with the case's parameters), then one
+line per model call. :class:`~agent_fsm.cassette.ReplayModel` plays a fuzz cassette's calls too
+(all but ``notAnEvent`` entries, which only this kit can play).
 
 Line 1, the header (keys sorted, as every line)::
 
-    {"calls": 2, "close_after": null, "driver": "sync", "history": [], "hook": HOOK,
-     "kind": "agent-fsm/fuzz-case", "max_turns": 3, "prompt": "go", "tool_concurrency": 1,
+    {"calls": 2, "close_after": null, "driver": "sync", "format": "agent-fsm/cassette",
+     "history": [], "hook": HOOK, "kind": "agent-fsm/fuzz-case", "max_turns": 3, "prompt": "go", "tool_concurrency": 1,
      "tools": TOOLS, "user_hook": null, "user_tools": [], "version": 1}
 
 - ``calls``: how many model-call lines follow; ``history``: messages in the codec's JSON;
@@ -36,6 +39,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
+from ..cassette import FORMAT as CASSETTE_FORMAT
 from ..codec import CodecError, from_dict, to_dict
 from ..errors import CompletionError
 from ..events import ModelEvent
@@ -91,6 +95,7 @@ def _message(exc: BaseException) -> str:
 def dump_cassette(case: FuzzCase) -> str:
     """The case as a cassette: a header line, then one line per model call (see the module doc)."""
     header = {
+        "format": CASSETTE_FORMAT,
         "version": CASSETTE_VERSION,
         "kind": CASSETTE_KIND,
         "driver": case.driver,
