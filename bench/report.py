@@ -251,21 +251,6 @@ def _breakdown(core: dict[str, Any]) -> list[str]:
             f"| hand-written async loop, whole | {s2['handwritten_us']:.0f} |",
             "",
         ]
-    p = core.get("proposals")
-    if p:
-        out += [
-            "## Proposals for `machine.py`, `driver.py` and `tools.py`, measured (`bench/experiments.py`)",
-            "",
-            "Applied as monkeypatches for the measurement only (see the script's docstring); the engine as",
-            "shipped is the first row. Ratios paired against the hand-written loop, as above.",
-            "",
-            "| variant | S1 us/event | S1 ratio | S2 us/event | S2 ratio |",
-            "| --- | --- | --- | --- | --- |",
-        ]
-        for name in p.get("order", p["variants"]):
-            a, c = p["S1"][name], p["S2"][name]
-            out.append(f"| {name} | {a['us_per_event']:.3f} | {_iqr(a)} | {c['us_per_event']:.2f} | {_iqr(c)} |")
-        out += ["", f"{p['rounds']} rounds.", ""]
     return out
 
 

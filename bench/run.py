@@ -21,7 +21,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import breakdown
 import engine
-import experiments
 import report
 from timing import BENCH, WIRE, interleaved, machine, paired, summary, versions, write_result
 
@@ -151,10 +150,6 @@ def main() -> None:
         f" S2 machine {b['S2']['machine_us']:.0f} us, tools {b['S2']['tools_us']:.0f} us,"
         f" driver {b['S2']['driver_us']:.0f} us of {b['S2']['full_us']:.0f} us per run"
     )
-    result["proposals"] = asyncio.run(experiments.measure(MIN_ROUNDS))
-    for name in experiments.VARIANTS:
-        p = result["proposals"]
-        say(f"proposal {name}: S1 {p['S1'][name]['ratio']:.2f}x, S2 {p['S2'][name]['ratio']:.2f}x")
     result["S4"] = s4_throughput()
     result["S3"] = s3_concurrent()
     result["parse"] = parse_cost()

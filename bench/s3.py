@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import os
 import resource
 import sys
 import time
@@ -141,12 +140,4 @@ async def main(system: str, trace: bool) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    # BENCH_PATCHES=edges,tools applies proposals of bench/experiments.py (for the report only).
-    patches = tuple(p for p in os.environ.get("BENCH_PATCHES", "").split(",") if p)
-    if patches:
-        import experiments
-
-        with experiments.patched(patches):
-            print(json.dumps(asyncio.run(main(sys.argv[1], sys.argv[2] == "1"))))
-    else:
-        print(json.dumps(asyncio.run(main(sys.argv[1], sys.argv[2] == "1"))))
+    print(json.dumps(asyncio.run(main(sys.argv[1], sys.argv[2] == "1"))))
