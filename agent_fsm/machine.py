@@ -163,7 +163,8 @@ class TurnMachine(StreamStage, ToolStage, Endings):
         """Items to emit, in order; drain it after every step."""
         self._emit = self.outbox.append
         self.turns = 0
-        """Model calls made so far."""
+        """Model calls the run has made: each request counts once it is handed to the driver (which
+        sends it at once; a consumer closing the run in between is the only exception)."""
         self.usage = Usage()
         """Token usage so far: the sum of every ``Final``."""
         self.error: AgentFSMError | None = None
