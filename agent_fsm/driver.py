@@ -56,7 +56,6 @@ class AgentRun:
         tools: ToolServer,
         *,
         agent_name: str | None = None,
-        model_name: str | None = None,
         effects: Effects | None = None,
         observers: Sequence[Observer] | None = None,
     ) -> None:
@@ -68,7 +67,6 @@ class AgentRun:
         self.run_id = self._effects.new_id()
         """An id for logs and traces; never part of items or history."""
         self.agent_name = agent_name
-        self._model_name = model_name
         self._agen: weakref.ref[AsyncGenerator[StreamItem, None]] | None = None
         self._held: AsyncGenerator[StreamItem, None] | None = None
         self._stream: Any = None

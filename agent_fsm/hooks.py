@@ -39,10 +39,6 @@ class Verdict:
     kind: VerdictKind
     reason: str = ""
 
-    @property
-    def is_continue(self) -> bool:
-        return self.kind == "continue"
-
 
 @frozen
 class HookAction(Verdict):

@@ -320,10 +320,6 @@ class TurnMachine(StreamStage, ToolStage, Endings):
             total += last_count
         return self._emitted_before + total
 
-    def _take_item(self) -> StreamAssistantItem:
-        item = self.outbox.pop()
-        return item  # type: ignore[return-value]
-
     def model_end(self) -> Action:
         """The model stream is exhausted."""
         self._expect_stream("stream_end")

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
 from attrs import frozen
@@ -272,11 +272,6 @@ def read_edges(machine: Machine) -> tuple[Edge, ...]:
                 found.append((row_index[(trigger, source, dest, conditions)], edge))
     found.sort(key=lambda pair: pair[0])
     return tuple(Edge(i, e.trigger, e.source, e.dest, e.conditions, e.callbacks) for i, (_, e) in enumerate(found))
-
-
-def triggers(edges: Iterable[Edge] | None = None) -> tuple[str, ...]:
-    """Every trigger name, in table order."""
-    return tuple(dict.fromkeys(e.trigger for e in (EDGES if edges is None else edges)))
 
 
 EDGES: Final[tuple[Edge, ...]] = read_edges(build_machine())

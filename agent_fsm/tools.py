@@ -42,6 +42,7 @@ from .errors import ConfigurationError
 from .log import get_logger
 from .messages import Image, JSONValue, Text, ToolResultContent
 from .protocol import ToolOutput
+from .redact import Redactor
 from .request import ToolDefinition
 from .signature import Signature
 
@@ -183,7 +184,9 @@ class Tool:
         try:
             return to_output(value)
         except Exception as exc:
-            get_logger(component="tools").warning("tool result not serializable", tool=self.name, exc_info=exc)
+            get_logger(component="tools").warning(
+                "tool result not serializable", tool=self.name, exception=Redactor().traceback(exc)
+            )
             return _error(
                 f"Tool {self.name!r} returned a value that cannot be converted to JSON: {_exception_text(exc)}"
             )
@@ -198,7 +201,9 @@ class Tool:
             return invalid_arguments(self.name, exc)
 
     def _raised(self, exc: Exception) -> ToolOutput:
-        get_logger(component="tools").warning("tool raised", tool=self.name, exc_info=exc)
+        # the traceback and the text the model sees are redacted: a tool's exception may quote a
+        # credential (an API error echoing its key, say)
+        get_logger(component="tools").warning("tool raised", tool=self.name, exception=Redactor().traceback(exc))
         return raised(self.name, exc)
 
 
@@ -415,7 +420,7 @@ def _error(text: str) -> ToolOutput:
 
 
 def _exception_text(exc: BaseException) -> str:
-    message = str(exc)
+    message = Redactor()(str(exc))
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 

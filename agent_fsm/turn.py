@@ -33,14 +33,13 @@ class _ReasoningSlot:
 class TurnBuffer:
     """Everything one model response has said so far, ready to become an ``AssistantMessage``."""
 
-    __slots__ = ("_open_slots", "_parts", "_text_run", "text_chars", "tool_calls")
+    __slots__ = ("_open_slots", "_parts", "_text_run", "tool_calls")
 
     def __init__(self) -> None:
         self._parts: list[list[str] | _ReasoningSlot | Reasoning | ToolCall] = []
         self._text_run: list[str] | None = None
         self._open_slots: dict[str | None, _ReasoningSlot] = {}
         self.tool_calls: list[ToolCallReady] = []
-        self.text_chars = 0
 
     def add_text(self, text: str) -> None:
         run = self._text_run

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from agent_fsm import Agent, AgentFSMError, HookAction, StreamingPromptHook, tool
+from agent_fsm import Agent, HookAction, StreamingPromptHook, tool
 from agent_fsm.diagram import FORMATS, TITLE, TraceError, render
 from agent_fsm.diagram._gallery import demo_trace
 from agent_fsm.diagram._mermaid import _text
@@ -20,6 +20,8 @@ from agent_fsm.events import Final, TextDelta, ToolCallReady
 from agent_fsm.messages import ToolCall, ToolFunction, Usage
 from agent_fsm.table import EDGES, FINAL, STATES, TRANSITIONS, Edge, State
 from agent_fsm.testing import ScriptedModel
+
+from .support import collect
 
 UNIVERSAL = ("close", "hook_error", "illegal_event")
 X = "\N{MULTIPLICATION SIGN}"
@@ -44,16 +46,9 @@ class _StopOnText(StreamingPromptHook):
 def _trace_of(script: list[list[object]], *, max_turns: int = 3, hook: object = None) -> tuple[tuple[Edge, int], ...]:
     """The trace of a scripted run, however it ends."""
 
-    async def go() -> tuple[tuple[Edge, int], ...]:
-        run = Agent(model=ScriptedModel(script), tools=[echo], max_turns=max_turns).stream_prompt("hi", hook=hook)
-        try:
-            async for _ in run:
-                pass
-        except AgentFSMError:
-            pass
-        return run.trace
-
-    return asyncio.run(go())
+    run = Agent(model=ScriptedModel(script), tools=[echo], max_turns=max_turns).stream_prompt("hi", hook=hook)
+    asyncio.run(collect(run))
+    return run.trace
 
 
 def _call(call_id: str) -> ToolCallReady:

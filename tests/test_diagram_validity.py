@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agent_fsm import Agent, AgentFSMError
+from agent_fsm import Agent
 from agent_fsm.diagram import render
 from agent_fsm.diagram._gallery import demo_trace
 from agent_fsm.events import Final, TextDelta
@@ -22,21 +22,16 @@ from agent_fsm.messages import Usage
 from agent_fsm.table import Edge
 from agent_fsm.testing import ScriptedModel
 
+from .support import collect
+
 JS = Path(__file__).resolve().parent / "js"
 DIAGRAMS = Path(__file__).resolve().parent.parent / "diagrams"
 
 
 def _failed_run_trace() -> tuple[tuple[Edge, int], ...]:
-    async def go() -> tuple[tuple[Edge, int], ...]:
-        run = Agent(model=ScriptedModel([[TextDelta("a"), RuntimeError("boom"), Final(Usage())]])).stream_prompt("hi")
-        try:
-            async for _ in run:
-                pass
-        except AgentFSMError:
-            pass
-        return run.trace
-
-    return asyncio.run(go())
+    run = Agent(model=ScriptedModel([[TextDelta("a"), RuntimeError("boom"), Final(Usage())]])).stream_prompt("hi")
+    asyncio.run(collect(run))
+    return run.trace
 
 
 def _diagrams(fmt: str) -> dict[str, str]:

@@ -273,9 +273,10 @@ async def test_an_exception_is_logged_with_its_traceback() -> None:
     (entry,) = [e for e in logs if e["event"] == "tool raised"]
     assert entry["log_level"] == "warning"
     assert entry["tool"] == "explode"
-    exc = entry["exc_info"]
-    assert isinstance(exc, KeyError)
-    assert exc.__traceback__ is not None
+    trace = entry["exception"]  # the formatted traceback, redacted
+    assert trace.startswith("Traceback (most recent call last):")
+    assert "in explode" in trace
+    assert trace.rstrip().endswith("KeyError: 'missing'")
 
 
 async def test_an_exception_without_message_names_its_type() -> None:
@@ -592,3 +593,26 @@ def test_agent_refuses_tool_timeout_with_a_tool_server_it_would_ignore() -> None
     with pytest.raises(ConfigurationError, match="tool_timeout applies to tools given as functions"):
         Agent(one_round(), tools=ToolSet([]), tool_timeout=5)
     assert Agent(one_round(), tools=ToolSet([])).tools is not None
+
+
+async def test_a_tool_exception_quoting_a_credential_is_redacted_in_log_and_result(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    secret = "sk-proj-abcdefghijklmnopqrstuvwx1234"
+    monkeypatch.setenv("SOME_SERVICE_API_KEY", secret)
+
+    @tool
+    def leaky() -> str:
+        """Fail like a careless client library."""
+        raise RuntimeError(f"401 from upstream, key {secret} rejected")
+
+    caplog.set_level(logging.WARNING, logger="agent_fsm")
+    output = await ToolSet([leaky]).call("leaky", {})
+    assert output.is_error
+    text = "".join(p.text for p in output.content if isinstance(p, Text))
+    assert "RuntimeError: 401 from upstream" in text
+    assert secret not in text
+    assert "tool raised" in caplog.text
+    assert secret not in caplog.text
