@@ -12,10 +12,6 @@ from ._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .agent import DEFAULT_MAX_TURNS, Agent
-    from .cassette import RecordingModel, ReplayMismatch, ReplayModel
-    from .console import stream_to_stdout
-    from .driver import AgentRun
-    from .effects import DirectEffects, Effects
     from .errors import (
         AgentFSMError,
         ApprovalRequired,
@@ -30,8 +26,10 @@ if TYPE_CHECKING:
     )
     from .hooks import HookAction, StreamingPromptHook, ToolCallHookAction
     from .items import FinalResponse, StreamAssistantItem, StreamItem, StreamUserItem
-    from .log import LoggingObserver
     from .machine import TurnMachine
+    from .machine.protocol import ToolOutput
+    from .machine.snapshot import Approval, Snapshot, approve, deny
+    from .machine.table import State
     from .messages import (
         AssistantMessage,
         Image,
@@ -45,22 +43,24 @@ if TYPE_CHECKING:
         UserMessage,
     )
     from .observe import Observer
-    from .protocol import ToolOutput
+    from .observe.log import LoggingObserver
+    from .providers.cassette import RecordingModel, ReplayMismatch, ReplayModel
     from .request import CompletionRequest, Model, ToolDefinition
-    from .snapshot import Approval, Snapshot, approve, deny
-    from .table import State
+    from .run.console import stream_to_stdout
+    from .run.driver import AgentRun
+    from .run.effects import DirectEffects, Effects
     from .tools import Tool, ToolServer, ToolSet, tool
 
 _EXPORTS: dict[str, str] = {
     "Agent": "agent",
     "DEFAULT_MAX_TURNS": "agent",
-    "RecordingModel": "cassette",
-    "ReplayMismatch": "cassette",
-    "ReplayModel": "cassette",
-    "stream_to_stdout": "console",
-    "AgentRun": "driver",
-    "DirectEffects": "effects",
-    "Effects": "effects",
+    "RecordingModel": "providers.cassette",
+    "ReplayMismatch": "providers.cassette",
+    "ReplayModel": "providers.cassette",
+    "stream_to_stdout": "run.console",
+    "AgentRun": "run.driver",
+    "DirectEffects": "run.effects",
+    "Effects": "run.effects",
     "AgentFSMError": "errors",
     "ApprovalRequired": "errors",
     "CompletionError": "errors",
@@ -78,7 +78,7 @@ _EXPORTS: dict[str, str] = {
     "StreamAssistantItem": "items",
     "StreamItem": "items",
     "StreamUserItem": "items",
-    "LoggingObserver": "log",
+    "LoggingObserver": "observe.log",
     "TurnMachine": "machine",
     "AssistantMessage": "messages",
     "Image": "messages",
@@ -91,15 +91,15 @@ _EXPORTS: dict[str, str] = {
     "Usage": "messages",
     "UserMessage": "messages",
     "Observer": "observe",
-    "ToolOutput": "protocol",
+    "ToolOutput": "machine.protocol",
     "CompletionRequest": "request",
     "Model": "request",
     "ToolDefinition": "request",
-    "Approval": "snapshot",
-    "Snapshot": "snapshot",
-    "approve": "snapshot",
-    "deny": "snapshot",
-    "State": "table",
+    "Approval": "machine.snapshot",
+    "Snapshot": "machine.snapshot",
+    "approve": "machine.snapshot",
+    "deny": "machine.snapshot",
+    "State": "machine.table",
     "Tool": "tools",
     "ToolServer": "tools",
     "ToolSet": "tools",

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .driver import AgentRun
-from .effects import Effects
 from .errors import ConfigurationError, SnapshotError
 from .hooks import live_hooks
 from .machine import TurnMachine
+from .machine.snapshot import Approval, Snapshot
 from .messages import Message, UserMessage
 from .request import Model
-from .snapshot import Approval, Snapshot
+from .run.driver import AgentRun
+from .run.effects import Effects
 from .tools import DEFAULT_TOOL_TIMEOUT, Tool, ToolServer, ToolSet
 
 if TYPE_CHECKING:
@@ -55,9 +55,9 @@ class Agent:
             60). Only for ``tools`` given as functions: a ``ToolServer`` of your own (a
             ``ToolSet`` included) carries its own timeouts, and giving both is an error.
         effects: how the driver calls the model and tools, reads the clock and makes ids (see
-            :mod:`agent_fsm.effects`); the default does it directly.
+            :mod:`agent_fsm.run.effects`); the default does it directly.
         observers: who observes each run (see :mod:`agent_fsm.observe`); by default one
-            :class:`~agent_fsm.log.LoggingObserver`. Add an :class:`~agent_fsm.otel.OTelObserver`
+            :class:`~agent_fsm.observe.log.LoggingObserver`. Add an :class:`~agent_fsm.observe.otel.OTelObserver`
             for spans; ``()`` observes nothing.
     """
 

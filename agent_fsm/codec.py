@@ -20,6 +20,7 @@ from .errors import AgentFSMError
 from .events import Final as FinalEvent
 from .events import ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
 from .items import FinalResponse, StreamAssistantItem, StreamUserItem
+from .machine.protocol import ToolOutput
 from .messages import (
     AssistantMessage,
     Image,
@@ -32,7 +33,6 @@ from .messages import (
     Usage,
     UserMessage,
 )
-from .protocol import ToolOutput
 from .request import CompletionRequest, ToolDefinition
 
 __all__ = ["CodecError", "converter", "from_dict", "from_json", "to_dict", "to_json", "to_json_value"]

@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .machine.snapshot import Snapshot
     from .messages import Message, ToolCall, UserMessage
-    from .snapshot import Snapshot
 
 __all__ = [
     "AgentFSMError",

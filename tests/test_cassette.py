@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from agent_fsm import Agent, CompletionError, RecordingModel, ReplayMismatch, ReplayModel, Usage, tool
-from agent_fsm.cassette import CASSETTE_VERSION, read_cassette
 from agent_fsm.cli import main
 from agent_fsm.codec import to_json
 from agent_fsm.errors import ConfigurationError
 from agent_fsm.events import Final, ReasoningDelta, TextDelta, ToolCallReady
 from agent_fsm.messages import Reasoning, ToolCall, ToolFunction
+from agent_fsm.providers.cassette import CASSETTE_VERSION, read_cassette
 from agent_fsm.testing import ScriptedModel
 
 from .support import collect

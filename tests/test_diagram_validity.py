@@ -18,8 +18,8 @@ from agent_fsm import Agent
 from agent_fsm.diagram import render
 from agent_fsm.diagram._gallery import demo_trace
 from agent_fsm.events import Final, TextDelta
+from agent_fsm.machine.table import Edge
 from agent_fsm.messages import Usage
-from agent_fsm.table import Edge
 from agent_fsm.testing import ScriptedModel
 
 from .support import collect

@@ -19,11 +19,11 @@ import sys
 from typing import Any
 
 from ..agent import DEFAULT_MAX_TURNS, Agent
-from ..console import stream_to_stdout
 from ..errors import AgentFSMError, ConfigurationError
 from ..providers import AnthropicModel, OllamaModel, OpenAIChatModel, OpenAIResponsesModel
 from ..providers._base import HTTPModel
 from ..providers.errors import MissingAPIKeyError
+from ..run.console import stream_to_stdout
 from ..tools import Tool, ToolServer
 from ._load import LoadError, load_object
 

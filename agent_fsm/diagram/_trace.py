@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 
 from ..errors import AgentFSMError
-from ..table import EDGES, Edge, State
+from ..machine.table import EDGES, Edge, State
 
 __all__ = ["TRACE_FORMAT", "TRACE_VERSION", "Trace", "TraceError", "check_trace", "trace_from_json", "trace_to_json"]
 

@@ -21,8 +21,8 @@ import attrs
 from attrs import frozen
 
 from ..errors import ToolServerError
+from ..machine.protocol import ToolOutput
 from ..messages import JSONValue
-from ..protocol import ToolOutput
 from ..request import ToolDefinition
 from ..tools import Tool, ToolSet, raised, timed_out, to_output, tool, unknown_tool
 from .policy import hang

@@ -22,12 +22,12 @@ from ..agent import Agent
 from ..hooks import live_hooks
 from ..machine import TurnMachine
 from ..messages import Message, Text, UserMessage
+from ..run.sync_driver import CONSUMER_CLOSED, SyncScript, iter_sync
 from ..tools import ToolServer, ToolSet
 from .behaviours import ToolBehaviours
 from .policy import HookPolicy, PolicyHook
 from .record import RunRecord, check_deterministic, played_usage, run_agent
 from .scripted import ScriptedModel
-from .sync_driver import CONSUMER_CLOSED, SyncScript, iter_sync
 
 __all__ = ["FuzzAgent", "FuzzCase", "check_case", "run_case"]
 

@@ -2,9 +2,9 @@
 
 A failing fuzz case is printed in this form, to be pasted into a regression test and loaded back
 with :func:`load_cassette`. It is the format of record/replay cassettes of real model calls
-(:mod:`agent_fsm.cassette`): a header with ``"format": "agent-fsm/cassette"``, a schema
+(:mod:`agent_fsm.providers.cassette`): a header with ``"format": "agent-fsm/cassette"``, a schema
 ``version`` and a ``kind`` (here ``agent-fsm/fuzz-case``, with the case's parameters), then one
-line per model call. :class:`~agent_fsm.cassette.ReplayModel` plays a fuzz cassette's calls too
+line per model call. :class:`~agent_fsm.providers.cassette.ReplayModel` plays a fuzz cassette's calls too
 (all but ``notAnEvent`` entries, which only this kit can play).
 
 Line 1, the header (keys sorted, as every line)::
@@ -39,11 +39,11 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
-from ..cassette import FORMAT as CASSETTE_FORMAT
 from ..codec import CodecError, from_dict, to_dict
 from ..errors import CompletionError
 from ..events import ModelEvent
 from ..messages import Message
+from ..providers.cassette import FORMAT as CASSETTE_FORMAT
 from .behaviours import ToolBehaviours
 from .case import FuzzCase
 from .policy import HookPolicy

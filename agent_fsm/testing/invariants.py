@@ -25,8 +25,8 @@ from ..errors import (
 from ..events import Final, Reasoning, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
 from ..hooks import HOOK_NAMES
 from ..items import FinalResponse, StreamAssistantItem, StreamItem, StreamUserItem
+from ..machine.table import FINAL, Edge, State
 from ..messages import AssistantMessage, Message, Text, ToolCall, ToolResult, Usage, UserMessage
-from ..table import FINAL, Edge, State
 
 __all__ = ["check_ending", "check_history_invariants", "check_run", "check_trace", "check_turn_content"]
 

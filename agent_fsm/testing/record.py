@@ -25,8 +25,8 @@ from ..codec import to_dict
 from ..errors import AgentFSMError
 from ..events import Final
 from ..items import StreamItem
+from ..machine.table import Edge, State
 from ..messages import Message, Text, Usage, UserMessage
-from ..table import Edge, State
 from .hook_contract import check_hook_calls
 from .invariants import check_ending, check_run, check_trace, check_turn_content, fail
 from .policy import STALLED, PolicyHook

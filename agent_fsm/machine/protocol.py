@@ -26,8 +26,8 @@ from typing import Any, Final, TypeAlias
 import attrs
 from attrs import frozen
 
-from .messages import ToolCall, ToolResultContent, _result_parts
-from .request import CompletionRequest
+from ..messages import ToolCall, ToolResultContent, _result_parts
+from ..request import CompletionRequest
 
 __all__ = [
     "NEXT_EVENT",

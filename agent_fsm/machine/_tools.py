@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
-from .events import ToolCallReady
-from .hooks import HookAction, ToolCallHookAction, Verdict
-from .items import StreamItem, StreamUserItem
-from .messages import Message, Text, ToolResult, UserMessage
+from ..events import ToolCallReady
+from ..hooks import HookAction, ToolCallHookAction, Verdict
+from ..items import StreamItem, StreamUserItem
+from ..messages import Message, Text, ToolResult, UserMessage
 from .protocol import NEXT_TOOL_OUTPUT, Action, CallHook, RunTools, ToolOutput
 from .table import State
 

@@ -23,20 +23,20 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from types import TracebackType
 from typing import Any
 
+from ..errors import AgentFSMError, ToolServerError
+from ..items import FinalResponse, StreamAssistantItem, StreamItem
+from ..machine import TurnMachine
+from ..machine.protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
+from ..machine.snapshot import Snapshot
+from ..machine.table import Edge, State
+from ..messages import Message, Text, ToolCall, Usage
+from ..observe import Observer
+from ..observe.log import LoggingObserver, get_logger
+from ..observe.redact import Redactor
+from ..request import CompletionRequest, Model
+from ..tools import ToolServer, to_output
 from .effects import DirectEffects, Effects
-from .errors import AgentFSMError, ToolServerError
-from .items import FinalResponse, StreamAssistantItem, StreamItem
-from .log import LoggingObserver, get_logger
-from .machine import TurnMachine
-from .messages import Message, Text, ToolCall, Usage
-from .observe import Observer
-from .protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
-from .redact import Redactor
-from .request import CompletionRequest, Model
-from .snapshot import Snapshot
-from .table import Edge, State
 from .telemetry import RunTelemetry
-from .tools import ToolServer, to_output
 
 __all__ = ["AgentRun"]
 

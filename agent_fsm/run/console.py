@@ -6,8 +6,8 @@ import sys
 from collections.abc import AsyncIterable
 from typing import TextIO
 
-from .events import Reasoning, ReasoningDelta, TextDelta
-from .items import FinalResponse, StreamAssistantItem, StreamItem, StreamUserItem
+from ..events import Reasoning, ReasoningDelta, TextDelta
+from ..items import FinalResponse, StreamAssistantItem, StreamItem, StreamUserItem
 
 __all__ = ["print_run", "stream_to_stdout"]
 
@@ -56,7 +56,7 @@ async def print_run(
 ) -> FinalResponse | None:
     """Print every item of a run legibly as it arrives: reasoning, text, tool calls and their
     arguments as they stream, tool results, each turn's usage; return the ``FinalResponse``."""
-    from .events import Final, ToolCallDelta, ToolCallReady
+    from ..events import Final, ToolCallDelta, ToolCallReady
 
     out = file if file is not None else sys.stdout
     style = _Style(out.isatty() if color is None else color)

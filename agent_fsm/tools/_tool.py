@@ -36,14 +36,14 @@ from typing import Any, Literal, Protocol, TypeAlias, TypeVar, overload, runtime
 import attrs
 from attrs import frozen
 
+from ..codec import to_json_value
+from ..errors import ConfigurationError
+from ..machine.protocol import ToolOutput
+from ..messages import Image, JSONValue, Text, ToolResultContent
+from ..observe.log import get_logger
+from ..observe.redact import Redactor
+from ..request import ToolDefinition
 from .arguments import ArgumentError
-from .codec import to_json_value
-from .errors import ConfigurationError
-from .log import get_logger
-from .messages import Image, JSONValue, Text, ToolResultContent
-from .protocol import ToolOutput
-from .redact import Redactor
-from .request import ToolDefinition
 from .signature import Signature
 
 __all__ = [
@@ -234,7 +234,7 @@ def tool(
 
     The name is the function's name; the description is the docstring's first paragraph; each
     parameter's description comes from the docstring's ``Args:`` section; the JSON Schema of
-    the arguments comes from the type hints (see :mod:`agent_fsm.schema` for what is accepted).
+    the arguments comes from the type hints (see :mod:`agent_fsm.tools.schema` for what is accepted).
     A sync function runs in a worker thread. In a class body, ``@tool`` goes above
     ``@staticmethod`` / ``@classmethod``, and methods are collected with
     :meth:`ToolSet.from_object`.

@@ -2,8 +2,8 @@
 
 Each model event type maps to one trigger. A live hook for it is asked first (the machine returns
 ``CallHook`` and fires the trigger with the answer); without one, the trigger fires with
-"continue" - and for deltas, the compiled fast path (:mod:`agent_fsm.fastpath`) takes the edge
-directly. The callbacks append to the turn's :class:`~agent_fsm.turn.TurnBuffer` and emit each
+"continue" - and for deltas, the compiled fast path (:mod:`agent_fsm.machine.fastpath`) takes the edge
+directly. The callbacks append to the turn's :class:`~agent_fsm.machine._turn.TurnBuffer` and emit each
 event as it was received. This module holds those handlers and callbacks; ``TurnMachine``
 inherits them.
 """
@@ -13,16 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
-from .errors import IllegalTransition
-from .events import Final as FinalEvent
-from .events import ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
-from .hooks import HookAction, Verdict
-from .items import FinalResponse, StreamAssistantItem, StreamItem
-from .messages import Message, Reasoning, Usage, UserMessage
+from ..errors import IllegalTransition
+from ..events import Final as FinalEvent
+from ..events import ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
+from ..hooks import HookAction, Verdict
+from ..items import FinalResponse, StreamAssistantItem, StreamItem
+from ..messages import Message, Reasoning, Usage, UserMessage
+from ..request import CompletionRequest, ToolDefinition
+from ._turn import TurnBuffer
 from .protocol import NEXT_EVENT, STOP, Action, CallHook
-from .request import CompletionRequest, ToolDefinition
 from .table import State
-from .turn import TurnBuffer
 
 __all__ = ["StreamStage"]
 

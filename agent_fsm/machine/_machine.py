@@ -1,9 +1,9 @@
 """The turn loop's sans-IO machine and its step API.
 
-The states, the table and the theory of operation are in :mod:`agent_fsm.table`; this module runs
+The states, the table and the theory of operation are in :mod:`agent_fsm.machine.table`; this module runs
 them. :class:`TurnMachine` is fed events and hook verdicts and answers with an *action* for its
-driver (:mod:`agent_fsm.protocol`) plus items in its ``outbox``. It never awaits, reads a clock or
-does I/O, so any driver can run it: the async one in :mod:`agent_fsm.driver`, a plain loop in a
+driver (:mod:`agent_fsm.machine.protocol`) plus items in its ``outbox``. It never awaits, reads a clock or
+does I/O, so any driver can run it: the async one in :mod:`agent_fsm.run.driver`, a plain loop in a
 sync service, trio, or a durable-workflow engine. Example, with a model whose ``stream`` is sync::
 
     m = TurnMachine("2+3?", max_turns=4)
@@ -26,7 +26,7 @@ sync service, trio, or a durable-workflow engine. Example, with a model whose ``
     m.state, m.history, m.error
 
 One ``transitions.Machine``, built once from the table, is the definition everything runs from.
-Its edges are read back (``EDGES``) and compiled (:mod:`agent_fsm.fastpath`): for each trigger,
+Its edges are read back (``EDGES``) and compiled (:mod:`agent_fsm.machine.fastpath`): for each trigger,
 the machine picks the first edge whose conditions hold and runs the steps ``transitions`` would
 run for it - ``before``, ``on_exit``, the state change, ``on_enter``, ``after`` - as plain calls,
 because ``Event.trigger`` costs about 8 us a transition, more than a whole hand-written turn of a
@@ -44,8 +44,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from .endings import Checkpoint, Endings
-from .errors import (
+from ..errors import (
     AgentFSMError,
     CompletionError,
     ConfigurationError,
@@ -54,19 +53,20 @@ from .errors import (
     SnapshotError,
     ToolServerError,
 )
-from .events import Final as FinalEvent
-from .events import ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
+from ..events import Final as FinalEvent
+from ..events import ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
+from ..hooks import HookAction, ToolCallHookAction, Verdict
+from ..items import StreamAssistantItem, StreamItem
+from ..messages import AssistantMessage, Message, Reasoning, Text, Usage, UserMessage
+from ..request import CompletionRequest, ToolDefinition
+from ._endings import Checkpoint, Endings
+from ._stream import StreamStage
+from ._tools import ToolStage
+from ._turn import TurnBuffer
 from .fastpath import compile_dispatch, compile_fast
-from .hooks import HookAction, ToolCallHookAction, Verdict
-from .items import StreamAssistantItem, StreamItem
-from .messages import AssistantMessage, Message, Reasoning, Text, Usage, UserMessage
 from .protocol import NEXT_EVENT, STOP, Action, CallHook, SendRequest, ToolOutput
-from .request import CompletionRequest, ToolDefinition
 from .snapshot import Approval, Snapshot
-from .stream_stage import StreamStage
 from .table import EDGES, FINAL, TRIGGER_HOOKS, Edge, State, build_machine
-from .tool_stage import ToolStage
-from .turn import TurnBuffer
 
 __all__ = ["TurnMachine"]
 
@@ -94,7 +94,7 @@ class TurnMachine(StreamStage, ToolStage, Endings):
     """One run of the turn loop, driven from outside through the step API.
 
     Call :meth:`start`, perform each returned action and feed its outcome back with the matching
-    method (see :mod:`agent_fsm.protocol`); drain :attr:`outbox` after every step. A machine runs
+    method (see :mod:`agent_fsm.machine.protocol`); drain :attr:`outbox` after every step. A machine runs
     one run; it is cheap to make. :meth:`snapshot` captures it; :meth:`restore` makes a machine
     that continues a snapshot.
 
@@ -441,7 +441,7 @@ class TurnMachine(StreamStage, ToolStage, Endings):
     def _fire(self, trigger: str, verdict: Verdict, payload: Any, *, must: bool = True) -> bool:
         """Take the first edge of ``trigger`` whose conditions hold in the current state.
 
-        The edge runs as compiled from the live machine (:mod:`agent_fsm.fastpath`), or, with
+        The edge runs as compiled from the live machine (:mod:`agent_fsm.machine.fastpath`), or, with
         ``fast_path=False``, through ``transitions``' own ``Event.trigger``. With ``must``,
         finding no edge raises ``IllegalTransition``.
         """

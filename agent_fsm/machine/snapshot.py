@@ -21,11 +21,10 @@ from typing import Any, Final, Literal
 
 from attrs import frozen
 
-from .codec import CodecError, from_dict, to_dict
-from .errors import SnapshotError
-from .events import ToolCallReady
-from .hooks import ToolCallHookAction, Verdict
-from .messages import Message, ToolResult, Usage
+from ..errors import SnapshotError
+from ..events import ToolCallReady
+from ..hooks import ToolCallHookAction, Verdict
+from ..messages import Message, ToolResult, Usage
 from .table import State, definition_hash
 
 __all__ = ["SNAPSHOT_VERSION", "Approval", "Snapshot", "ToolStageSnapshot", "approve", "deny"]
@@ -91,6 +90,8 @@ class Snapshot:
 
     def to_dict(self) -> dict[str, Any]:
         """The snapshot as plain JSON data (what :meth:`from_dict` reads back)."""
+        from ..codec import to_dict  # cattrs only when a snapshot is encoded: the core never loads it
+
         tools = None
         if self.tools is not None:
             tools = {
@@ -129,6 +130,8 @@ class Snapshot:
             SnapshotError: for another format, a newer schema, another machine definition, or
                 data that does not describe a snapshot.
         """
+        from ..codec import CodecError, from_dict  # cattrs only when a snapshot is decoded
+
         if not isinstance(data, Mapping) or data.get("format") != FORMAT:
             raise SnapshotError(f"not an agent-fsm snapshot (expected format {FORMAT!r})")
         version = data.get("version")

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeAlias
 
-from .hooks import HookAction
+from ..hooks import HookAction
 from .table import EDGES, VERDICT_CONDITIONS, Edge, State, build_machine
 
 __all__ = ["Compiled", "compile_dispatch", "compile_fast", "edge_steps"]

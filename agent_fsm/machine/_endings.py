@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import AgentFSMError, ApprovalRequired, MaxTurnsExceeded, PromptCancelled
-from .events import ToolCallReady
-from .hooks import Verdict
-from .messages import AssistantMessage, Message, Text, ToolResult, Usage, UserMessage
+from ..errors import AgentFSMError, ApprovalRequired, MaxTurnsExceeded, PromptCancelled
+from ..events import ToolCallReady
+from ..hooks import Verdict
+from ..messages import AssistantMessage, Message, Text, ToolResult, Usage, UserMessage
+from ._turn import TurnBuffer
 from .snapshot import Snapshot, ToolStageSnapshot
 from .table import State
-from .turn import TurnBuffer
 
 __all__ = ["Endings"]
 
@@ -61,7 +61,7 @@ class Endings:
         def _stage_decisions(self) -> list[Verdict]: ...
 
     def snapshot(self) -> Snapshot:
-        """The run as of its last completed step (see :mod:`agent_fsm.snapshot`); any time."""
+        """The run as of its last completed step (see :mod:`agent_fsm.machine.snapshot`); any time."""
         state, length, turns, usage, mark, stage = self._checkpoint_now()
         emitted = self._emitted_at(mark)
         return Snapshot(state, self.state, tuple(self._history[:length]), turns, self.max_turns, usage, emitted, stage)

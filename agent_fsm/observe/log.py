@@ -1,0 +1,222 @@
+"""Where the library's structured log events go, and the observer that logs every run.
+
+The library never configures structlog. When the application has configured it, events go through
+the application's configuration. When it has not, they go to the standard library logger
+``agent_fsm`` (silent below WARNING unless the application says otherwise), instead of structlog's
+default of printing everything to stdout, which no embedder asked for.
+
+:class:`LoggingObserver` (the default observer, see :mod:`agent_fsm.observe`) logs a run as
+structured events - ``run started``, ``state change``, ``model call started`` / ``finished`` /
+``failed``, ``tool call started`` / ``finished`` / ``failed`` / ``cancelled``, ``run ended`` -
+each carrying ``run_id``, ``agent``, ``turn``, ``state`` and the ``gen_ai.*`` fields that apply.
+Around a model call's request and around each tool call it also binds ``run_id``, ``agent``,
+``turn`` (and the tool's name and call id) with ``structlog.contextvars``, so that a provider's or
+a tool's own log events carry them too, when the application merges context variables (the CLI
+does). That binding never outlives the awaited call, so it never reaches the code consuming the
+run or the tasks that code starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from structlog.contextvars import bind_contextvars, reset_contextvars
+
+from ..errors import CompletionError
+from ..machine.table import State
+from . import genai as G
+
+if TYPE_CHECKING:
+    from . import ModelCall, RunEnd, RunInfo, StateChange, ToolCallRecord
+
+__all__ = ["LoggingObserver", "enabled", "get_logger"]
+
+_STDLIB = logging.getLogger("agent_fsm")
+_FALLBACK_PROCESSORS: tuple[Any, ...] = (
+    structlog.stdlib.filter_by_level,
+    structlog.contextvars.merge_contextvars,
+    structlog.processors.format_exc_info,
+    structlog.processors.KeyValueRenderer(key_order=["event"], sort_keys=True),
+)
+"""The chain used when the application has not configured structlog (constant: it is not config)."""
+
+
+def get_logger(**context: Any) -> Any:
+    """A structlog logger bound to ``context``, routed as the module docstring says."""
+    if structlog.is_configured():
+        return structlog.get_logger("agent_fsm").bind(**context)
+    # Built directly rather than through ``wrap_logger(...).bind()``: a tenth of the cost, per run.
+    return structlog.stdlib.BoundLogger(_STDLIB, _FALLBACK_PROCESSORS, context)
+
+
+def enabled(logger: Any, level: int = logging.DEBUG) -> bool:
+    """Whether ``logger`` would emit at ``level`` (cheap; lets hot code skip building events)."""
+    if isinstance(logger, structlog.stdlib.BoundLogger):
+        return logger.isEnabledFor(level)
+    is_enabled_for = getattr(logger, "is_enabled_for", None)
+    if is_enabled_for is not None:
+        return bool(is_enabled_for(level))
+    return True
+
+
+class LoggingObserver:
+    """Logs every run as structured events (the default observer of an ``Agent``).
+
+    Levels: the run's start, state changes and the starts of calls at DEBUG; finished calls and
+    the run's end at INFO; failed model calls, failed tool servers and runs ending in ``Failed``
+    or ``MaxTurnsExceeded`` at WARNING. Error text is redacted (:mod:`agent_fsm.observe.redact`).
+
+    Args:
+        capture_content: also log the prompt, each model call's input and output messages, tool
+            arguments and tool results, and the final response. Off by default, as the GenAI
+            semantic conventions recommend: they are the user's data.
+    """
+
+    def __init__(self, *, capture_content: bool = False) -> None:
+        self.capture_content = capture_content
+
+    def start_run(self, run: RunInfo) -> _RunLog:
+        return _RunLog(run, self.capture_content)
+
+
+class _RunLog:
+    """One run's logging: a logger bound to the run, and the run's fixed fields."""
+
+    def __init__(self, run: RunInfo, capture: bool) -> None:
+        self._run = run
+        self._capture = capture
+        self._log = log = get_logger(run_id=run.run_id, agent=run.agent_name)
+        self._debug = enabled(log, logging.DEBUG)
+        self._info = enabled(log, logging.INFO)
+        self.wants_state_changes = self._debug
+        self._model_fields: dict[str, Any] = {G.PROVIDER: run.provider_name}
+        if run.model_name is not None:
+            self._model_fields[G.REQUEST_MODEL] = run.model_name
+        if self._debug:
+            fields = {G.OPERATION: G.INVOKE_AGENT, G.AGENT_NAME: run.agent_name, **self._model_fields}
+            if capture:
+                fields[G.INPUT_MESSAGES] = G.to_messages(run.messages[-1:])
+            log.debug("run started", turn=0, state=run.state.value, max_turns=run.max_turns, **fields)
+
+    # ------------------------------------------------------------------ state
+
+    def state_changed(self, change: StateChange) -> None:
+        self._log.debug(
+            "state change",
+            turn=change.turn,
+            state=change.dest.value,
+            from_state=change.source.value,
+            trigger=change.trigger,
+            guard=change.guard,
+        )
+
+    # ------------------------------------------------------------------ model calls
+
+    def model_call_started(self, call: ModelCall) -> None:
+        if not self._debug:
+            return
+        fields: dict[str, Any] = {G.OPERATION: G.CHAT, **self._model_fields}
+        if self._capture:
+            fields[G.INPUT_MESSAGES] = G.to_messages(call.request.messages)
+            fields[G.SYSTEM_INSTRUCTIONS] = G.text_parts(call.request.preamble)
+        self._log.debug("model call started", turn=call.turn, state="Streaming", **fields)
+
+    def model_call_context(self, call: ModelCall) -> _Bound:
+        return _Bound({"run_id": self._run.run_id, "agent": self._run.agent_name, "turn": call.turn})
+
+    def model_call_ended(self, call: ModelCall) -> None:
+        failed = isinstance(call.error, CompletionError)
+        if not (failed or self._info):
+            return
+        fields: dict[str, Any] = {G.OPERATION: G.CHAT, **self._model_fields}
+        rid, rmodel = call.response_id, call.response_model
+        if rid is not None:
+            fields[G.RESPONSE_ID] = rid
+        if rmodel is not None:
+            fields[G.RESPONSE_MODEL] = rmodel
+        if call.final is not None:
+            fields[G.USAGE_INPUT] = call.usage.input_tokens
+            fields[G.USAGE_OUTPUT] = call.usage.output_tokens
+        if call.time_to_first_chunk is not None:
+            fields[G.TIME_TO_FIRST_CHUNK] = call.time_to_first_chunk
+        if call.error is not None:
+            fields.update(self._error_fields(call.error))
+        if self._capture and call.output is not None:
+            fields[G.OUTPUT_MESSAGES] = G.to_messages([call.output])
+        emit = self._log.warning if failed else self._log.info
+        event = "model call failed" if failed else "model call finished"
+        emit(event, turn=call.turn, state=call.state.value, duration_s=call.duration, **fields)
+
+    # ------------------------------------------------------------------ tool calls
+
+    @contextmanager
+    def tool_call(self, record: ToolCallRecord) -> Iterator[None]:
+        run, call = self._run, record.call
+        tool = {G.TOOL_NAME: call.function.name, G.TOOL_CALL_ID: call.id}
+        with _Bound({"run_id": run.run_id, "agent": run.agent_name, "turn": record.turn, **tool}):
+            if self._debug:
+                self._log.debug("tool call started", turn=record.turn, state="ExecutingTool", **tool)
+            try:
+                yield
+            finally:
+                self._tool_ended(record, tool)
+
+    def _tool_ended(self, record: ToolCallRecord, tool: dict[str, str]) -> None:
+        fields: dict[str, Any] = {G.OPERATION: G.EXECUTE_TOOL, **tool}
+        base = {"turn": record.turn, "state": "ExecutingTool", "duration_s": record.duration}
+        error = record.error
+        if isinstance(error, asyncio.CancelledError):
+            self._log.info("tool call cancelled", **base, **fields)
+        elif error is not None:
+            self._log.warning("tool call failed", **base, **fields, **self._error_fields(error))
+        elif self._info and record.output is not None:
+            if self._capture:
+                fields[G.TOOL_ARGUMENTS] = record.call.function.arguments
+                fields[G.TOOL_RESULT] = G.result_text(record.output.content)
+            self._log.info("tool call finished", **base, is_error=record.output.is_error, **fields)
+
+    # ------------------------------------------------------------------ the end
+
+    def run_ended(self, end: RunEnd) -> None:
+        warn = end.state in (State.Failed, State.MaxTurnsExceeded)
+        if not (warn or self._info):
+            return
+        fields: dict[str, Any] = {
+            G.OPERATION: G.INVOKE_AGENT,
+            G.USAGE_INPUT: end.usage.input_tokens,
+            G.USAGE_OUTPUT: end.usage.output_tokens,
+        }
+        if end.error is not None:
+            fields.update(self._error_fields(end.error))
+        if self._capture and end.result is not None:
+            fields["response"] = end.result.response
+        emit = self._log.warning if warn else self._log.info
+        emit("run ended", turn=end.turns, state=end.state.value, duration_s=end.duration, **fields)
+
+    def _error_fields(self, error: BaseException) -> dict[str, Any]:
+        fields: dict[str, Any] = {G.ERROR_TYPE: type(error).__name__, "error": self._run.redact.error(error)}
+        status = getattr(error, "status", None)
+        if isinstance(status, int):
+            fields["http.response.status_code"] = status
+        return fields
+
+
+class _Bound:
+    """``structlog.contextvars.bound_contextvars`` at a third of its cost (it runs on every call)."""
+
+    __slots__ = ("_tokens", "_values")
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._values = values
+        self._tokens: Any = None
+
+    def __enter__(self) -> None:
+        self._tokens = bind_contextvars(**self._values)
+
+    def __exit__(self, *exc_info: object) -> None:
+        reset_contextvars(**self._tokens)
