@@ -77,7 +77,7 @@ def test_fuzz_reports_a_broken_machine_with_a_cassette(
     original = TurnMachine._seal
 
     def forgetful_seal(self: TurnMachine, why: str) -> None:
-        self._calls = []
+        self._batch = None
         original(self, why)
 
     monkeypatch.setattr(TurnMachine, "_seal", forgetful_seal)

@@ -36,6 +36,14 @@ that edge's callback. ``TurnMachine(fast_path=False)`` is the reference mode: ev
 through the shared ``transitions.Machine``'s ``Event.trigger`` (the run is passed to it as the
 model, never registered on it, so nothing can leak). Property tests hold the two modes to
 identical items, history, states and traces on random runs.
+
+:class:`TurnMachine` is one class. What it keeps besides its position is held by objects it owns,
+each with its own state and rules: the streaming turn (:class:`~agent_fsm.machine._turn.TurnBuffer`),
+the turn's tool calls (:class:`~agent_fsm.machine._batch.ToolBatch`), and where the run stops
+(:mod:`agent_fsm.machine._endings`: checkpoints and the sealing rule). The table's callbacks are
+the machine's methods, because ``transitions`` calls them by name on its model; each one hands its
+work to the collaborator concerned. The module reads top to bottom: construction and restore, the
+step API, stepping and firing, the guards, the model events' handlers, the callbacks, snapshots.
 """
 
 from __future__ import annotations
@@ -44,40 +52,46 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
+import attrs
+
 from ..errors import (
     AgentFSMError,
+    ApprovalRequired,
     CompletionError,
     ConfigurationError,
     HookError,
     IllegalTransition,
+    MaxTurnsExceeded,
+    PromptCancelled,
     SnapshotError,
     ToolServerError,
 )
 from ..events import Final as FinalEvent
 from ..events import ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
-from ..hooks import HookAction, ToolCallHookAction, Verdict
-from ..items import StreamAssistantItem, StreamItem
+from ..hooks import CONTINUE, TOOL_CONTINUE, HookAction, ToolCallHookAction, Verdict
+from ..items import FinalResponse, StreamAssistantItem, StreamItem, StreamUserItem
 from ..messages import AssistantMessage, Message, Reasoning, Text, Usage, UserMessage
 from ..request import CompletionRequest, ToolDefinition
-from ._endings import Checkpoint, Endings
-from ._stream import StreamStage
-from ._tools import ToolStage
+from ._batch import ToolBatch
+from ._endings import Checkpoint, TraceMark, seal
 from ._turn import TurnBuffer
 from .fastpath import compile_dispatch, compile_fast
-from .protocol import NEXT_EVENT, STOP, Action, CallHook, SendRequest, ToolOutput
+from .protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
 from .snapshot import Approval, Snapshot
 from .table import EDGES, FINAL, TRIGGER_HOOKS, Edge, State, build_machine
 
-__all__ = ["TurnMachine"]
+__all__ = ["TurnMachine", "check_limits"]
 
 S = State
 _STREAMING: Final = S.Streaming
-_CONTINUE: Final = HookAction.cont()
-_TOOL_CONTINUE: Final = ToolCallHookAction.cont()
-_ALLOWED_VERDICTS: Final[Mapping[str, frozenset[str]]] = {
-    hook: frozenset({"continue", "skip", "defer", "terminate"} if hook == "on_tool_call" else {"continue", "terminate"})
-    for hook in TRIGGER_HOOKS.values()
+_VERDICTS: Final[Mapping[str, frozenset[str]]] = {
+    trigger: frozenset(
+        {"continue", "skip", "defer", "terminate"} if trigger == "tool_verdict" else {"continue", "terminate"}
+    )
+    for trigger in TRIGGER_HOOKS
 }
+"""The verdicts each hook-guarded trigger's hook may answer."""
+_DEFER: Final = ToolCallHookAction.defer("the tool requires approval")
 _EMITTING: Final = frozenset(
     {"emit_text", "emit_tool_call_delta", "emit_reasoning_delta", "emit_reasoning", "queue_tool_call", "emit_final",
      "emit_tool_result", "emit_final_response"}
@@ -90,13 +104,24 @@ _FSM: Final = build_machine()
 _EVENTS: Final = _FSM.events
 
 
-class TurnMachine(StreamStage, ToolStage, Endings):
+def check_limits(max_turns: object, tool_concurrency: object) -> None:
+    """Refuse a turn budget or a tool concurrency that is not an int >= 1 (the one place it is checked).
+
+    Raises:
+        ConfigurationError: naming the bad value.
+    """
+    for name, value in (("max_turns", max_turns), ("tool_concurrency", tool_concurrency)):
+        if type(value) is not int or value < 1:
+            raise ConfigurationError(f"{name} must be an int >= 1, got {value!r}")
+
+
+class TurnMachine:
     """One run of the turn loop, driven from outside through the step API.
 
     Call :meth:`start`, perform each returned action and feed its outcome back with the matching
-    method (see :mod:`agent_fsm.machine.protocol`); drain :attr:`outbox` after every step. A machine runs
-    one run; it is cheap to make. :meth:`snapshot` captures it; :meth:`restore` makes a machine
-    that continues a snapshot.
+    method (see :mod:`agent_fsm.machine.protocol`); drain :attr:`outbox` after every step. A
+    machine runs one run; it is cheap to make. :meth:`snapshot` captures it; :meth:`restore`
+    makes a machine that continues a snapshot.
 
     Args:
         prompt: the user's prompt; a ``str`` is wrapped in a ``UserMessage``.
@@ -142,10 +167,7 @@ class TurnMachine(StreamStage, ToolStage, Endings):
         for i, message in enumerate(given):
             if not isinstance(message, UserMessage | AssistantMessage):
                 raise ConfigurationError(f"history[{i}] is a {type(message).__name__}, not a message")
-        if type(max_turns) is not int or max_turns < 1:
-            raise ConfigurationError(f"max_turns must be an int >= 1, got {max_turns!r}")
-        if type(tool_concurrency) is not int or tool_concurrency < 1:
-            raise ConfigurationError(f"tool_concurrency must be an int >= 1, got {tool_concurrency!r}")
+        check_limits(max_turns, tool_concurrency)
         live = frozenset(live_hooks)
         unknown = live - set(TRIGGER_HOOKS.values())
         if unknown:
@@ -155,8 +177,12 @@ class TurnMachine(StreamStage, ToolStage, Endings):
         self.max_turns = max_turns
         self.tool_concurrency = tool_concurrency
         self.live = live
+        self._asks = frozenset(trigger for trigger, hook in TRIGGER_HOOKS.items() if hook in live)
+        """The hook-guarded triggers whose hook is asked; the others carry "continue"."""
         self._approval_tools = frozenset(approval_tools)
-        self._request_fields = (preamble, tuple(tools), temperature, max_tokens, additional_params)
+        extra = dict(additional_params) if additional_params is not None else None
+        self._settings = CompletionRequest(prompt, (), preamble, tuple(tools), temperature, max_tokens, extra)
+        """Every request is this one with the turn's prompt and history (:meth:`begin_turn`)."""
         self._fast = fast_path
 
         self.outbox: deque[StreamItem] = deque()
@@ -173,19 +199,19 @@ class TurnMachine(StreamStage, ToolStage, Endings):
         """The request of the current (or last) model call."""
 
         self._history: list[Message] = [*given, prompt]
-        self._turn: TurnBuffer | None = None
+        self._turn: TurnBuffer | None = None  # the turn that streams
+        self._queued: list[ToolCallReady] = []  # the last turn's calls, until their batch begins
+        self._batch: ToolBatch | None = None  # the calls of the tool stage
         self._open = False  # a stream is open and may take a delta on the fast path
         self._request_pending = False
         self._final_seen = False
-        self._track_text = "on_text_delta" in live
         self._agg = ""
         self._last_text = ""
-        self._pending: tuple[str, Any, str] | None = None
-        self._reset_tools()
+        self._pending: tuple[str, Any, str] | None = None  # (trigger, payload, hook) of the hook asked
         self._started = False
         self._trace: list[list[int]] = [[-1, 0]]  # [edge index, times in a row]; a sentinel first
         self._emitted_before = 0  # items emitted by earlier runs of a resumed run
-        self._checkpoint: Checkpoint = (S.AwaitingCompletion, len(self._history), 0, Usage(), (1, 0), None)
+        self._checkpoint = Checkpoint(S.AwaitingCompletion, len(self._history), 0, Usage(), (1, 0))
         handlers: dict[type, Callable[[Any], Action | StreamAssistantItem]] = {
             TextDelta: self._on_text_delta,
             ToolCallDelta: self._on_tool_call_delta,
@@ -196,8 +222,7 @@ class TurnMachine(StreamStage, ToolStage, Endings):
         }
         if fast_path:
             for event_type, (trigger, fast) in _FAST.items():
-                hook = TRIGGER_HOOKS.get(trigger)
-                if hook is None or hook not in live:
+                if trigger not in self._asks:
                     handlers[event_type] = fast.__get__(self)
         self._on_event = handlers
 
@@ -235,25 +260,15 @@ class TurnMachine(StreamStage, ToolStage, Endings):
         self.turns = snapshot.turns
         self.usage = snapshot.usage
         self._emitted_before = snapshot.items_emitted
-        approvals = dict(approvals or {})
+        left = dict(approvals or {})
         if snapshot.state is S.ExecutingTool:
-            stage = snapshot.tools
-            if stage is None:
+            if snapshot.tools is None:
                 raise SnapshotError("malformed snapshot: the tool stage is missing")
             self.state = S.ExecutingTool
-            self._calls = list(stage.calls)
-            self.begin_tools(_CONTINUE, None)
-            done = len(stage.results)
-            self._results[:done] = stage.results
-            self._verdict_ix = self._result_ix = done
-            for offset, decision in enumerate(stage.decisions):
-                i = done + offset
-                if decision.kind == "defer":
-                    decision = _apply_approval(self._calls[i], decision, approvals)
-                self._decided[i] = decision
-        if approvals:
-            raise ConfigurationError(f"no deferred tool call has the id(s) {', '.join(sorted(approvals))}")
-        self._checkpoint = self._live_checkpoint(self.state is S.ExecutingTool)
+            self._batch = ToolBatch.resume(snapshot.tools, left)
+        if left:
+            raise ConfigurationError(f"no deferred tool call has the id(s) {', '.join(sorted(left))}")
+        self._checkpoint = self._live_checkpoint()
         return self
 
     # ------------------------------------------------------------------ step API
@@ -262,6 +277,13 @@ class TurnMachine(StreamStage, ToolStage, Endings):
     def history(self) -> tuple[Message, ...]:
         """The given history, the prompt, and every message of the run so far."""
         return tuple(self._history)
+
+    @property
+    def prompt(self) -> UserMessage:
+        """What the next (or current) model call sends: the prompt, then each turn's tool results."""
+        prompt = self._history[-1]
+        assert isinstance(prompt, UserMessage), "only read between a turn's request and its stream's end"
+        return prompt
 
     @property
     def done(self) -> bool:
@@ -277,6 +299,23 @@ class TurnMachine(StreamStage, ToolStage, Endings):
     def items_emitted(self) -> int:
         """How many items the run has emitted (including the runs it was resumed from)."""
         return self._emitted_at(self._trace_mark())
+
+    @property
+    def pending_approvals(self) -> tuple[ToolCallReady, ...]:
+        """The calls waiting for an approval (in ``AwaitingApproval``), in call order."""
+        return self._batch.pending_approvals if self._batch is not None else ()
+
+    @property
+    def event_handlers(self) -> Mapping[type, Callable[[Any], Action | StreamAssistantItem]]:
+        """The handler :meth:`model_event` dispatches each event type to, for a driver's hot loop.
+
+        A handler returns either an action, exactly as :meth:`model_event` does, or - when the
+        event took the fast path - the one ``StreamAssistantItem`` it emitted, handed over
+        directly instead of through the outbox (the stream stays open: feed the next event). The
+        async driver uses this; ``model_event`` is the same minus the shortcut. Unknown event
+        types are absent.
+        """
+        return self._on_event
 
     def start(self) -> Action:
         """Begin the run; returns the first action."""
@@ -296,46 +335,17 @@ class TurnMachine(StreamStage, ToolStage, Endings):
             return NEXT_EVENT
         return result
 
-    @property
-    def event_handlers(self) -> Mapping[type, Callable[[Any], Action | StreamAssistantItem]]:
-        """The handler :meth:`model_event` dispatches each event type to, for a driver's hot loop.
-
-        A handler returns either an action, exactly as :meth:`model_event` does, or - when the
-        event took the fast path - the one ``StreamAssistantItem`` it emitted, handed over
-        directly instead of through the outbox (the stream stays open: feed the next event). The
-        async driver uses this; ``model_event`` is the same minus the shortcut. Unknown event
-        types are absent.
-        """
-        return self._on_event
-
-    def _trace_mark(self) -> tuple[int, int]:
-        return (len(self._trace), self._trace[-1][1])
-
-    def _emitted_at(self, mark: tuple[int, int]) -> int:
-        """Items emitted up to a trace mark: every step of an emitting edge emitted one item."""
-        length, last_count = mark
-        steps = self._trace[1:length]
-        total = sum(n for i, n in steps[:-1] if _EMITS[i])
-        if steps and _EMITS[steps[-1][0]]:
-            total += last_count
-        return self._emitted_before + total
-
     def model_end(self) -> Action:
         """The model stream is exhausted."""
         self._expect_stream("stream_end")
-        self._fire("stream_end", _CONTINUE, None)
+        self._fire("stream_end", CONTINUE, None)
         return self._advance()
 
     def model_failed(self, error: BaseException) -> Action:
         """The model call failed, while opening or during iteration; ``error`` is what it raised."""
         if self.state is not S.Streaming or self._pending is not None:
             raise self._illegal("model_error", "no model call is in flight")
-        if isinstance(error, CompletionError):
-            err = error
-        else:
-            err = CompletionError(f"model stream failed: {type(error).__name__}: {error}")
-            err.__cause__ = error
-        self._fire("model_error", _CONTINUE, err)
+        self._fire("model_error", CONTINUE, _wrap(error, CompletionError, CompletionError, "model stream failed"))
         return STOP
 
     def hook_answer(self, answer: object) -> Action:
@@ -345,8 +355,8 @@ class TurnMachine(StreamStage, ToolStage, Endings):
             raise self._illegal("hook answer", "no hook was asked")
         trigger, payload, hook = pending
         if answer is None:
-            verdict: Verdict = _TOOL_CONTINUE if hook == "on_tool_call" else _CONTINUE
-        elif isinstance(answer, Verdict) and answer.kind in _ALLOWED_VERDICTS[hook]:
+            verdict: Verdict = TOOL_CONTINUE if trigger == "tool_verdict" else CONTINUE
+        elif isinstance(answer, Verdict) and answer.kind in _VERDICTS[trigger]:
             verdict = answer
         else:
             return self.hook_failed(TypeError(f"{hook} returned {answer!r}, which is not one of its verdicts"))
@@ -367,28 +377,21 @@ class TurnMachine(StreamStage, ToolStage, Endings):
         self._pending = None
         err = HookError(pending[2], detail=f"{type(error).__name__}: {error}")
         err.__cause__ = error
-        self._fire("hook_error", _CONTINUE, err)
+        self._fire("hook_error", CONTINUE, err)
         return STOP
 
     def tool_output(self, output: ToolOutput) -> Action:
         """Feed the output of the next call of the current ``RunTools`` batch."""
         if not isinstance(output, ToolOutput):
             raise self._illegal("tool_output", f"expected a ToolOutput, got {type(output).__name__}")
-        if self.state is not S.ExecutingTool or not self._running or self._pending is not None:
-            raise self._illegal("tool_output", "no tool call is running")
-        self._fire("tool_output", _CONTINUE, output)
+        self._expect_running("tool_output")
+        self._fire("tool_output", CONTINUE, output)
         return self._advance()
 
     def tool_failed(self, error: BaseException) -> Action:
         """The tool server failed as a whole (``ToolServerError``); a failing *tool* is an output."""
-        if self.state is not S.ExecutingTool or not self._running or self._pending is not None:
-            raise self._illegal("tool_error", "no tool call is running")
-        if isinstance(error, AgentFSMError):
-            err = error
-        else:
-            err = ToolServerError(f"tool server failed: {type(error).__name__}: {error}")
-            err.__cause__ = error
-        self._fire("tool_error", _CONTINUE, err)
+        self._expect_running("tool_error")
+        self._fire("tool_error", CONTINUE, _wrap(error, AgentFSMError, ToolServerError, "tool server failed"))
         return STOP
 
     def close(self, reason: str = "the run was closed by its consumer") -> Action:
@@ -414,12 +417,11 @@ class TurnMachine(StreamStage, ToolStage, Endings):
         while True:
             state = self.state
             if state is S.AwaitingCompletion:
-                if self._fire("turn_limit", _CONTINUE, None, must=False):
+                if self._fire("turn_limit", CONTINUE, None, must=False):
                     continue
-                if "on_completion_call" in self.live:
-                    self._pending = ("request", None, "on_completion_call")
-                    return CallHook("on_completion_call", (self._history[-1], tuple(self._history[:-1])))
-                self._fire("request", _CONTINUE, None)
+                if "request" in self._asks:
+                    return self._ask("request", None, (self.prompt, tuple(self._history[:-1])))
+                self._fire("request", CONTINUE, None)
             elif state is S.Streaming:
                 if self._request_pending:
                     self._request_pending = False
@@ -432,17 +434,75 @@ class TurnMachine(StreamStage, ToolStage, Endings):
                 if action is not None:
                     return action
             elif state is S.Finalizing:
-                self._fire("finish", _CONTINUE, None)
+                self._fire("finish", CONTINUE, None)
             else:
                 return STOP
+
+    def _tool_step(self) -> Action | None:
+        """What the tool stage needs next, or None once the run has left the stage."""
+        batch = self._batch
+        assert batch is not None
+        window = len(batch.calls) if self.tool_concurrency > 1 else 1
+        while self.state is S.ExecutingTool:
+            i = batch.next_verdict(window)
+            if i is not None:
+                call = batch.calls[i]
+                verdict = batch.recorded_verdict(i)
+                if verdict is not None:
+                    self._fire("tool_verdict", verdict, i)
+                elif call.tool_call.function.name in self._approval_tools:
+                    self._fire("tool_verdict", _DEFER, i)
+                elif "tool_verdict" in self._asks:
+                    fn = call.tool_call.function
+                    return self._ask(
+                        "tool_verdict", i, (fn.name, call.tool_call.id, call.internal_call_id, fn.arguments)
+                    )
+                else:
+                    self._fire("tool_verdict", TOOL_CONTINUE, i)
+                continue
+            if self._fire("await_approval", CONTINUE, None, must=False):
+                return None
+            approved = batch.take_approved()
+            if approved:
+                return RunTools(approved)
+            step = batch.next_result()
+            if step is None:
+                self._fire("tools_done", CONTINUE, None)
+                continue
+            i, result = step
+            if result is None:
+                return NEXT_TOOL_OUTPUT
+            if "tool_result" in self._asks:
+                call = batch.calls[i]
+                fn = call.tool_call.function
+                args = (fn.name, call.tool_call.id, call.internal_call_id, fn.arguments, result.text)
+                return self._ask("tool_result", i, args)
+            self._fire("tool_result", CONTINUE, i)
+        return None
+
+    def _ask(self, trigger: str, payload: Any, args: tuple[Any, ...]) -> CallHook:
+        """Ask the hook that guards ``trigger``; its answer fires the trigger (``hook_answer``)."""
+        hook = TRIGGER_HOOKS[trigger]
+        self._open = False
+        self._pending = (trigger, payload, hook)
+        return CallHook(hook, args)
+
+    def _expect_stream(self, what: str) -> None:
+        if self.state is not S.Streaming or self._request_pending or self._pending is not None:
+            raise self._illegal(what, "no model stream is open")
+
+    def _expect_running(self, what: str) -> None:
+        batch = self._batch
+        if self.state is not S.ExecutingTool or batch is None or not batch.running or self._pending is not None:
+            raise self._illegal(what, "no tool call is running")
 
     # ------------------------------------------------------------------ firing
 
     def _fire(self, trigger: str, verdict: Verdict, payload: Any, *, must: bool = True) -> bool:
         """Take the first edge of ``trigger`` whose conditions hold in the current state.
 
-        The edge runs as compiled from the live machine (:mod:`agent_fsm.machine.fastpath`), or, with
-        ``fast_path=False``, through ``transitions``' own ``Event.trigger``. With ``must``,
+        The edge runs as compiled from the live machine (:mod:`agent_fsm.machine.fastpath`), or,
+        with ``fast_path=False``, through ``transitions``' own ``Event.trigger``. With ``must``,
         finding no edge raises ``IllegalTransition``.
         """
         candidates = _DISPATCH[trigger].get(self.state)
@@ -481,7 +541,7 @@ class TurnMachine(StreamStage, ToolStage, Endings):
             err.history = tuple(self._history)
         else:
             self._pending = None
-            self._fire("illegal_event", _CONTINUE, err)
+            self._fire("illegal_event", CONTINUE, err)
         return err
 
     # ------------------------------------------------------------------ conditions (the guards)
@@ -509,14 +569,213 @@ class TurnMachine(StreamStage, ToolStage, Endings):
         new_id = payload.tool_call.id
         return all(queued.tool_call.id != new_id for queued in self._turn.tool_calls)
 
+    def calls_deferred(self, verdict: Verdict, payload: Any) -> bool:
+        return self._batch is not None and self._batch.has_deferred
 
-def _apply_approval(call: ToolCallReady, deferred: Verdict, approvals: dict[str, Approval]) -> Verdict:
-    decision = approvals.pop(call.tool_call.id, None)
-    if decision is None:
-        return deferred
-    if not isinstance(decision, Approval):
-        raise ConfigurationError(f"approval for {call.tool_call.id!r} must be approve or deny(reason): {decision!r}")
-    return _TOOL_CONTINUE if decision.approved else ToolCallHookAction.skip(decision.reason)
+    # ------------------------------------------------------------------ model events
+
+    def _event_allowed(self, trigger: str) -> None:
+        if self._final_seen and self.state is S.Streaming:
+            raise self._illegal(trigger, "the turn's Final has arrived; only the end of the stream may follow")
+        self._expect_stream(trigger)
+
+    def _on_text_delta(self, event: TextDelta) -> Action:
+        self._event_allowed("text_delta")
+        if "text_delta" in self._asks:
+            return self._ask("text_delta", event, (event.text, self._agg + event.text))
+        self._fire("text_delta", CONTINUE, event)
+        return NEXT_EVENT
+
+    def _on_tool_call_delta(self, event: ToolCallDelta) -> Action:
+        self._event_allowed("tool_call_delta")
+        if "tool_call_delta" in self._asks:
+            return self._ask("tool_call_delta", event, (event.id, event.internal_call_id, event.name, event.arguments))
+        self._fire("tool_call_delta", CONTINUE, event)
+        return NEXT_EVENT
+
+    def _on_reasoning_delta(self, event: ReasoningDelta) -> Action:
+        self._event_allowed("reasoning_delta")
+        self._fire("reasoning_delta", CONTINUE, event)
+        return NEXT_EVENT
+
+    def _on_reasoning(self, event: Reasoning) -> Action:
+        self._event_allowed("reasoning")
+        self._fire("reasoning", CONTINUE, event)
+        return NEXT_EVENT
+
+    def _on_tool_call(self, event: ToolCallReady) -> Action:
+        self._event_allowed("tool_call_ready")
+        self._fire("tool_call_ready", CONTINUE, event)
+        return NEXT_EVENT
+
+    def _on_final(self, event: FinalEvent) -> Action:
+        self._event_allowed("final")
+        # The model reported (and billed) this usage: it counts whatever the hook then says,
+        # also when the hook raises or the run is closed while it is asked.
+        self.usage = self.usage + event.usage
+        self._final_seen = True
+        self._open = False
+        if "final" in self._asks:
+            return self._ask("final", event, (self.prompt, event))
+        self._fire("final", CONTINUE, event)
+        return NEXT_EVENT if self.state is S.Streaming else STOP
+
+    # ------------------------------------------------------------------ callbacks: a turn streams
+
+    def begin_turn(self, verdict: Verdict, payload: Any) -> None:
+        self._checkpoint = self._live_checkpoint()
+        self.turns += 1
+        self._turn = TurnBuffer()
+        self._final_seen = False
+        self._agg = ""
+        settings = self._settings
+        extra = settings.additional_params
+        self.request = attrs.evolve(settings, prompt=self.prompt, history=tuple(self._history[:-1]),
+                                    additional_params=dict(extra) if extra is not None else None)  # fmt: skip
+        self._request_pending = True
+
+    def emit_text(self, verdict: Verdict, event: TextDelta) -> None:
+        # The hottest callback: one per text delta. It extends the turn's current text run in
+        # place (what ``TurnBuffer.add_text`` does) without the extra call.
+        turn = self._turn
+        run = turn._text_run  # type: ignore[union-attr]
+        if run is None:
+            turn.add_text(event.text)  # type: ignore[union-attr]
+        else:
+            run.append(event.text)
+        self._emit(StreamAssistantItem(event))
+
+    def emit_tool_call_delta(self, verdict: Verdict, event: ToolCallDelta) -> None:
+        self._turn.break_text()  # type: ignore[union-attr]
+        self._emit(StreamAssistantItem(event))
+
+    def emit_reasoning_delta(self, verdict: Verdict, event: ReasoningDelta) -> None:
+        self._turn.add_reasoning_delta(event)  # type: ignore[union-attr]
+        self._emit(StreamAssistantItem(event))
+
+    def emit_reasoning(self, verdict: Verdict, event: Reasoning) -> None:
+        self._turn.add_reasoning(event)  # type: ignore[union-attr]
+        self._emit(StreamAssistantItem(event))
+
+    def queue_tool_call(self, verdict: Verdict, event: ToolCallReady) -> None:
+        self._turn.add_tool_call(event)  # type: ignore[union-attr]
+        self._emit(StreamAssistantItem(event))
+
+    def emit_final(self, verdict: Verdict, event: FinalEvent) -> None:
+        self._emit(StreamAssistantItem(event))
+
+    def commit_turn(self, verdict: Verdict, payload: Any) -> None:
+        turn = self._turn
+        assert turn is not None
+        self._history.append(turn.message())
+        self._last_text = turn.text()
+        self._queued = turn.tool_calls
+        self._turn = None
+
+    def emit_final_response(self, verdict: Verdict, payload: Any) -> None:
+        self._emit(FinalResponse(self._last_text, self.usage, tuple(self._history)))
+
+    # ------------------------------------------------------------------ callbacks: the tool stage
+
+    def begin_tools(self, verdict: Verdict, payload: Any) -> None:
+        self._batch = ToolBatch(self._queued)
+        self._queued = []
+
+    def approve_tool(self, verdict: Verdict, index: int) -> None:
+        self._batch.approve(index, verdict)  # type: ignore[union-attr]
+
+    def skip_tool(self, verdict: Verdict, index: int) -> None:
+        self._batch.skip(index, verdict)  # type: ignore[union-attr]
+
+    def defer_tool(self, verdict: Verdict, index: int) -> None:
+        self._batch.defer(index, verdict)  # type: ignore[union-attr]
+
+    def record_output(self, verdict: Verdict, output: ToolOutput) -> None:
+        self._batch.record(output)  # type: ignore[union-attr]
+
+    def emit_tool_result(self, verdict: Verdict, index: int) -> None:
+        result, call = self._batch.processed()  # type: ignore[union-attr]
+        self._emit(StreamUserItem(result, call.internal_call_id))
+
+    def send_tool_results(self, verdict: Verdict, payload: Any) -> None:
+        batch = self._batch
+        assert batch is not None
+        self._history.append(batch.message())
+        self._batch = None
+
+    # ------------------------------------------------------------------ callbacks: the run stops
+
+    def end_max_turns(self, verdict: Verdict, payload: Any) -> None:
+        self._checkpoint = self._live_checkpoint()
+        self.error = MaxTurnsExceeded(self.max_turns, tuple(self._history), self.prompt)
+
+    def end_cancelled(self, verdict: Verdict, payload: Any) -> None:
+        self._seal(f"the run was cancelled ({verdict.reason})")
+        self.error = PromptCancelled(verdict.reason, tuple(self._history))
+
+    def end_failed(self, verdict: Verdict, error: AgentFSMError) -> None:
+        # the error's type only: its message may quote a provider's response, and the history is
+        # sent back to a model
+        self._seal(f"the run failed ({type(error).__name__})")
+        error.history = tuple(self._history)
+        self.error = error
+
+    def end_awaiting_approval(self, verdict: Verdict, payload: Any) -> None:
+        pending = tuple(c.tool_call for c in self.pending_approvals)
+        self._seal("the call is awaiting approval")
+        self.error = ApprovalRequired(pending, self.snapshot(), tuple(self._history))
+
+    def _seal(self, why: str) -> None:
+        if self._turn is None:  # else the turn's start, recorded by begin_turn, is the checkpoint
+            self._checkpoint = self._live_checkpoint()
+        self._pending = None
+        self._open = False
+        seal(self._history, self._turn, self._batch, why)
+        self._turn = self._batch = None
+
+    # ------------------------------------------------------------------ snapshots
+
+    def snapshot(self) -> Snapshot:
+        """The run as of its last completed step (see :mod:`agent_fsm.machine.snapshot`); any time."""
+        cp = self._checkpoint_now()
+        history = tuple(self._history[: cp.history_length])
+        emitted = self._emitted_at(cp.mark)
+        return Snapshot(cp.state, self.state, history, cp.turns, self.max_turns, cp.usage, emitted, cp.tools)
+
+    def _live_checkpoint(self) -> Checkpoint:
+        """Where the machine is now: before a model call, or in the tool stage."""
+        batch = self._batch
+        state = S.AwaitingCompletion if batch is None else S.ExecutingTool
+        tools = None if batch is None else batch.checkpoint()
+        return Checkpoint(state, len(self._history), self.turns, self.usage, self._trace_mark(), tools)
+
+    def _checkpoint_now(self) -> Checkpoint:
+        if self.state in (S.AwaitingCompletion, S.ExecutingTool):
+            return self._live_checkpoint()
+        if self.state is S.Done:
+            return Checkpoint(S.Done, len(self._history), self.turns, self.usage, self._trace_mark())
+        return self._checkpoint  # Streaming: the turn's start; stopped: the last one before the end
+
+    def _trace_mark(self) -> TraceMark:
+        return (len(self._trace), self._trace[-1][1])
+
+    def _emitted_at(self, mark: TraceMark) -> int:
+        """Items emitted up to a trace mark: every step of an emitting edge emitted one item."""
+        length, last_count = mark
+        steps = self._trace[1:length]
+        total = sum(n for i, n in steps[:-1] if _EMITS[i])
+        if steps and _EMITS[steps[-1][0]]:
+            total += last_count
+        return self._emitted_before + total
+
+
+def _wrap(error: BaseException, keep: type[AgentFSMError], kind: type[AgentFSMError], what: str) -> AgentFSMError:
+    """``error`` if it is a ``keep``, else a ``kind`` naming it, with it as the cause."""
+    if isinstance(error, keep):
+        return error
+    err = kind(f"{what}: {type(error).__name__}: {error}")
+    err.__cause__ = error
+    return err
 
 
 def _refusal(trigger: str, payload: Any) -> str:

@@ -51,6 +51,8 @@ from typing import Any, Final
 from attrs import frozen
 from transitions import Machine
 
+from ..hooks import StreamingPromptHook as _H
+
 __all__ = [
     "EDGES",
     "FINAL",
@@ -177,12 +179,12 @@ TRANSITIONS: Final[list[dict[str, Any]]] = [{"source": state, **row} for state, 
 """The table flattened into the rows ``transitions.Machine`` takes."""
 
 TRIGGER_HOOKS: Final[Mapping[str, str]] = {
-    "request": "on_completion_call",
-    "text_delta": "on_text_delta",
-    "tool_call_delta": "on_tool_call_delta",
-    "final": "on_stream_completion_response_finish",
-    "tool_verdict": "on_tool_call",
-    "tool_result": "on_tool_result",
+    "request": _H.on_completion_call.__name__,
+    "text_delta": _H.on_text_delta.__name__,
+    "tool_call_delta": _H.on_tool_call_delta.__name__,
+    "final": _H.on_stream_completion_response_finish.__name__,
+    "tool_verdict": _H.on_tool_call.__name__,
+    "tool_result": _H.on_tool_result.__name__,
 }
 """Whose verdict each hook-guarded trigger carries."""
 
