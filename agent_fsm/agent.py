@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError, SnapshotError
 from .hooks import live_hooks
-from .machine import TurnMachine
-from .machine.snapshot import Approval, Snapshot
+from .machine import Approval, Snapshot, TurnMachine, check_limits
 from .messages import Message, UserMessage
 from .request import Model
 from .run.driver import AgentRun
@@ -80,10 +79,7 @@ class Agent:
     ) -> None:
         if not callable(getattr(model, "stream", None)):
             raise ConfigurationError(f"model must have a stream(request) method; got {type(model).__name__}")
-        if type(max_turns) is not int or max_turns < 1:
-            raise ConfigurationError(f"max_turns must be an int >= 1, got {max_turns!r}")
-        if type(tool_concurrency) is not int or tool_concurrency < 1:
-            raise ConfigurationError(f"tool_concurrency must be an int >= 1, got {tool_concurrency!r}")
+        check_limits(max_turns, tool_concurrency)
         self.model = model
         self.preamble = preamble
         if isinstance(tools, ToolServer):

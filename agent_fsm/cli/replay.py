@@ -16,10 +16,9 @@ from typing import Any
 
 from ..agent import Agent
 from ..errors import AgentFSMError, ConfigurationError
-from ..machine.protocol import ToolOutput
 from ..messages import Text, ToolCall, ToolResult, UserMessage
 from ..providers.cassette import CassetteCall, ReplayMismatch, ReplayModel, read_cassette
-from ..request import ToolDefinition
+from ..request import ToolDefinition, ToolOutput
 from ..run.console import print_run
 from ..run.effects import DirectEffects
 from ..tools import ToolServer

@@ -22,7 +22,7 @@ from ..errors import ConfigurationError
 from ..events import ToolCallReady
 from ..hooks import TOOL_CONTINUE, ToolCallHookAction, Verdict
 from ..messages import Text, ToolCall, ToolResult, UserMessage
-from .protocol import ToolOutput
+from ..request import ToolOutput
 from .snapshot import Approval, ToolStageSnapshot
 
 __all__ = ["ToolBatch"]

@@ -48,8 +48,7 @@ from .redact import Redactor
 
 if TYPE_CHECKING:
     from ..items import FinalResponse
-    from ..machine.protocol import ToolOutput
-    from ..request import CompletionRequest
+    from ..request import CompletionRequest, ToolOutput
 
 __all__ = [
     "BaseRunObserver",

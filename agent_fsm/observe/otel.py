@@ -51,7 +51,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without 
         "agent_fsm.otel needs OpenTelemetry: pip install 'agent-fsm[otel]'", name=exc.name
     ) from exc
 
-from .. import __version__
+from .._version import __version__
 from ..errors import CompletionError
 from ..machine.table import State
 from . import ModelCall, RunEnd, RunInfo, StateChange, ToolCallRecord

@@ -7,8 +7,11 @@ Format (one JSON object per line)::
     {"call": 1, ...}
 
 The header may carry more keys: a fuzz case (``kind: agent-fsm/fuzz-case``, written by
-:mod:`agent_fsm.testing`) puts its parameters there, and may write a model error inside a call's
-events (``{"type": "modelError", ...}``: the model raises there). Each call line holds the
+:func:`agent_fsm.testing.dump_cassette`, its keys listed there) puts its parameters there. A
+call's events may hold two entries that are not events: ``{"type": "modelError", "error":
+"CompletionError", "message": "...", "status": 500}`` (the model raises there; ``error`` is one
+of :data:`MODEL_ERRORS`) and ``{"type": "notAnEvent", "value": ...}`` (a provider bug: the model
+yields that JSON value itself, which only the fuzz kit plays). Each call line holds the
 events the model yielded, in order (JSON through :mod:`agent_fsm.codec`), how the call ended
 (``error``: the ``CompletionError`` it raised, or null; ``complete``: false when the consumer
 stopped reading early), and the request that was sent with its ``fingerprint`` (a hash of its
@@ -17,6 +20,10 @@ cassettes); replaying then does not check the request.
 
 :class:`ReplayModel` refuses a request that differs from the recorded one with
 :class:`ReplayMismatch`, which shows the difference: a replayed run must be the same run.
+
+This module is the one reader and writer of the format (:func:`parse_cassette`,
+:func:`read_entry`, :func:`cassette_line`); the fuzz kit's cassettes go through it too. A reader
+refuses a ``version`` newer than it knows (:class:`~agent_fsm.errors.CassetteError`).
 """
 
 from __future__ import annotations
@@ -28,25 +35,112 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from .. import __version__
+from attrs import frozen
+
+from .._version import __version__
 from ..codec import from_dict, to_dict, to_json
-from ..errors import CompletionError, ConfigurationError
+from ..errors import CassetteError, CodecError, CompletionError
 from ..events import ModelEvent
 from ..request import CompletionRequest, Model
 
 __all__ = [
     "CASSETTE_VERSION",
+    "FORMAT",
+    "MODEL_ERRORS",
     "CassetteCall",
+    "NotAnEvent",
     "RecordingModel",
     "ReplayMismatch",
     "ReplayModel",
+    "cassette_line",
     "fingerprint",
+    "parse_cassette",
     "read_cassette",
+    "read_entry",
     "write_cassette",
 ]
 
 CASSETTE_VERSION: Final = 1
 FORMAT: Final = "agent-fsm/cassette"
+
+MODEL_ERRORS: Final[Mapping[str, type[BaseException]]] = {
+    cls.__name__: cls
+    for cls in (CompletionError, RuntimeError, ConnectionError, ConnectionResetError, TimeoutError, OSError, ValueError)
+}
+"""The exceptions a cassette can make a model raise."""
+
+_LINE_BREAKS: Final = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+"""Characters some readers split lines on that JSON leaves raw: escaped, so a line stays a line."""
+
+
+@frozen
+class NotAnEvent:
+    """A ``notAnEvent`` entry: a value a buggy model yields instead of an event."""
+
+    value: Any
+
+
+def cassette_line(value: Any, *, sort_keys: bool = False) -> str:
+    """One line of a cassette (no newline). Recordings keep key order (tool arguments as the
+    model produced them); the fuzz kit sorts keys so that equal cases give equal text."""
+    text = json.dumps(value, sort_keys=sort_keys, ensure_ascii=False, separators=(",", ":"))
+    for char, escape in _LINE_BREAKS.items():
+        text = text.replace(char, escape)
+    return text
+
+
+def parse_cassette(text: str, *, where: str = "cassette") -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The header and the call lines of a cassette, as JSON objects; ``where`` names it in errors.
+
+    Lines are separated by newlines only; indentation and blank lines are ignored, so a cassette
+    pasted into a test as an indented raw string reads as it is.
+
+    Raises:
+        CassetteError: for text that is not a cassette, of a newer version, or a malformed line.
+    """
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    if not lines:
+        raise CassetteError(f"{where}: empty, not a cassette")
+    try:
+        header = json.loads(lines[0])
+        calls = [json.loads(line) for line in lines[1:]]
+    except json.JSONDecodeError as exc:
+        raise CassetteError(f"{where}: a line is not valid JSON: {exc}") from exc
+    # the fuzz kit's first cassettes named their kind but no format: still cassettes
+    if not isinstance(header, dict) or header.get("format", FORMAT if "kind" in header else None) != FORMAT:
+        raise CassetteError(f"{where}: not an agent-fsm cassette (its first line has no format {FORMAT!r})")
+    version = header.get("version")
+    if type(version) is not int or version > CASSETTE_VERSION:
+        raise CassetteError(f"{where}: cassette version {version!r} is not supported (max {CASSETTE_VERSION})")
+    for call in calls:
+        if not isinstance(call, dict):
+            raise CassetteError(f"{where}: a call line must be a JSON object, got {call!r}")
+    return header, calls
+
+
+def read_entry(data: Any) -> ModelEvent | BaseException | NotAnEvent:
+    """One entry of a call's events: an event, the exception the model raises there, or a
+    :class:`NotAnEvent`.
+
+    Raises:
+        CassetteError: for an entry that is none of these.
+    """
+    if not isinstance(data, Mapping):
+        raise CassetteError(f"a cassette event must be a JSON object, got {data!r}")
+    kind = data.get("type")
+    if kind == "notAnEvent":
+        return NotAnEvent(data.get("value"))
+    if kind == "modelError":
+        cls = MODEL_ERRORS.get(str(data.get("error", "CompletionError")))
+        if cls is None:
+            raise CassetteError(f"a cassette cannot raise {data.get('error')!r}; it can raise {sorted(MODEL_ERRORS)}")
+        if cls is CompletionError:
+            return CompletionError(str(data.get("message", "")), status=data.get("status"))
+        return cls(str(data.get("message", "")))
+    try:
+        return from_dict(data, ModelEvent)
+    except CodecError as exc:
+        raise CassetteError(str(exc)) from exc
 
 
 class ReplayMismatch(CompletionError):
@@ -95,14 +189,13 @@ class CassetteCall:
         request = from_dict(data["request"], CompletionRequest) if data.get("request") is not None else None
         error = _error_from_dict(data["error"]) if data.get("error") else None
         events: list[ModelEvent] = []
-        for entry in data.get("events", []):
-            kind = entry.get("type") if isinstance(entry, Mapping) else None
-            if kind == "modelError":  # a fuzz cassette's model raises here: nothing after it plays
-                error = CompletionError(str(entry.get("message", "")), status=entry.get("status"))
+        for entry in map(read_entry, data.get("events", [])):
+            if isinstance(entry, NotAnEvent):
+                raise CassetteError("a notAnEvent entry can only be played by agent_fsm.testing.load_cassette")
+            if isinstance(entry, BaseException):  # the model raises here: nothing after it plays
+                error = entry if isinstance(entry, CompletionError) else CompletionError(str(entry))
                 break
-            if kind == "notAnEvent":
-                raise ValueError("a notAnEvent entry can only be played by agent_fsm.testing.load_cassette")
-            events.append(from_dict(entry, ModelEvent))
+            events.append(entry)
         call = cls(events, request=request, error=error, complete=bool(data.get("complete", True)))
         if data.get("fingerprint") is not None:
             call.fingerprint = str(data["fingerprint"])
@@ -135,23 +228,15 @@ def read_cassette(path: str | Path) -> tuple[dict[str, Any], list[CassetteCall]]
     """Read a cassette: its header and its calls.
 
     Raises:
-        ConfigurationError: for a file that is not a cassette, or of a newer version.
+        CassetteError: for a file that is not a cassette, of a newer version, or malformed.
     """
-    lines = [line for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
-    if not lines:
-        raise ConfigurationError(f"{path}: empty file, not a cassette")
+    header, lines = parse_cassette(Path(path).read_text(encoding="utf-8"), where=str(path))
     try:
-        header = json.loads(lines[0])
-        if not isinstance(header, dict) or header.get("format") != FORMAT:
-            raise ConfigurationError(f"{path}: not an agent-fsm cassette (its first line has no format {FORMAT!r})")
-        version = header.get("version")
-        if not isinstance(version, int) or version > CASSETTE_VERSION:
-            raise ConfigurationError(f"{path}: cassette version {version!r} is not supported (max {CASSETTE_VERSION})")
-        calls = [CassetteCall.from_dict(json.loads(line)) for line in lines[1:]]
-    except ConfigurationError:
-        raise
+        calls = [CassetteCall.from_dict(line) for line in lines]
+    except CassetteError as exc:
+        raise CassetteError(f"{path}: malformed cassette: {exc}") from exc
     except (ValueError, KeyError, TypeError) as exc:
-        raise ConfigurationError(f"{path}: malformed cassette: {exc}") from exc
+        raise CassetteError(f"{path}: malformed cassette: {exc}") from exc
     return header, calls
 
 
@@ -160,8 +245,7 @@ def _header(**extra: Any) -> dict[str, Any]:
 
 
 def _write_line(f: TextIO, obj: Any) -> None:
-    # no sort_keys: replayed events keep the key order the model produced (tool arguments included)
-    f.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n")
+    f.write(cassette_line(obj) + "\n")
     f.flush()
 
 

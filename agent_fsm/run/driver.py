@@ -29,12 +29,13 @@ from ..machine import TurnMachine
 from ..machine.protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
 from ..machine.snapshot import Snapshot
 from ..machine.table import Edge, State
-from ..messages import Message, Text, ToolCall, Usage
+from ..messages import Message, ToolCall, Usage
 from ..observe import Observer
 from ..observe.log import LoggingObserver, get_logger
 from ..observe.redact import Redactor
 from ..request import CompletionRequest, Model
 from ..tools import ToolServer, to_output
+from ..tools.outcomes import raised
 from .effects import DirectEffects, Effects
 from .telemetry import RunTelemetry
 
@@ -305,7 +306,7 @@ class AgentRun:
         except Exception as exc:
             trace = self._redact.traceback(exc)
             self._logger().warning("tool server raised", tool=name, tool_call_id=call.id, exception=trace)
-            return ToolOutput((Text(f"Tool {name!r} raised {type(exc).__name__}: {exc}"),), is_error=True)
+            return raised(name, exc, self._redact)
         return output if isinstance(output, ToolOutput) else to_output(output)
 
     async def _cleanup(self, reason: str) -> None:

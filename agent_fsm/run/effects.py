@@ -15,9 +15,8 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Protocol, runtime_checkable
 
 from ..events import ModelEvent
-from ..machine.protocol import ToolOutput
 from ..messages import ToolCall
-from ..request import CompletionRequest, Model
+from ..request import CompletionRequest, Model, ToolOutput
 from ..tools import ToolServer
 
 __all__ = ["DirectEffects", "Effects"]

@@ -19,8 +19,9 @@ from ..hooks import live_hooks
 from ..items import StreamItem
 from ..machine import TurnMachine
 from ..machine.protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
-from ..messages import Text, ToolCall
+from ..messages import ToolCall
 from ..request import CompletionRequest
+from ..tools.outcomes import raised, unknown_tool
 
 __all__ = ["CONSUMER_CLOSED", "SyncScript", "drive_sync", "iter_sync"]
 
@@ -167,9 +168,9 @@ def _run_tool(machine: TurnMachine, runner: SyncToolRunner, call: ToolCall) -> A
     except ToolServerError as exc:
         return machine.tool_failed(exc)
     except Exception as exc:  # as the async driver does with a tool server that raises
-        output = ToolOutput((Text(f"Tool {name!r} failed: {type(exc).__name__}: {exc}"),), is_error=True)
+        output = raised(name, exc)
     return machine.tool_output(output)
 
 
 def _no_tools(call: ToolCall) -> ToolOutput:
-    return ToolOutput((Text(f"Unknown tool {call.function.name!r}. Available tools: none."),), is_error=True)
+    return unknown_tool(call.function.name, ())

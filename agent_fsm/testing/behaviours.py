@@ -21,9 +21,8 @@ import attrs
 from attrs import frozen
 
 from ..errors import ToolServerError
-from ..machine.protocol import ToolOutput
 from ..messages import JSONValue
-from ..request import ToolDefinition
+from ..request import ToolDefinition, ToolOutput
 from ..tools import Tool, ToolSet, raised, timed_out, to_output, tool, unknown_tool
 from .policy import hang
 

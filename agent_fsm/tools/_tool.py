@@ -38,12 +38,12 @@ from attrs import frozen
 
 from ..codec import to_json_value
 from ..errors import ConfigurationError
-from ..machine.protocol import ToolOutput
 from ..messages import Image, JSONValue, Text, ToolResultContent
 from ..observe.log import get_logger
 from ..observe.redact import Redactor
-from ..request import ToolDefinition
+from ..request import ToolDefinition, ToolOutput
 from .arguments import ArgumentError
+from .outcomes import invalid_arguments, not_serializable, raised, timed_out, unknown_tool
 from .signature import Signature
 
 __all__ = [
@@ -52,12 +52,8 @@ __all__ = [
     "ToolLike",
     "ToolServer",
     "ToolSet",
-    "invalid_arguments",
-    "raised",
-    "timed_out",
     "to_output",
     "tool",
-    "unknown_tool",
 ]
 
 DEFAULT_TOOL_TIMEOUT = 60.0
@@ -187,9 +183,7 @@ class Tool:
             get_logger(component="tools").warning(
                 "tool result not serializable", tool=self.name, exception=Redactor().traceback(exc)
             )
-            return _error(
-                f"Tool {self.name!r} returned a value that cannot be converted to JSON: {_exception_text(exc)}"
-            )
+            return not_serializable(self.name, exc)
 
     def prepare(self, arguments: JSONValue) -> tuple[tuple[Any, ...], dict[str, Any]] | ToolOutput:
         """The call's positional and keyword arguments, or the error output when they do not fit
@@ -393,35 +387,6 @@ def to_output(value: Any) -> ToolOutput:
         return ToolOutput(parts)
     text = json.dumps(to_json_value(value), ensure_ascii=False, sort_keys=True, allow_nan=False)
     return ToolOutput((Text(text),))
-
-
-def unknown_tool(name: str, known: Iterable[str]) -> ToolOutput:
-    """The error output for a call of a tool that does not exist."""
-    return _error(f"Unknown tool {name!r}. Available tools: {', '.join(known) or 'none'}.")
-
-
-def invalid_arguments(name: str, exc: ArgumentError) -> ToolOutput:
-    """The error output for arguments that do not fit: each problem, and that nothing ran."""
-    return _error(f"Invalid arguments for tool {name!r} (the tool was not called):\n{exc}")
-
-
-def raised(name: str, exc: BaseException) -> ToolOutput:
-    """The error output for a tool that raised."""
-    return _error(f"Tool {name!r} raised {_exception_text(exc)}")
-
-
-def timed_out(name: str, timeout: float | None) -> ToolOutput:
-    """The error output for a tool that ran out of time."""
-    return _error(f"Tool {name!r} timed out after {timeout or 0:g} s.")
-
-
-def _error(text: str) -> ToolOutput:
-    return ToolOutput((Text(text),), is_error=True)
-
-
-def _exception_text(exc: BaseException) -> str:
-    message = Redactor()(str(exc))
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def _is_async(fn: Callable[..., Any]) -> bool:
