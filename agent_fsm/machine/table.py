@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from attrs import frozen
@@ -66,6 +66,7 @@ __all__ = [
     "Edge",
     "State",
     "build_machine",
+    "walk",
 ]
 
 # transitions logs every callback at INFO: an application logging at INFO would pay for it on every
@@ -230,6 +231,32 @@ class Edge:
     def label(self) -> str:
         """Trigger and guard, as a diagram labels the edge: ``tool_verdict [on_tool_call = skip]``."""
         return f"{self.trigger} [{self.guard}]" if self.conditions else self.trigger
+
+
+def walk(trace: Iterable[tuple[Edge, int]], start: State | None = None) -> State | None:
+    """Follow a trace (edges, each with how many times in a row it was taken) through the table;
+    the state it ends in (``start`` for an empty trace). The one statement of what a path is, for
+    the diagrams' traces and the fuzz kit's invariants alike.
+
+    The path starts in ``start`` (any state, if ``None``: a resumed run starts where its snapshot
+    was taken); each step leaves the state the previous one reached; only an edge that stays in
+    its state can be taken several times in a row.
+
+    Raises:
+        ValueError: ``trace step N: ...``, naming the first step that breaks a rule.
+    """
+    here = start
+    for i, (edge, count) in enumerate(trace):
+        if type(count) is not int or count < 1:
+            raise ValueError(f"trace step {i}: count must be an int >= 1, got {count!r}")
+        if here is not None and edge.source is not here:
+            raise ValueError(
+                f"trace step {i}: {edge.label} leaves {edge.source.value}, but the run was in {here.value}"
+            )
+        if count > 1 and edge.dest not in (None, edge.source):
+            raise ValueError(f"trace step {i}: {edge.label} moves to another state, so it cannot repeat ({count}x)")
+        here = edge.dest or edge.source
+    return here
 
 
 def build_machine(model: object = None) -> Machine:

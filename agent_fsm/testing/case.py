@@ -208,23 +208,16 @@ def _run_sync(case: FuzzCase, *, fast_path: bool) -> RunRecord:
         outcome = m.error
     undelivered = len(m.outbox)  # emitted in the step the consumer closed on, never yielded
     m.close(CONSUMER_CLOSED)  # a no-op once ended: ``after_end`` sees whether it emitted anything
-    return RunRecord(
-        items=tuple(items),
-        history=m.history,
-        outcome=outcome,
-        state=m.state,
-        error=m.error,
-        trace=m.trace,
-        usage=m.usage,
-        max_turns=m.max_turns,
-        turns=m.turns,
+    return RunRecord.of(
+        m,
+        items,
+        outcome,
         initial=len(case.history),
         model_calls=model.calls,
         played_usage=played_usage(model.played),
         ended_by_consumer=ended_by,
         after_end=len(m.outbox) - undelivered,
         hook_calls=tuple(hook.calls) if isinstance(hook, PolicyHook) else None,
-        tool_concurrency=m.tool_concurrency,
         start=(*case.history, UserMessage((Text(case.prompt),))),
     )
 
