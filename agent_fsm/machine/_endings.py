@@ -17,15 +17,12 @@ from attrs import frozen
 
 from ..messages import AssistantMessage, Message, Usage
 from ._batch import ToolBatch
+from ._path import TraceMark
 from ._turn import TurnBuffer
 from .snapshot import ToolStageSnapshot
 from .table import State
 
-__all__ = ["Checkpoint", "TraceMark", "seal"]
-
-TraceMark = tuple[int, int]
-"""(trace length, count of its last entry): how many items were emitted by then, counted only
-when a snapshot asks, so that nothing is counted per item."""
+__all__ = ["Checkpoint", "seal"]
 
 
 @frozen
@@ -38,6 +35,7 @@ class Checkpoint:
     turns: int
     usage: Usage
     mark: TraceMark
+    """How many items were emitted by then, counted only when a snapshot asks."""
     tools: ToolStageSnapshot | None = None
 
 

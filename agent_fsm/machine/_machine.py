@@ -42,8 +42,15 @@ each with its own state and rules: the streaming turn (:class:`~agent_fsm.machin
 the turn's tool calls (:class:`~agent_fsm.machine._batch.ToolBatch`), and where the run stops
 (:mod:`agent_fsm.machine._endings`: checkpoints and the sealing rule). The table's callbacks are
 the machine's methods, because ``transitions`` calls them by name on its model; each one hands its
-work to the collaborator concerned. The module reads top to bottom: construction and restore, the
-step API, stepping and firing, the guards, the model events' handlers, the callbacks, snapshots.
+work to the collaborator concerned: the path it took (:mod:`~agent_fsm.machine._path`) is the
+fourth. The module reads top to bottom: construction and restore, the step API, stepping and
+firing, the guards, the model events' handlers, the callbacks, snapshots.
+
+It is the package's one module over 400 lines, and its seam is the class itself: everything here
+is a method of ``TurnMachine`` (``transitions`` resolves guards and callbacks by name on the
+machine), and every piece of state that is not the machine's own position lives in one of the
+collaborators above. Cutting it along those sections would split one class across files again -
+the mixins this module replaced.
 """
 
 from __future__ import annotations
@@ -73,12 +80,13 @@ from ..items import FinalResponse, StreamAssistantItem, StreamItem, StreamUserIt
 from ..messages import AssistantMessage, Message, Reasoning, Text, Usage, UserMessage
 from ..request import CompletionRequest, ToolDefinition
 from ._batch import ToolBatch
-from ._endings import Checkpoint, TraceMark, seal
+from ._endings import Checkpoint, seal
+from ._path import Path
 from ._turn import TurnBuffer
 from .fastpath import compile_dispatch, compile_fast
 from .protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
 from .snapshot import Approval, Snapshot
-from .table import EDGES, FINAL, TRIGGER_HOOKS, Edge, State, build_machine
+from .table import FINAL, TRIGGER_HOOKS, Edge, State, build_machine
 
 __all__ = ["TurnMachine", "check_limits"]
 
@@ -92,13 +100,6 @@ _VERDICTS: Final[Mapping[str, frozenset[str]]] = {
 }
 """The verdicts each hook-guarded trigger's hook may answer."""
 _DEFER: Final = ToolCallHookAction.defer("the tool requires approval")
-_EMITTING: Final = frozenset(
-    {"emit_text", "emit_tool_call_delta", "emit_reasoning_delta", "emit_reasoning", "queue_tool_call", "emit_final",
-     "emit_tool_result", "emit_final_response"}
-)  # fmt: skip
-"""Callbacks that emit exactly one item each time their edge is taken."""
-_EMITS: Final = tuple(any(cb in _EMITTING for cb in e.callbacks) for e in EDGES)
-
 _FSM: Final = build_machine()
 """The one ``transitions.Machine``; runs are passed to it as models, never registered on it."""
 _EVENTS: Final = _FSM.events
@@ -209,8 +210,8 @@ class TurnMachine:
         self._last_text = ""
         self._pending: tuple[str, Any, str] | None = None  # (trigger, payload, hook) of the hook asked
         self._started = False
-        self._trace: list[list[int]] = [[-1, 0]]  # [edge index, times in a row]; a sentinel first
-        self._emitted_before = 0  # items emitted by earlier runs of a resumed run
+        self._path = Path()
+        self._trace = self._path.steps  # appended to in place by _fire and the fast path
         self._checkpoint = Checkpoint(S.AwaitingCompletion, len(self._history), 0, Usage(), (1, 0))
         handlers: dict[type, Callable[[Any], Action | StreamAssistantItem]] = {
             TextDelta: self._on_text_delta,
@@ -259,7 +260,7 @@ class TurnMachine:
         self._history = list(snapshot.history)
         self.turns = snapshot.turns
         self.usage = snapshot.usage
-        self._emitted_before = snapshot.items_emitted
+        self._path.emitted_before = snapshot.items_emitted
         left = dict(approvals or {})
         if snapshot.state is S.ExecutingTool:
             if snapshot.tools is None:
@@ -293,12 +294,12 @@ class TurnMachine:
     @property
     def trace(self) -> tuple[tuple[Edge, int], ...]:
         """The edges taken so far, in order; a run of the same edge is one entry with its count."""
-        return tuple((EDGES[i], n) for i, n in self._trace[1:])
+        return self._path.edges()
 
     @property
     def items_emitted(self) -> int:
         """How many items the run has emitted (including the runs it was resumed from)."""
-        return self._emitted_at(self._trace_mark())
+        return self._path.emitted_at(self._path.mark())
 
     @property
     def pending_approvals(self) -> tuple[ToolCallReady, ...]:
@@ -406,9 +407,7 @@ class TurnMachine:
 
         Cheap enough to call after every step: drivers use it to log state changes.
         """
-        trace = self._trace
-        end = len(trace)
-        return [(EDGES[i], n) for i, n in trace[max(mark, 1) : end]], end
+        return self._path.since(mark)
 
     # ------------------------------------------------------------------ stepping
 
@@ -739,7 +738,7 @@ class TurnMachine:
         """The run as of its last completed step (see :mod:`agent_fsm.machine.snapshot`); any time."""
         cp = self._checkpoint_now()
         history = tuple(self._history[: cp.history_length])
-        emitted = self._emitted_at(cp.mark)
+        emitted = self._path.emitted_at(cp.mark)
         return Snapshot(cp.state, self.state, history, cp.turns, self.max_turns, cp.usage, emitted, cp.tools)
 
     def _live_checkpoint(self) -> Checkpoint:
@@ -747,26 +746,14 @@ class TurnMachine:
         batch = self._batch
         state = S.AwaitingCompletion if batch is None else S.ExecutingTool
         tools = None if batch is None else batch.checkpoint()
-        return Checkpoint(state, len(self._history), self.turns, self.usage, self._trace_mark(), tools)
+        return Checkpoint(state, len(self._history), self.turns, self.usage, self._path.mark(), tools)
 
     def _checkpoint_now(self) -> Checkpoint:
         if self.state in (S.AwaitingCompletion, S.ExecutingTool):
             return self._live_checkpoint()
         if self.state is S.Done:
-            return Checkpoint(S.Done, len(self._history), self.turns, self.usage, self._trace_mark())
+            return Checkpoint(S.Done, len(self._history), self.turns, self.usage, self._path.mark())
         return self._checkpoint  # Streaming: the turn's start; stopped: the last one before the end
-
-    def _trace_mark(self) -> TraceMark:
-        return (len(self._trace), self._trace[-1][1])
-
-    def _emitted_at(self, mark: TraceMark) -> int:
-        """Items emitted up to a trace mark: every step of an emitting edge emitted one item."""
-        length, last_count = mark
-        steps = self._trace[1:length]
-        total = sum(n for i, n in steps[:-1] if _EMITS[i])
-        if steps and _EMITS[steps[-1][0]]:
-            total += last_count
-        return self._emitted_before + total
 
 
 def _wrap(error: BaseException, keep: type[AgentFSMError], kind: type[AgentFSMError], what: str) -> AgentFSMError:
