@@ -1,9 +1,4 @@
-"""Where the library's structured log events go, and the observer that logs every run.
-
-The library never configures structlog. When the application has configured it, events go through
-the application's configuration. When it has not, they go to the standard library logger
-``agent_fsm`` (silent below WARNING unless the application says otherwise), instead of structlog's
-default of printing everything to stdout, which no embedder asked for.
+"""The observer that logs every run (the default; the library's logger is :mod:`~.logger`).
 
 :class:`LoggingObserver` (the default observer, see :mod:`agent_fsm.observe`) logs a run as
 structured events - ``run started``, ``state change``, ``model call started`` / ``finished`` /
@@ -24,44 +19,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-import structlog
 from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from ..errors import CompletionError
 from ..machine.table import State
 from . import genai as G
+from .logger import enabled, get_logger
 
 if TYPE_CHECKING:
     from . import ModelCall, RunEnd, RunInfo, StateChange, ToolCallRecord
 
-__all__ = ["LoggingObserver", "enabled", "get_logger"]
-
-_STDLIB = logging.getLogger("agent_fsm")
-_FALLBACK_PROCESSORS: tuple[Any, ...] = (
-    structlog.stdlib.filter_by_level,
-    structlog.contextvars.merge_contextvars,
-    structlog.processors.format_exc_info,
-    structlog.processors.KeyValueRenderer(key_order=["event"], sort_keys=True),
-)
-"""The chain used when the application has not configured structlog (constant: it is not config)."""
-
-
-def get_logger(**context: Any) -> Any:
-    """A structlog logger bound to ``context``, routed as the module docstring says."""
-    if structlog.is_configured():
-        return structlog.get_logger("agent_fsm").bind(**context)
-    # Built directly rather than through ``wrap_logger(...).bind()``: a tenth of the cost, per run.
-    return structlog.stdlib.BoundLogger(_STDLIB, _FALLBACK_PROCESSORS, context)
-
-
-def enabled(logger: Any, level: int = logging.DEBUG) -> bool:
-    """Whether ``logger`` would emit at ``level`` (cheap; lets hot code skip building events)."""
-    if isinstance(logger, structlog.stdlib.BoundLogger):
-        return logger.isEnabledFor(level)
-    is_enabled_for = getattr(logger, "is_enabled_for", None)
-    if is_enabled_for is not None:
-        return bool(is_enabled_for(level))
-    return True
+__all__ = ["LoggingObserver"]
 
 
 class LoggingObserver:

@@ -31,7 +31,8 @@ from ..machine.snapshot import Snapshot
 from ..machine.table import Edge, State
 from ..messages import Message, ToolCall, Usage
 from ..observe import Observer
-from ..observe.log import LoggingObserver, get_logger
+from ..observe.log import LoggingObserver
+from ..observe.logger import get_logger
 from ..observe.redact import Redactor
 from ..request import CompletionRequest, Model
 from ..tools import ToolServer, to_output

@@ -17,7 +17,7 @@ from ..events import Final as FinalEvent
 from ..messages import AssistantMessage, Message, ToolCall, Usage
 from ..observe import NULL_CONTEXT, ModelCall, Observer, RunEnd, RunInfo, RunObserver, StateChange, ToolCallRecord
 from ..observe.genai import describe_model
-from ..observe.log import get_logger
+from ..observe.logger import get_logger
 from ..observe.redact import Redactor
 
 if TYPE_CHECKING:

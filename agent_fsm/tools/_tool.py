@@ -39,7 +39,7 @@ from attrs import frozen
 from ..codec import to_json_value
 from ..errors import ConfigurationError
 from ..messages import Image, JSONValue, Text, ToolResultContent
-from ..observe.log import get_logger
+from ..observe.logger import get_logger
 from ..observe.redact import Redactor
 from ..request import ToolDefinition, ToolOutput
 from .arguments import ArgumentError
