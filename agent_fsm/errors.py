@@ -13,6 +13,9 @@
     ├── SnapshotError              a snapshot cannot be resumed (other machine definition, newer schema, bad data)
     ├── CodecError                 JSON that does not describe a value of the requested type (also a ``ValueError``)
     │   └── CassetteError          a cassette that cannot be read (also a ``ConfigurationError``)
+    ├── TraceError                 a run's trace that is not a path through the machine (also a ``ValueError``)
+    ├── GraphvizError              Graphviz's ``dot`` failed to render a diagram
+    │   └── GraphvizNotFound       an image was asked for and ``dot`` is not installed
     └── ConfigurationError         bad arguments to the library itself (also a ``ValueError``)
 
 The providers' errors (``agent_fsm.providers.errors``: HTTP status, connection, protocol) are
@@ -37,12 +40,15 @@ __all__ = [
     "CodecError",
     "CompletionError",
     "ConfigurationError",
+    "GraphvizError",
+    "GraphvizNotFound",
     "HookError",
     "IllegalTransition",
     "MaxTurnsExceeded",
     "PromptCancelled",
     "SnapshotError",
     "ToolServerError",
+    "TraceError",
 ]
 
 
@@ -167,3 +173,16 @@ class CassetteError(ConfigurationError, CodecError):
     A ``ConfigurationError`` where a cassette is configuration (``ReplayModel(path)``) and a
     ``CodecError`` where it is data (``load_cassette(text)``): one reader raises it for both.
     """
+
+
+class TraceError(AgentFSMError, ValueError):
+    """Raised for a trace that is malformed, not a path through the machine, or names an edge the
+    machine does not have (the table changed since it was recorded)."""
+
+
+class GraphvizError(AgentFSMError):
+    """Raised when Graphviz's ``dot`` fails to render a diagram."""
+
+
+class GraphvizNotFound(GraphvizError):
+    """Raised when an image is asked for and Graphviz's ``dot`` is not installed."""

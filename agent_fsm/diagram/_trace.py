@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 
-from ..errors import AgentFSMError
+from ..errors import TraceError
 from ..machine.table import EDGES, Edge, State, walk
 
 __all__ = ["TRACE_FORMAT", "TRACE_VERSION", "Trace", "TraceError", "check_trace", "trace_from_json", "trace_to_json"]
@@ -25,11 +25,6 @@ TRACE_FORMAT = "agent-fsm trace"
 TRACE_VERSION = 1
 
 _EdgeKey: TypeAlias = tuple[str, State, State | None, frozenset[tuple[str, bool]]]
-
-
-class TraceError(AgentFSMError, ValueError):
-    """Raised for a trace that is malformed, not a path through the machine, or names an edge the
-    machine does not have (the table changed since it was recorded)."""
 
 
 def _key(edge: Edge) -> _EdgeKey:
