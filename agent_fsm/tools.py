@@ -53,6 +53,7 @@ __all__ = [
     "ToolServer",
     "ToolSet",
     "invalid_arguments",
+    "converted",
     "raised",
     "timed_out",
     "to_output",
@@ -179,17 +180,13 @@ class Tool:
                 "tool timed out", tool=self.name, timeout=timeout, thread_left_running=not self.is_async
             )
             return timed_out(self.name, timeout)
-        except Exception as exc:
+        except (Exception, GeneratorExit) as exc:  # a GeneratorExit from a tool is the tool's bug
             return self._raised(exc)
-        try:
-            return to_output(value)
-        except Exception as exc:
-            get_logger(component="tools").warning(
-                "tool result not serializable", tool=self.name, exception=Redactor().traceback(exc)
-            )
-            return _error(
-                f"Tool {self.name!r} returned a value that cannot be converted to JSON: {_exception_text(exc)}"
-            )
+        return converted(self.name, value)
+
+    def _raised(self, exc: BaseException) -> ToolOutput:
+        get_logger(component="tools").warning("tool raised", tool=self.name, exception=Redactor().traceback(exc))
+        return raised(self.name, exc)
 
     def prepare(self, arguments: JSONValue) -> tuple[tuple[Any, ...], dict[str, Any]] | ToolOutput:
         """The call's positional and keyword arguments, or the error output when they do not fit
@@ -199,12 +196,6 @@ class Tool:
         except ArgumentError as exc:
             get_logger(component="tools").info("tool arguments invalid", tool=self.name, problems=exc.problems)
             return invalid_arguments(self.name, exc)
-
-    def _raised(self, exc: Exception) -> ToolOutput:
-        # the traceback and the text the model sees are redacted: a tool's exception may quote a
-        # credential (an API error echoing its key, say)
-        get_logger(component="tools").warning("tool raised", tool=self.name, exception=Redactor().traceback(exc))
-        return raised(self.name, exc)
 
 
 @overload
@@ -405,9 +396,27 @@ def invalid_arguments(name: str, exc: ArgumentError) -> ToolOutput:
     return _error(f"Invalid arguments for tool {name!r} (the tool was not called):\n{exc}")
 
 
-def raised(name: str, exc: BaseException) -> ToolOutput:
-    """The error output for a tool that raised."""
-    return _error(f"Tool {name!r} raised {_exception_text(exc)}")
+def raised(name: str, exc: BaseException, redactor: Redactor | None = None) -> ToolOutput:
+    """The error output for a tool (or a tool server's call) that raised.
+
+    The one place that text is built. It is redacted, like the logged traceback: a tool's
+    exception may quote a credential (an API error echoing its key, say), and the result goes to
+    the model. ``redactor`` knows the run's own secrets (its model's key); without one, secrets
+    are found by shape and in the environment.
+    """
+    clean = redactor if redactor is not None else Redactor()
+    return _error(f"Tool {name!r} raised {_exception_text(exc, clean)}")
+
+
+def converted(name: str, value: Any, redactor: Redactor | None = None) -> ToolOutput:
+    """What a tool (or a tool server) returned, as result content; a value JSON cannot hold is
+    an error output for the call (see :func:`to_output`)."""
+    try:
+        return to_output(value)
+    except (TypeError, ValueError, RecursionError) as exc:
+        clean = redactor if redactor is not None else Redactor()
+        get_logger(component="tools").warning("tool result not serializable", tool=name, exception=clean.traceback(exc))
+        return _error(f"Tool {name!r} returned a value that cannot be converted to JSON: {_exception_text(exc, clean)}")
 
 
 def timed_out(name: str, timeout: float | None) -> ToolOutput:
@@ -419,8 +428,8 @@ def _error(text: str) -> ToolOutput:
     return ToolOutput((Text(text),), is_error=True)
 
 
-def _exception_text(exc: BaseException) -> str:
-    message = Redactor()(str(exc))
+def _exception_text(exc: BaseException, clean: Redactor) -> str:
+    message = clean(str(exc))
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 

@@ -31,6 +31,7 @@ from ..table import FINAL, Edge, State
 __all__ = ["check_ending", "check_history_invariants", "check_run", "check_trace", "check_turn_content"]
 
 SYNTHETIC_RESULT_PREFIX = "Tool call not executed: "
+CANCELLED_RESULT_PREFIX = "Tool call cancelled while running: "
 """How the machine's synthetic results (for calls a run never executed) begin."""
 
 _ENDINGS: dict[State, tuple[type[BaseException], ...]] = {
@@ -52,7 +53,8 @@ _fail = fail
 def check_history_invariants(history: Sequence[Message]) -> None:
     """Check that ``history`` is valid to send back to a provider.
 
-    Every message is a user or assistant message with content; every tool call has exactly one
+    Every message is a user or assistant message with content; every tool call has an id (a
+    non-empty string) and exactly one
     result with its id, in the user message right after the call; no result is an orphan; no
     two calls of a message share an id; no assistant message with tool calls is left last.
 
@@ -78,6 +80,8 @@ def check_history_invariants(history: Sequence[Message]) -> None:
                     )
         if calls:
             ids = [c.id for c in calls]
+            if not all(isinstance(c, str) and c for c in ids):
+                raise _fail("every call has an id", f"history[{i}] has a tool call without an id: {ids}")
             if len(set(ids)) != len(ids):
                 raise _fail("unique call ids", f"history[{i}] calls the same id twice: {ids}")
             if i + 1 >= len(history):
@@ -216,7 +220,7 @@ def _check_nothing_missing(items: Sequence[StreamItem], run: Sequence[Message]) 
         raise _fail("streamed reasoning is in history", f"reasoning deltas of ids {lost or ['None']} are not")
     emitted: list[Any] = [i.tool_result for i in items if isinstance(i, StreamUserItem)]
     for result in emitted:
-        if result.text.startswith(SYNTHETIC_RESULT_PREFIX):
+        if result.text.startswith((SYNTHETIC_RESULT_PREFIX, CANCELLED_RESULT_PREFIX)):
             raise _fail("synthetic results are never emitted", f"result {result.id!r} was")
     recorded = [p for m in run if isinstance(m, UserMessage) for p in m.content if isinstance(p, ToolResult)]
     it = iter(recorded)

@@ -1,0 +1,221 @@
+"""Hardening (issue 12): each bad input the engine was attacked with gets a typed ending, no
+secret reaches a history, and closing is deterministic. One regression test per hole."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from agent_fsm import Agent, IllegalTransition, Text, ToolCall, ToolFunction, Usage, tool
+from agent_fsm.events import Final, TextDelta, ToolCallReady
+from agent_fsm.messages import AssistantMessage, ToolResult, UserMessage
+from agent_fsm.protocol import ToolOutput
+from agent_fsm.request import ToolDefinition
+from agent_fsm.table import State
+from agent_fsm.testing import ScriptedModel, check_history_invariants, check_run
+
+from .support import collect
+
+SECRET = "local-secret-token-9f8e7d6c"
+
+
+@tool
+def echo(text: str) -> str:
+    """Echo the text back."""
+    return text
+
+
+def call(cid: Any, name: str = "echo", args: Any = None) -> ToolCallReady:
+    return ToolCallReady(ToolCall(cid, ToolFunction(name, {"text": "x"} if args is None else args)), f"int-{cid}")
+
+
+def tool_results(history: Sequence[Any]) -> list[ToolResult]:
+    return [p for m in history if isinstance(m, UserMessage) for p in m.content if isinstance(p, ToolResult)]
+
+
+class KeyedModel(ScriptedModel):
+    """A scripted model that holds an API key not shaped like one, as a vLLM client would."""
+
+    api_key = SECRET
+
+
+class Server:
+    """A custom ToolServer whose ``call`` is given."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+
+    def definitions(self) -> Sequence[ToolDefinition]:
+        return (ToolDefinition("echo", "Echo.", {"type": "object"}),)
+
+    async def call(self, name: str, arguments: Any) -> Any:
+        return await self.fn(name, arguments)
+
+
+# ---------------------------------------------------------------- 1. one redacted tool error text
+
+
+async def test_item1_tool_server_exception_is_redacted_in_the_result_the_model_sees() -> None:
+    async def leak(name: str, arguments: Any) -> Any:
+        raise RuntimeError(f"upstream said: bad key {SECRET}")
+
+    model = KeyedModel([[call("c1"), Final(Usage(1, 1))], [TextDelta("ok")]])
+    run = Agent(model, tools=Server(leak)).stream_prompt("go")
+    items, outcome = await collect(run)
+    assert outcome is None
+    [result] = tool_results(run.history)
+    assert result.is_error
+    assert SECRET not in result.text and "RuntimeError" in result.text
+    assert result.text.startswith("Tool 'echo' raised RuntimeError: ")
+
+
+# ---------------------------------------------------------------- 3. wrong-typed events
+
+
+@pytest.mark.parametrize(
+    "event",
+    [TextDelta(None), TextDelta(123), Final(None), ToolCallReady(None, "i1"), call(None)],  # type: ignore[arg-type]
+    ids=["text-None", "text-int", "final-None", "ready-None", "call-id-None"],
+)
+async def test_item3_wrong_typed_event_fails_the_run_with_IllegalTransition(event: Any) -> None:
+    model = ScriptedModel([[TextDelta("a"), event, TextDelta("b")]])
+    run = Agent(model, tools=[echo]).stream_prompt("go")
+    items, outcome = await collect(run)
+    assert isinstance(outcome, IllegalTransition)
+    assert "malformed event" in str(outcome)
+    assert run.state is State.Failed
+    check_history_invariants(run.history)
+    check_run(items, run.history, outcome)
+
+
+async def test_item3_an_unexpected_exception_in_the_driver_fails_the_run_chained() -> None:
+    class Boom(Exception):
+        pass
+
+    class BrokenClock:  # user code the driver calls outside the hooks, failing once, unexpectedly
+        calls = 0
+
+        def now(self) -> float:
+            self.calls += 1
+            if self.calls == 3:
+                raise Boom("clock broke")
+            return 0.0
+
+        def new_id(self) -> str:
+            return "r"
+
+        def stream(self, model: Any, request: Any) -> Any:
+            return model.stream(request)
+
+        async def call_tool(self, tools: Any, tool_call: Any) -> Any:
+            return ToolOutput((Text("ok"),))
+
+    model = ScriptedModel([[call("c1"), Final(Usage(1, 1))], [TextDelta("ok")]])
+    run = Agent(model, tools=[echo], effects=BrokenClock()).stream_prompt("go")  # type: ignore[arg-type]
+    items, outcome = await collect(run)
+    assert run.state is State.Failed
+    assert isinstance(outcome, IllegalTransition) and "unexpected" in str(outcome)
+    assert isinstance(outcome.__cause__, Boom)
+    check_history_invariants(run.history)
+
+
+# ---------------------------------------------------------------- 4. a server value JSON cannot hold
+
+
+async def test_item4_tool_server_value_json_cannot_hold_is_an_error_result() -> None:
+    async def odd(name: str, arguments: Any) -> Any:
+        return {"x": object()}
+
+    model = ScriptedModel([[call("c1"), Final(Usage(1, 1))], [TextDelta("ok")]])
+    run = Agent(model, tools=Server(odd)).stream_prompt("go")
+    items, outcome = await collect(run)
+    assert outcome is None and run.state is State.Done
+    [result] = tool_results(run.history)
+    assert result.is_error and "cannot be converted to JSON" in result.text
+
+
+# ---------------------------------------------------------------- 6. a tool raising GeneratorExit
+
+
+async def test_item6_tool_raising_GeneratorExit_is_an_error_result() -> None:
+    @tool
+    async def weird(text: str) -> str:
+        """Raise GeneratorExit."""
+        raise GeneratorExit("tool bug")
+
+    model = ScriptedModel([[call("c1", "weird"), Final(Usage(1, 1))], [TextDelta("ok")]])
+    run = Agent(model, tools=[weird]).stream_prompt("go")
+    items, outcome = await collect(run)
+    assert outcome is None and run.state is State.Done
+    [result] = tool_results(run.history)
+    assert result.is_error and "GeneratorExit" in result.text
+    check_history_invariants(run.history)
+
+
+async def test_item6_tool_server_raising_GeneratorExit_is_an_error_result() -> None:
+    async def weird(name: str, arguments: Any) -> Any:
+        raise GeneratorExit("server bug")
+
+    model = ScriptedModel([[call("c1"), Final(Usage(1, 1))], [TextDelta("ok")]])
+    run = Agent(model, tools=Server(weird)).stream_prompt("go")
+    items, outcome = await collect(run)
+    assert outcome is None and run.state is State.Done
+    check_history_invariants(run.history)
+
+
+# ---------------------------------------------------------------- 10. closing after break
+
+
+async def test_item10_no_task_is_left_after_aclose_following_break() -> None:
+    model = ScriptedModel([[TextDelta(f"{i}") for i in range(10)]])
+    run = Agent(model).stream_prompt("go")
+    async for _ in run:
+        break
+    await run.aclose()
+    await asyncio.sleep(0)
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert others == []
+    assert run.state is State.Cancelled
+    assert model.closed == 1
+
+
+# ---------------------------------------------------------------- 11. a tool cancelled while running
+
+
+async def test_item11_a_tool_cancelled_while_running_is_not_said_to_be_not_executed() -> None:
+    started = asyncio.Event()
+
+    @tool
+    async def slow(text: str) -> str:
+        """Wait."""
+        started.set()
+        await asyncio.Event().wait()
+        return text
+
+    model = ScriptedModel([[call("c1", "slow"), call("c2", "slow"), Final(Usage(1, 1))]])
+    run = Agent(model, tools=[slow]).stream_prompt("go")
+    consumer = asyncio.ensure_future(collect(run))
+    await started.wait()  # the first call is running now
+    consumer.cancel()
+    await asyncio.gather(consumer, return_exceptions=True)
+    assert run.state is State.Cancelled
+    first, second = tool_results(run.history)
+    assert first.text.startswith("Tool call cancelled while running: ")
+    assert second.text.startswith("Tool call not executed: ")
+    check_history_invariants(run.history)
+
+
+# ---------------------------------------------------------------- 12. a call without an id
+
+
+def test_item12_history_invariants_refuse_a_call_without_an_id() -> None:
+    history = [
+        UserMessage((Text("go"),)),
+        AssistantMessage((ToolCall(None, ToolFunction("echo", {})),)),  # type: ignore[arg-type]
+        UserMessage((ToolResult(None, (Text("x"),)),)),  # type: ignore[arg-type]
+    ]
+    with pytest.raises(AssertionError, match="without an id"):
+        check_history_invariants(history)
