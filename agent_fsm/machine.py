@@ -223,6 +223,7 @@ class TurnMachine(StreamStage, ToolStage, Endings):
         """
         if snapshot.state not in (S.AwaitingCompletion, S.ExecutingTool):
             raise SnapshotError(f"a snapshot of a run in {snapshot.state.value} cannot be resumed")
+        snapshot.validate()  # made in Python, it was not read through ``from_dict``
         waiting = snapshot.state is S.AwaitingCompletion
         if not snapshot.history or (waiting and not isinstance(snapshot.history[-1], UserMessage)):
             raise SnapshotError("malformed snapshot: a run waiting for a model call must end with a user message")

@@ -4,16 +4,31 @@ secret reaches a history, and closing is deterministic. One regression test per 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
 import pytest
 
-from agent_fsm import Agent, IllegalTransition, Text, ToolCall, ToolFunction, Usage, tool
+from agent_fsm import (
+    Agent,
+    ApprovalRequired,
+    IllegalTransition,
+    SnapshotError,
+    Text,
+    ToolCall,
+    ToolFunction,
+    Usage,
+    tool,
+)
 from agent_fsm.events import Final, TextDelta, ToolCallReady
+from agent_fsm.items import StreamUserItem
+from agent_fsm.machine import TurnMachine
 from agent_fsm.messages import AssistantMessage, ToolResult, UserMessage
 from agent_fsm.protocol import ToolOutput
 from agent_fsm.request import ToolDefinition
+from agent_fsm.snapshot import Snapshot
 from agent_fsm.table import State
 from agent_fsm.testing import ScriptedModel, check_history_invariants, check_run
 
@@ -219,3 +234,91 @@ def test_item12_history_invariants_refuse_a_call_without_an_id() -> None:
     ]
     with pytest.raises(AssertionError, match="without an id"):
         check_history_invariants(history)
+
+
+# ---------------------------------------------------------------- 8. tampered snapshots
+
+
+@tool(requires_approval=True)
+def delete(text: str) -> str:
+    """Delete something (needs approval)."""
+    return text
+
+
+async def deferred_snapshot() -> dict[str, Any]:
+    """A real tool-stage snapshot: two calls, the second awaiting approval."""
+    model = ScriptedModel([[call("c1"), call("d1", "delete"), Final(Usage(3, 2))]])
+    run = Agent(model, tools=[echo, delete]).stream_prompt("go")
+    _, outcome = await collect(run)
+    assert isinstance(outcome, ApprovalRequired)
+    data: dict[str, Any] = json.loads(outcome.snapshot.to_json())
+    assert data["state"] == "ExecutingTool" and data["tools"]["decisions"]
+    return data
+
+
+async def waiting_snapshot() -> dict[str, Any]:
+    """A real snapshot before the second model call (after one tool turn)."""
+    model = ScriptedModel([[call("c1"), Final(Usage(3, 2))], [TextDelta("ok")]])
+    run = Agent(model, tools=[echo], max_turns=3).stream_prompt("go")
+    async for item in run:
+        if isinstance(item, StreamUserItem):
+            break
+    snap = run.snapshot()
+    await run.aclose()
+    data: dict[str, Any] = json.loads(snap.to_json())
+    assert data["state"] == "AwaitingCompletion" and data["turns"] == 1
+    return data
+
+
+def orphan_call(d: dict[str, Any]) -> None:
+    d["history"] = d["history"][:-1]  # drop the results message: the call is an orphan
+    d["history"].append({"role": "user", "content": [{"type": "text", "text": "again"}]})
+
+
+def orphan_result(d: dict[str, Any]) -> None:
+    d["history"][-1]["content"].append({"type": "toolresult", "id": "zz", "content": [{"type": "text", "text": "x"}]})
+
+
+TAMPER_WAITING: dict[str, Any] = {
+    "orphan call": orphan_call,
+    "orphan result": orphan_result,
+    "negative turns": lambda d: d.update(turns=-3),
+    "turns over budget": lambda d: d.update(turns=9),
+    "negative usage": lambda d: d["usage"].update(input_tokens=-5),
+    "negative items": lambda d: d.update(items_emitted=-1),
+}
+TAMPER_STAGE: dict[str, Any] = {
+    "stage ids": lambda d: d["tools"]["calls"][0]["toolCall"].update(id="other"),
+    "extra decision": lambda d: d["tools"]["decisions"].extend([{"kind": "defer", "reason": ""}] * 2),
+    "v1 without calls": lambda d: (d.update(version=1), d["tools"].pop("calls")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TAMPER_WAITING))
+async def test_item8_tampered_waiting_snapshot_is_refused(name: str) -> None:
+    data = await waiting_snapshot()
+    Snapshot.from_dict(data)  # the untouched one is fine
+    TAMPER_WAITING[name](data)
+    with pytest.raises(SnapshotError):
+        Agent(ScriptedModel([]), tools=[echo]).resume(json.dumps(data))
+
+
+@pytest.mark.parametrize("name", sorted(TAMPER_STAGE))
+async def test_item8_tampered_tool_stage_snapshot_is_refused(name: str) -> None:
+    data = await deferred_snapshot()
+    Snapshot.from_dict(data)
+    TAMPER_STAGE[name](data)
+    with pytest.raises(SnapshotError):
+        Agent(ScriptedModel([]), tools=[echo, delete]).resume(json.dumps(data))
+
+
+@pytest.mark.parametrize("text", [b'{"a": "\xff"}', "[" * 100_000 + "]" * 100_000], ids=["bytes", "deep"])
+def test_item8_unreadable_snapshot_text_is_a_SnapshotError(text: str | bytes) -> None:
+    with pytest.raises(SnapshotError):
+        Snapshot.from_json(text)
+
+
+async def test_item8_a_tampered_snapshot_made_in_python_is_refused_on_restore() -> None:
+    snap = Snapshot.from_dict(await waiting_snapshot())
+    with pytest.raises(SnapshotError, match="turns"):
+        TurnMachine.restore(attrs.evolve(snap, turns=-3))
