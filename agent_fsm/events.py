@@ -13,7 +13,7 @@ from typing import Any, TypeAlias
 
 from attrs import frozen
 
-from .messages import JSONValue, Reasoning, ToolCall, ToolFunction, Usage
+from .messages import JSONValue, Reasoning, ToolCall, ToolFunction, Usage, json_problem
 
 __all__ = [
     "Final",
@@ -116,7 +116,8 @@ def _tool_call_ready(e: ToolCallReady) -> str | None:
         return "the tool's name and internal_call_id must be strs"
     if not _opt_str(call.call_id) or not _opt_str(call.signature):
         return "the call's call_id and signature must be strs or None"
-    return None
+    problem = json_problem(call.function.arguments)
+    return None if problem is None else f"the call's arguments are not JSON: {problem}"
 
 
 def _final(e: Final) -> str | None:

@@ -25,7 +25,7 @@ from .codec import CodecError, from_dict, to_dict
 from .errors import SnapshotError
 from .events import ToolCallReady, event_problem
 from .hooks import ToolCallHookAction, Verdict
-from .messages import AssistantMessage, Message, Text, ToolResult, Usage, UserMessage
+from .messages import AssistantMessage, Message, Text, ToolResult, Usage, UserMessage, json_problem
 from .table import State, definition_hash
 
 __all__ = ["SNAPSHOT_VERSION", "Approval", "Snapshot", "ToolStageSnapshot", "approve", "deny"]
@@ -119,7 +119,10 @@ class Snapshot:
         arguments, raw payloads) as they came - so a resumed run hands tools exactly what the
         uninterrupted run would have, down to the order of their argument keys.
         """
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        try:
+            return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        except (ValueError, RecursionError) as exc:  # kept out where values come in: a last line
+            raise SnapshotError(f"the snapshot cannot be written as JSON: {type(exc).__name__}: {exc}") from None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Snapshot:
@@ -221,6 +224,11 @@ class Snapshot:
         if self.state not in _CHECKPOINT_STATES:
             raise SnapshotError(f"malformed snapshot: no checkpoint is taken in state {self.state.value}")
         history = list(self.history)
+        for message in history:
+            for c in message.tool_calls if isinstance(message, AssistantMessage) else ():
+                problem = json_problem(c.function.arguments)
+                if problem is not None:
+                    raise SnapshotError(f"malformed snapshot: the arguments of call {c.id!r} are not JSON: {problem}")
         if (self.tools is not None) != (self.state is State.ExecutingTool):
             raise SnapshotError("malformed snapshot: a tool stage belongs to, and only to, state ExecutingTool")
         if self.tools is not None:

@@ -22,10 +22,11 @@ from agent_fsm import (
     Usage,
     tool,
 )
+from agent_fsm.codec import CodecError, to_json
 from agent_fsm.events import Final, TextDelta, ToolCallReady
 from agent_fsm.items import StreamUserItem
 from agent_fsm.machine import TurnMachine
-from agent_fsm.messages import AssistantMessage, ToolResult, UserMessage
+from agent_fsm.messages import MAX_JSON_DEPTH, AssistantMessage, ToolResult, UserMessage
 from agent_fsm.protocol import ToolOutput
 from agent_fsm.request import ToolDefinition
 from agent_fsm.snapshot import Snapshot
@@ -322,3 +323,54 @@ async def test_item8_a_tampered_snapshot_made_in_python_is_refused_on_restore() 
     snap = Snapshot.from_dict(await waiting_snapshot())
     with pytest.raises(SnapshotError, match="turns"):
         TurnMachine.restore(attrs.evolve(snap, turns=-3))
+
+
+# ---------------------------------------------------------------- 5. deep nesting and NaN
+
+
+def nest(depth: int) -> Any:
+    value: Any = "x"
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+async def test_item5_a_history_with_400_deep_arguments_is_written_and_read_back() -> None:
+    @tool
+    def take(a: Any) -> str:
+        """Take anything."""
+        return "ok"
+
+    model = ScriptedModel([[call("c1", "take", {"a": nest(400)}), Final(Usage(1, 1))], [TextDelta("ok")]])
+    run = Agent(model, tools=[take]).stream_prompt("go")
+    items, outcome = await collect(run)
+    assert outcome is None
+    text = run.snapshot().to_json()
+    assert Snapshot.from_json(text).history == run.history
+    assert json.loads(to_json(list(run.history)))[1]["content"][0]["function"]["arguments"] == {"a": nest(400)}
+
+
+@pytest.mark.parametrize("args", [{"a": nest(MAX_JSON_DEPTH + 5)}, {"x": float("nan")}], ids=["too-deep", "NaN"])
+async def test_item5_a_custom_model_giving_arguments_json_cannot_hold_fails_typed(args: Any) -> None:
+    model = ScriptedModel([[call("c1", "echo", args), Final(Usage(1, 1))]])
+    run = Agent(model, tools=[echo]).stream_prompt("go")
+    items, outcome = await collect(run)
+    assert isinstance(outcome, IllegalTransition) and "not JSON" in str(outcome)
+    check_history_invariants(run.history)
+    json.loads(run.snapshot().to_json())
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ['{"text":' + "[" * 3000 + "]" * 3000 + "}", '{"text": NaN}', {"text": float("inf")}],
+    ids=["deep", "NaN", "inf"],
+)
+async def test_item5_tool_arguments_json_cannot_hold_are_an_error_result(raw: Any) -> None:
+    output = await echo.run(raw)
+    assert output.is_error and "not valid JSON" in output.content[0].text  # type: ignore[union-attr]
+
+
+def test_item5_codec_never_writes_bare_NaN() -> None:
+    message = AssistantMessage((ToolCall("c1", ToolFunction("f", {"x": float("nan")})),))
+    with pytest.raises(CodecError):
+        to_json(message)
