@@ -35,7 +35,7 @@ from .request import CompletionRequest, Model
 from .snapshot import Snapshot
 from .table import Edge, State
 from .telemetry import RunTelemetry
-from .tools import ToolServer, converted, raised
+from .tools import ToolServer, converted, raised, run_bounded
 
 __all__ = ["AgentRun"]
 
@@ -307,7 +307,8 @@ class AgentRun:
     async def _call_tool(self, call: ToolCall) -> ToolOutput | ToolServerError:
         name = call.function.name
         try:
-            output: Any = await self._effects.call_tool(self._tools, call)
+            # in its own task: a server that ignores the run's cancellation cannot hang the run
+            output: Any = await run_bounded(self._effects.call_tool(self._tools, call), None, name=name)
         except ToolServerError as exc:
             return exc
         except (Exception, GeneratorExit) as exc:  # a GeneratorExit from a tool is the tool's bug

@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 import pytest
 
+import agent_fsm.tools as tools_module
 from agent_fsm import (
     Agent,
     ApprovalRequired,
@@ -374,3 +375,68 @@ def test_item5_codec_never_writes_bare_NaN() -> None:
     message = AssistantMessage((ToolCall("c1", ToolFunction("f", {"x": float("nan")})),))
     with pytest.raises(CodecError):
         to_json(message)
+
+
+# ---------------------------------------------------------------- 7. a tool that swallows cancellation
+
+
+def stubborn_tool(release: asyncio.Event, stopped: list[str]) -> Any:
+    @tool(timeout=0.01)
+    async def stubborn(text: str) -> str:
+        """Ignore being cancelled."""
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            await release.wait()  # swallowed: goes on until the test lets it end
+            stopped.append(text)
+        return text
+
+    return stubborn
+
+
+async def test_item7_a_tool_ignoring_cancellation_after_its_timeout_gets_an_error_result(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(tools_module, "STOP_GRACE", 0.01, raising=False)
+    release, stopped = asyncio.Event(), []
+    model = ScriptedModel([[call("c1", "stubborn"), Final(Usage(1, 1))], [TextDelta("ok")]])
+    run = Agent(model, tools=[stubborn_tool(release, stopped)]).stream_prompt("go")
+    async with asyncio.timeout(60):  # guards the test only: without the fix the run never ends
+        items, outcome = await collect(run)
+    assert outcome is None and run.state is State.Done
+    [result] = tool_results(run.history)
+    assert result.is_error and "did not stop when cancelled" in result.text
+    assert "tool did not stop when cancelled" in caplog.text
+    release.set()  # let the abandoned call end, and check it was left running, not lost
+    await asyncio.wait_for(asyncio.gather(*tools_module._left_running), 60)
+    assert stopped == ["x"]
+
+
+async def test_item7_a_run_cancelled_from_outside_does_not_wait_for_a_tool_ignoring_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tools_module, "STOP_GRACE", 0.01, raising=False)
+    release, stopped = asyncio.Event(), []
+    started = asyncio.Event()
+
+    async def stubborn_server(name: str, arguments: Any) -> Any:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            await release.wait()
+            stopped.append(name)
+        return "late"
+
+    model = ScriptedModel([[call("c1"), Final(Usage(1, 1))], [TextDelta("ok")]])
+    run = Agent(model, tools=Server(stubborn_server)).stream_prompt("go")
+    consumer = asyncio.ensure_future(collect(run))
+    await started.wait()
+    consumer.cancel()
+    async with asyncio.timeout(60):  # guards the test only: without the fix this never ends
+        await asyncio.gather(consumer, return_exceptions=True)
+    assert run.state is State.Cancelled
+    check_history_invariants(run.history)
+    release.set()
+    await asyncio.wait_for(asyncio.gather(*tools_module._left_running), 60)
+    assert stopped == ["echo"]
