@@ -167,10 +167,10 @@ class Snapshot:
                 State(data["state"]),
                 State(data["stopped_in"]),
                 tuple(from_dict(data["history"], list[Message])),
-                int(data["turns"]),
-                int(data["max_turns"]),
+                data["turns"],  # checked by validate(), never coerced (int(True) is 1)
+                data["max_turns"],  # checked by validate(), never coerced (int(True) is 1)
                 from_dict(data["usage"], Usage),
-                int(data["items_emitted"]),
+                data["items_emitted"],  # checked by validate(), never coerced (int(True) is 1)
                 tools,
                 data["definition"],
                 data["version"],

@@ -10,6 +10,8 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import agent_fsm.tools as tools_module
 from agent_fsm import (
@@ -33,6 +35,7 @@ from agent_fsm.request import ToolDefinition
 from agent_fsm.snapshot import Snapshot
 from agent_fsm.table import State
 from agent_fsm.testing import ScriptedModel, check_history_invariants, check_run
+from agent_fsm.testing.strategies import tampered_snapshots
 
 from .support import collect
 
@@ -440,3 +443,24 @@ async def test_item7_a_run_cancelled_from_outside_does_not_wait_for_a_tool_ignor
     release.set()
     await asyncio.wait_for(asyncio.gather(*tools_module._left_running), 60)
     assert stopped == ["echo"]
+
+
+_REAL_SNAPSHOTS: list[str] = []
+
+
+def real_snapshots() -> list[str]:
+    """A snapshot before a model call and one of the tool stage, from real runs (made once)."""
+    if not _REAL_SNAPSHOTS:
+        for make in (waiting_snapshot, deferred_snapshot):
+            _REAL_SNAPSHOTS.append(json.dumps(asyncio.run(make())))
+    return _REAL_SNAPSHOTS
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_item8_every_drawn_tampering_is_a_SnapshotError(data: st.DataObject) -> None:
+    for text in real_snapshots():
+        Snapshot.from_json(text)  # untouched, it reads
+        name, bad = data.draw(tampered_snapshots(text), label="tampering")
+        with pytest.raises(SnapshotError):
+            Agent(ScriptedModel([]), tools=[echo, delete]).resume(bad)
