@@ -9,8 +9,10 @@ An :class:`AgentRun` is an async iterator of items and an async context manager.
 run does: after ``FinalResponse`` on success, or by raising the machine's ending error
 (``PromptCancelled``, ``MaxTurnsExceeded``, ``CompletionError``, ``HookError``,
 ``IllegalTransition``), each carrying the history. Closing it early (``aclose()``, leaving
-``async with``, or ``break``, once the event loop collects the iterator) cancels the run: the
-model stream is closed and no task is left running.
+``async with``; after a bare ``break``, once the run is collected) cancels the run: the model
+stream is closed and no task is left running when ``aclose()`` returns. Any exception the driver
+did not expect ends the run ``Failed``: ``Cancelled`` only ever means a hook or the consumer
+stopped it.
 """
 
 from __future__ import annotations
