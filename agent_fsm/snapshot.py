@@ -24,6 +24,7 @@ from attrs import frozen
 from .codec import CodecError, from_dict, to_dict
 from .errors import SnapshotError
 from .events import ToolCallReady, event_problem
+from .history import history_problem
 from .hooks import ToolCallHookAction, Verdict
 from .messages import AssistantMessage, Message, Text, ToolResult, Usage, UserMessage, json_problem
 from .table import State, definition_hash
@@ -205,8 +206,6 @@ class Snapshot:
         Raises:
             SnapshotError: naming what is wrong.
         """
-        # imported here: the history rules live with the fuzz kit's checks, which import this module
-        from .testing.invariants import check_history_invariants
 
         def count(name: str, value: object, least: int = 0) -> None:
             if type(value) is not int or value < least:
@@ -233,10 +232,9 @@ class Snapshot:
             raise SnapshotError("malformed snapshot: a tool stage belongs to, and only to, state ExecutingTool")
         if self.tools is not None:
             history.append(_stage_results(self.tools, history))
-        try:
-            check_history_invariants(history)
-        except AssertionError as exc:
-            raise SnapshotError(f"malformed snapshot: its history is not valid to send: {exc}") from None
+        broken = history_problem(history)
+        if broken is not None:
+            raise SnapshotError(f"malformed snapshot: its history is not valid to send: {broken[0]}: {broken[1]}")
 
 
 _CHECKPOINT_STATES: Final = (State.AwaitingCompletion, State.ExecutingTool, State.Done)
