@@ -21,7 +21,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "agent_fsm"
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     (
         "vocabulary",
-        frozenset({"_lazy", "_version", "messages", "events", "items", "request", "hooks", "errors", "codec"}),
+        frozenset(
+            {"_lazy", "_version", "messages", "events", "items", "request", "hooks", "errors", "history", "codec"}
+        ),
     ),
     ("machine", frozenset({"machine", "table"})),
     ("services", frozenset({"tools", "observe", "providers", "log", "otel", "cassette"})),

@@ -130,12 +130,18 @@ class ToolBatch:
         return UserMessage(tuple(r for r in self._results if r is not None))
 
     def sealed(self, why: str) -> UserMessage:
-        """Every result, with a synthetic error result saying ``why`` for each call that has none."""
-        text = (Text(f"Tool call not executed: {why}"),)
+        """Every result, with a synthetic error result saying ``why`` for each call that has none:
+        a call handed to the driver and not back yet was cancelled while running, and may have
+        had effects; any other was never executed."""
+        not_run = (Text(f"Tool call not executed: {why}"),)
+        stopped = (Text(f"Tool call cancelled while running: {why}. It may have had effects."),)
+        running = set(self._running)
         return UserMessage(
             tuple(
-                r if r is not None else ToolResult(c.tool_call.id, text, c.tool_call.call_id, True)
-                for c, r in zip(self.calls, self._results, strict=True)
+                r
+                if r is not None
+                else ToolResult(c.tool_call.id, stopped if i in running else not_run, c.tool_call.call_id, True)
+                for i, (c, r) in enumerate(zip(self.calls, self._results, strict=True))
             )
         )
 

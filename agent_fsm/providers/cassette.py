@@ -10,8 +10,9 @@ The header may carry more keys: a fuzz case (``kind: agent-fsm/fuzz-case``, writ
 :func:`agent_fsm.testing.dump_cassette`, its keys listed there) puts its parameters there. A
 call's events may hold two entries that are not events: ``{"type": "modelError", "error":
 "CompletionError", "message": "...", "status": 500}`` (the model raises there; ``error`` is one
-of :data:`MODEL_ERRORS`) and ``{"type": "notAnEvent", "value": ...}`` (a provider bug: the model
-yields that JSON value itself, which only the fuzz kit plays). Each call line holds the
+of :data:`MODEL_ERRORS`), ``{"type": "notAnEvent", "value": ...}`` (a provider bug: the model
+yields that JSON value itself) and ``{"type": "wrongTypedEvent", "name": ...}`` (one of the fuzz
+kit's events with wrong-typed fields, by name); only the fuzz kit plays the last two. Each call line holds the
 events the model yielded, in order (JSON through :mod:`agent_fsm.codec`), how the call ended
 (``error``: the ``CompletionError`` it raised, or null; ``complete``: false when the consumer
 stopped reading early), and the request that was sent with its ``fingerprint`` (a hash of its
@@ -49,6 +50,7 @@ __all__ = [
     "MODEL_ERRORS",
     "CassetteCall",
     "NotAnEvent",
+    "WrongTypedEvent",
     "RecordingModel",
     "ReplayMismatch",
     "ReplayModel",
@@ -78,6 +80,14 @@ class NotAnEvent:
     """A ``notAnEvent`` entry: a value a buggy model yields instead of an event."""
 
     value: Any
+
+
+@frozen
+class WrongTypedEvent:
+    """A ``wrongTypedEvent`` entry: the fuzz kit's event of that name, whose fields have the wrong
+    types (``agent_fsm.testing._scripts.WRONG_TYPED_EVENTS``)."""
+
+    name: str
 
 
 def cassette_line(value: Any, *, sort_keys: bool = False) -> str:
@@ -118,9 +128,9 @@ def parse_cassette(text: str, *, where: str = "cassette") -> tuple[dict[str, Any
     return header, calls
 
 
-def read_entry(data: Any) -> ModelEvent | BaseException | NotAnEvent:
-    """One entry of a call's events: an event, the exception the model raises there, or a
-    :class:`NotAnEvent`.
+def read_entry(data: Any) -> ModelEvent | BaseException | NotAnEvent | WrongTypedEvent:
+    """One entry of a call's events: an event, the exception the model raises there, a
+    :class:`NotAnEvent` or a :class:`WrongTypedEvent`.
 
     Raises:
         CassetteError: for an entry that is none of these.
@@ -130,6 +140,8 @@ def read_entry(data: Any) -> ModelEvent | BaseException | NotAnEvent:
     kind = data.get("type")
     if kind == "notAnEvent":
         return NotAnEvent(data.get("value"))
+    if kind == "wrongTypedEvent":
+        return WrongTypedEvent(str(data.get("name")))
     if kind == "modelError":
         cls = MODEL_ERRORS.get(str(data.get("error", "CompletionError")))
         if cls is None:
@@ -190,8 +202,9 @@ class CassetteCall:
         error = _error_from_dict(data["error"]) if data.get("error") else None
         events: list[ModelEvent] = []
         for entry in map(read_entry, data.get("events", [])):
-            if isinstance(entry, NotAnEvent):
-                raise CassetteError("a notAnEvent entry can only be played by agent_fsm.testing.load_cassette")
+            if isinstance(entry, NotAnEvent | WrongTypedEvent):
+                kind = type(entry).__name__
+                raise CassetteError(f"a {kind} entry can only be played by agent_fsm.testing.load_cassette")
             if isinstance(entry, BaseException):  # the model raises here: nothing after it plays
                 error = entry if isinstance(entry, CompletionError) else CompletionError(str(entry))
                 break

@@ -17,13 +17,14 @@ it): a header whose ``kind`` is ``agent-fsm/fuzz-case``, keys sorted, as every l
 - ``calls``: how many model-call lines follow; ``history``: messages in the codec's JSON;
 - ``HOOK``: ``null``, or ``{"answers": {"on_tool_call": ["skip", "continue"]}, "raises":
   ["on_text_delta", 2] | null, "async": ["on_tool_call"]}`` (see :class:`~.policy.HookPolicy`);
-- ``TOOLS``: ``{"behaviours": [{"name": "t0", "kind": "text" | "json" | "raise" | "stall" |
+- ``TOOLS``: ``{"behaviours": [{"name": "t0", "kind": "text" | "json" | "raise" | "stall" | "stubborn" |
   "hang", "value": "...", "timeout": 0.002 | null}], "server_fails_at": 3 | null}``;
 - ``user_tools`` / ``user_hook``: the names of the caller's own tools and hook, which the
   cassette cannot hold: pass them to :func:`load_cassette`.
 
 then one line per model call, ``{"call": 0, "events": [...]}``, whose entries are events,
-``modelError`` or ``notAnEvent`` (see the format). ``ReplayModel`` plays a fuzz cassette's calls
+``modelError``, ``notAnEvent`` or ``wrongTypedEvent`` (one of :data:`~._scripts.WRONG_TYPED_EVENTS`;
+see the format). ``ReplayModel`` plays a fuzz cassette's calls
 too, all but ``notAnEvent`` entries.
 """
 
@@ -44,9 +45,18 @@ from ..events import ModelEvent
 from ..hooks import live_hooks
 from ..machine import TurnMachine
 from ..messages import Message, Text, UserMessage
-from ..providers.cassette import CASSETTE_VERSION, FORMAT, NotAnEvent, cassette_line, parse_cassette, read_entry
+from ..providers.cassette import (
+    CASSETTE_VERSION,
+    FORMAT,
+    NotAnEvent,
+    WrongTypedEvent,
+    cassette_line,
+    parse_cassette,
+    read_entry,
+)
 from ..run.sync_driver import CONSUMER_CLOSED, SyncScript, iter_sync
 from ..tools import ToolServer, ToolSet
+from ._scripts import WRONG_TYPED_EVENTS
 from .behaviours import ToolBehaviours
 from .policy import HookPolicy, PolicyHook
 from .record import RunRecord, check_deterministic, played_usage, run_agent
@@ -274,6 +284,7 @@ def cassette_note(case: FuzzCase) -> str:
 
 
 CASSETTE_KIND: Final = "agent-fsm/fuzz-case"
+_WRONG_TYPED_NAMES: Final = {id(e): name for name, e in WRONG_TYPED_EVENTS.items()}
 _EVENT_TYPES: Final = frozenset({"textDelta", "reasoningDelta", "reasoning", "toolCallDelta", "toolCallReady", "final"})
 
 
@@ -300,6 +311,9 @@ def dump_cassette(case: FuzzCase) -> str:
 
 
 def _entry(entry: Any) -> Any:
+    wrong = _WRONG_TYPED_NAMES.get(id(entry))
+    if wrong is not None:
+        return {"type": "wrongTypedEvent", "name": wrong}
     if isinstance(entry, BaseException):
         message = entry.message if isinstance(entry, CompletionError) else str(entry)
         out: dict[str, Any] = {"type": "modelError", "error": type(entry).__name__, "message": message}
@@ -365,6 +379,11 @@ def load_cassette(
     )
 
 
-def _played(entry: ModelEvent | BaseException | NotAnEvent) -> Any:
+def _played(entry: ModelEvent | BaseException | NotAnEvent | WrongTypedEvent) -> Any:
     """What the scripted model does with an entry: yield it, raise it, or yield the junk value."""
+    if isinstance(entry, WrongTypedEvent):
+        if entry.name not in WRONG_TYPED_EVENTS:
+            known = sorted(WRONG_TYPED_EVENTS)
+            raise CassetteError(f"unknown wrong-typed event {entry.name!r}; expected one of {known}")
+        return WRONG_TYPED_EVENTS[entry.name]
     return entry.value if isinstance(entry, NotAnEvent) else entry

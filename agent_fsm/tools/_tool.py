@@ -15,12 +15,15 @@ arguments that do not fit   ``Invalid arguments for tool 'x' (the tool was not c
                             line per problem: ``$.a: expected integer, got string "5"``
 the tool raises             ``Tool 'x' raised ValueError: <message>`` (logged with traceback)
 the tool takes too long     ``Tool 'x' timed out after 60 s.`` (the call is cancelled)
+...and ignores cancelling   ``Tool 'x' timed out after 60 s and did not stop when cancelled; ...``
+                            (after ``STOP_GRACE`` more seconds; the call is left behind, logged)
 a result JSON cannot hold   ``Tool 'x' returned a value that cannot be converted to JSON: ...``
 ==========================  =====================================================================
 
 ``KeyboardInterrupt``, ``SystemExit`` and ``asyncio.CancelledError`` are never turned into
 results: they propagate and stop the run. Only a :class:`~agent_fsm.errors.ToolServerError` (the
-server itself is gone) fails a run on purpose.
+server itself is gone) fails a run on purpose. Every one of those texts is written in
+:mod:`~agent_fsm.tools.outcomes`; running a call within its time is :mod:`~agent_fsm.tools._bounded`.
 """
 
 from __future__ import annotations
@@ -42,8 +45,9 @@ from ..messages import Image, JSONValue, Text, ToolResultContent
 from ..observe.logger import get_logger
 from ..observe.redact import Redactor
 from ..request import ToolDefinition, ToolOutput
+from ._bounded import ToolDidNotStop, ToolTimeout, run_bounded
 from .arguments import ArgumentError
-from .outcomes import invalid_arguments, not_serializable, raised, timed_out, unknown_tool
+from .outcomes import did_not_stop, invalid_arguments, not_serializable, raised, timed_out, unknown_tool
 from .signature import Signature
 
 __all__ = [
@@ -52,6 +56,7 @@ __all__ = [
     "ToolLike",
     "ToolServer",
     "ToolSet",
+    "converted",
     "to_output",
     "tool",
 ]
@@ -161,29 +166,30 @@ class Tool:
         if timeout is not None and math.isinf(timeout):
             timeout = None
         try:
-            async with asyncio.timeout(timeout) as deadline:
-                if self.is_async:
-                    value = await self.fn(*args, **kwargs)
-                else:  # in a worker thread, so a blocking tool never stalls the event loop
-                    value = await asyncio.to_thread(self.fn, *args, **kwargs)
-                    if inspect.isawaitable(value):
-                        value = await value
-        except TimeoutError as exc:
-            if not deadline.expired():  # the tool raised TimeoutError itself: an ordinary failure
-                return self._raised(exc)
+            value = await run_bounded(self._call(args, kwargs), timeout, name=self.name)
+        except ToolDidNotStop:
+            return did_not_stop(self.name, timeout)
+        except ToolTimeout:
             get_logger(component="tools").warning(
                 "tool timed out", tool=self.name, timeout=timeout, thread_left_running=not self.is_async
             )
             return timed_out(self.name, timeout)
-        except Exception as exc:
+        except (Exception, GeneratorExit) as exc:  # a GeneratorExit from a tool is the tool's bug
             return self._raised(exc)
-        try:
-            return to_output(value)
-        except Exception as exc:
-            get_logger(component="tools").warning(
-                "tool result not serializable", tool=self.name, exception=Redactor().traceback(exc)
-            )
-            return not_serializable(self.name, exc)
+        return converted(self.name, value)
+
+    async def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if self.is_async:
+            return await self.fn(*args, **kwargs)
+        # in a worker thread, so a blocking tool never stalls the event loop
+        value = await asyncio.to_thread(self.fn, *args, **kwargs)
+        return await value if inspect.isawaitable(value) else value
+
+    def _raised(self, exc: BaseException) -> ToolOutput:
+        # the traceback and the text the model sees are redacted: a tool's exception may quote a
+        # credential (an API error echoing its key, say)
+        get_logger(component="tools").warning("tool raised", tool=self.name, exception=Redactor().traceback(exc))
+        return raised(self.name, exc)
 
     def prepare(self, arguments: JSONValue) -> tuple[tuple[Any, ...], dict[str, Any]] | ToolOutput:
         """The call's positional and keyword arguments, or the error output when they do not fit
@@ -193,12 +199,6 @@ class Tool:
         except ArgumentError as exc:
             get_logger(component="tools").info("tool arguments invalid", tool=self.name, problems=exc.problems)
             return invalid_arguments(self.name, exc)
-
-    def _raised(self, exc: Exception) -> ToolOutput:
-        # the traceback and the text the model sees are redacted: a tool's exception may quote a
-        # credential (an API error echoing its key, say)
-        get_logger(component="tools").warning("tool raised", tool=self.name, exception=Redactor().traceback(exc))
-        return raised(self.name, exc)
 
 
 @overload
@@ -387,6 +387,17 @@ def to_output(value: Any) -> ToolOutput:
         return ToolOutput(parts)
     text = json.dumps(to_json_value(value), ensure_ascii=False, sort_keys=True, allow_nan=False)
     return ToolOutput((Text(text),))
+
+
+def converted(name: str, value: Any, redactor: Redactor | None = None) -> ToolOutput:
+    """What a tool (or a tool server) returned, as result content; a value JSON cannot hold is
+    an error output for the call (see :func:`to_output`)."""
+    try:
+        return to_output(value)
+    except (TypeError, ValueError, RecursionError) as exc:
+        clean = redactor if redactor is not None else Redactor()
+        get_logger(component="tools").warning("tool result not serializable", tool=name, exception=clean.traceback(exc))
+        return not_serializable(name, exc, clean)
 
 
 def _is_async(fn: Callable[..., Any]) -> bool:

@@ -16,7 +16,7 @@ from ..messages import Text
 from ..observe.redact import Redactor
 from ..request import ToolOutput
 
-__all__ = ["error", "invalid_arguments", "not_serializable", "raised", "timed_out", "unknown_tool"]
+__all__ = ["did_not_stop", "error", "invalid_arguments", "not_serializable", "raised", "timed_out", "unknown_tool"]
 
 Redact = Callable[[str], str]
 """Takes secrets out of a text: a run's :class:`~agent_fsm.observe.redact.Redactor` (it knows the
@@ -48,9 +48,16 @@ def timed_out(name: str, timeout: float | None) -> ToolOutput:
     return error(f"Tool {name!r} timed out after {timeout or 0:g} s.")
 
 
-def not_serializable(name: str, exc: BaseException) -> ToolOutput:
+def did_not_stop(name: str, timeout: float | None) -> ToolOutput:
+    """The error output for a tool that ran out of time and ignored being cancelled."""
+    return error(
+        f"Tool {name!r} timed out after {timeout or 0:g} s and did not stop when cancelled; it may still be running."
+    )
+
+
+def not_serializable(name: str, exc: BaseException, redact: Redact | None = None) -> ToolOutput:
     """The error output for a tool whose return value cannot be converted to JSON."""
-    return error(f"Tool {name!r} returned a value that cannot be converted to JSON: {_exception_text(exc, None)}")
+    return error(f"Tool {name!r} returned a value that cannot be converted to JSON: {_exception_text(exc, redact)}")
 
 
 def _exception_text(exc: BaseException, redact: Redact | None) -> str:
