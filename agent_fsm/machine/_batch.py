@@ -31,16 +31,18 @@ __all__ = ["ToolBatch"]
 class ToolBatch:
     """The verdicts, runs and results of one turn's tool calls (see the module docstring)."""
 
-    __slots__ = ("_approved", "_decided", "_deferred", "_results", "_running", "_verdicts", "calls", "result_ix",
+    __slots__ = ("_deferred", "_running", "_verdicts", "approved", "calls", "decided", "result_ix", "results",
                  "verdict_ix")  # fmt: skip
 
     def __init__(self, calls: Iterable[ToolCallReady]) -> None:
         self.calls: tuple[ToolCallReady, ...] = tuple(calls)
-        self._results: list[ToolResult | None] = [None] * len(self.calls)
-        self._decided: dict[int, Verdict] = {}  # verdicts recorded before the run resumed
+        self.results: list[ToolResult | None] = [None] * len(self.calls)
+        self.decided: dict[int, Verdict] = {}
+        """Verdicts recorded before the run resumed (approvals, deferrals), by call index."""
         self._verdicts: dict[int, Verdict] = {}
         self._deferred: list[int] = []
-        self._approved: list[int] = []
+        self.approved: list[int] = []
+        """Approved calls not yet handed out (``take_approved``)."""
         self._running: deque[int] = deque()
         self.verdict_ix = 0
         """The next call to get a verdict."""
@@ -53,24 +55,17 @@ class ToolBatch:
         used is removed from the dict, so the caller can refuse the ones left over)."""
         batch = cls(stage.calls)
         done = len(stage.results)
-        batch._results[:done] = stage.results
+        batch.results[:done] = stage.results
         batch.verdict_ix = batch.result_ix = done
         for offset, decision in enumerate(stage.decisions):
             if decision.kind == "defer":
                 decision = _apply_approval(batch.calls[done + offset], decision, approvals)
-            batch._decided[done + offset] = decision
+            batch.decided[done + offset] = decision
         return batch
 
     # ------------------------------------------------------------------ what comes next
-
-    def next_verdict(self, window: int) -> int | None:
-        """The call to decide next, if it is within ``window`` calls of the next result."""
-        i = self.verdict_ix
-        return i if i < len(self.calls) and i < self.result_ix + window else None
-
-    def recorded_verdict(self, index: int) -> Verdict | None:
-        """The verdict recorded for ``index`` before a resume (an approval, or a deferral)."""
-        return self._decided.pop(index, None)
+    # The machine reads the cursors (verdict_ix, result_ix) and lists above directly: it steps
+    # through the batch on every tool step, where a method call per question would show.
 
     @property
     def has_deferred(self) -> bool:
@@ -78,15 +73,9 @@ class ToolBatch:
 
     def take_approved(self) -> tuple[ToolCall, ...]:
         """The approved calls not yet handed out, which are now running."""
-        batch, self._approved = self._approved, []
+        batch, self.approved = self.approved, []
         self._running.extend(batch)
         return tuple(self.calls[j].tool_call for j in batch)
-
-    def next_result(self) -> tuple[int, ToolResult | None] | None:
-        """The next result to process and its call's index (``None``: still running); ``None``
-        once every result is processed."""
-        i = self.result_ix
-        return (i, self._results[i]) if i < len(self.calls) else None
 
     @property
     def running(self) -> bool:
@@ -95,12 +84,12 @@ class ToolBatch:
     # ------------------------------------------------------------------ what happened
 
     def approve(self, index: int, verdict: Verdict) -> None:
-        self._approved.append(index)
+        self.approved.append(index)
         self._decide(index, verdict)
 
     def skip(self, index: int, verdict: Verdict) -> None:
         call = self.calls[index].tool_call
-        self._results[index] = ToolResult(call.id, (Text(verdict.reason),), call.call_id)
+        self.results[index] = ToolResult(call.id, (Text(verdict.reason),), call.call_id)
         self._decide(index, verdict)
 
     def defer(self, index: int, verdict: Verdict) -> None:
@@ -115,19 +104,19 @@ class ToolBatch:
         """The output of the oldest running call."""
         index = self._running.popleft()
         call = self.calls[index].tool_call
-        self._results[index] = ToolResult(call.id, output.content or (Text(""),), call.call_id, output.is_error)
+        self.results[index] = ToolResult(call.id, output.content or (Text(""),), call.call_id, output.is_error)
 
     def processed(self) -> tuple[ToolResult, ToolCallReady]:
         """The next result has passed ``on_tool_result``: it and its call, to emit."""
         i = self.result_ix
-        result = self._results[i]
+        result = self.results[i]
         assert result is not None
         self.result_ix += 1
         return result, self.calls[i]
 
     def message(self) -> UserMessage:
         """Every result, in call order: the next prompt."""
-        return UserMessage(tuple(r for r in self._results if r is not None))
+        return UserMessage(tuple(r for r in self.results if r is not None))
 
     def sealed(self, why: str) -> UserMessage:
         """Every result, with a synthetic error result saying ``why`` for each call that has none:
@@ -141,7 +130,7 @@ class ToolBatch:
                 r
                 if r is not None
                 else ToolResult(c.tool_call.id, stopped if i in running else not_run, c.tool_call.call_id, True)
-                for i, (c, r) in enumerate(zip(self.calls, self._results, strict=True))
+                for i, (c, r) in enumerate(zip(self.calls, self.results, strict=True))
             )
         )
 
@@ -154,7 +143,7 @@ class ToolBatch:
 
     def checkpoint(self) -> ToolStageSnapshot:
         """The batch after its last processed result, with the verdicts given to the calls after it."""
-        done = tuple(r for r in self._results[: self.result_ix] if r is not None)
+        done = tuple(r for r in self.results[: self.result_ix] if r is not None)
         decisions = tuple(self._verdicts[i] for i in range(self.result_ix, self.verdict_ix))
         return ToolStageSnapshot(self.calls, done, decisions)
 

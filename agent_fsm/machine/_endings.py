@@ -13,7 +13,7 @@ emitted), so the history stays valid to send back to a provider.
 
 from __future__ import annotations
 
-from attrs import frozen
+from typing import NamedTuple
 
 from ..messages import AssistantMessage, Message, Usage
 from ._batch import ToolBatch
@@ -25,9 +25,8 @@ from .table import State
 __all__ = ["Checkpoint", "seal"]
 
 
-@frozen
-class Checkpoint:
-    """A point a snapshot can resume from."""
+class Checkpoint(NamedTuple):
+    """A point a snapshot can resume from (a named tuple: one is made per turn, so it is cheap)."""
 
     state: State
     """``AwaitingCompletion`` (before a model call), ``ExecutingTool``, or ``Done``."""

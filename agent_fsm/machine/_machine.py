@@ -59,8 +59,6 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
-import attrs
-
 from ..errors import (
     AgentFSMError,
     ApprovalRequired,
@@ -460,12 +458,14 @@ class TurnMachine:
         """What the tool stage needs next, or None once the run has left the stage."""
         batch = self._batch
         assert batch is not None
-        window = len(batch.calls) if self.tool_concurrency > 1 else 1
+        calls = batch.calls
+        n = len(calls)
+        window = n if self.tool_concurrency > 1 else 1
         while self.state is S.ExecutingTool:
-            i = batch.next_verdict(window)
-            if i is not None:
-                call = batch.calls[i]
-                verdict = batch.recorded_verdict(i)
+            i = batch.verdict_ix
+            if i < n and i < batch.result_ix + window:
+                call = calls[i]
+                verdict = batch.decided.pop(i, None)
                 if verdict is not None:
                     self._fire("tool_verdict", verdict, i)
                 elif call.tool_call.function.name in self._approval_tools:
@@ -480,22 +480,21 @@ class TurnMachine:
                 continue
             if self._fire("await_approval", CONTINUE, None, must=False):
                 return None
-            approved = batch.take_approved()
-            if approved:
-                return RunTools(approved)
-            step = batch.next_result()
-            if step is None:
-                self._fire("tools_done", CONTINUE, None)
+            if batch.approved:
+                return RunTools(batch.take_approved())
+            i = batch.result_ix
+            if i < n:
+                result = batch.results[i]
+                if result is None:
+                    return NEXT_TOOL_OUTPUT
+                if "tool_result" in self._asks:
+                    call = calls[i]
+                    fn = call.tool_call.function
+                    args = (fn.name, call.tool_call.id, call.internal_call_id, fn.arguments, result.text)
+                    return self._ask("tool_result", i, args)
+                self._fire("tool_result", CONTINUE, i)
                 continue
-            i, result = step
-            if result is None:
-                return NEXT_TOOL_OUTPUT
-            if "tool_result" in self._asks:
-                call = batch.calls[i]
-                fn = call.tool_call.function
-                args = (fn.name, call.tool_call.id, call.internal_call_id, fn.arguments, result.text)
-                return self._ask("tool_result", i, args)
-            self._fire("tool_result", CONTINUE, i)
+            self._fire("tools_done", CONTINUE, None)
         return None
 
     def _ask(self, trigger: str, payload: Any, args: tuple[Any, ...]) -> CallHook:
@@ -646,10 +645,10 @@ class TurnMachine:
         self._turn = TurnBuffer()
         self._final_seen = False
         self._agg = ""
-        settings = self._settings
-        extra = settings.additional_params
-        self.request = attrs.evolve(settings, prompt=self.prompt, history=tuple(self._history[:-1]),
-                                    additional_params=dict(extra) if extra is not None else None)  # fmt: skip
+        s = self._settings  # every request is the settings with this turn's prompt and history
+        extra = s.additional_params
+        self.request = CompletionRequest(self.prompt, tuple(self._history[:-1]), s.preamble, s.tools, s.temperature,
+                                         s.max_tokens, dict(extra) if extra is not None else None)  # fmt: skip
         self._request_pending = True
 
     def emit_text(self, verdict: Verdict, event: TextDelta) -> None:
