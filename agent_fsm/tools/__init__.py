@@ -15,13 +15,13 @@ if TYPE_CHECKING:
     from ._bounded import ToolDidNotStop as ToolDidNotStop
     from ._bounded import ToolTimeout as ToolTimeout
     from ._bounded import run_bounded as run_bounded
+    from ._convert import converted as converted
+    from ._convert import to_output as to_output
     from ._tool import DEFAULT_TOOL_TIMEOUT as DEFAULT_TOOL_TIMEOUT
     from ._tool import Tool as Tool
     from ._tool import ToolLike as ToolLike
     from ._tool import ToolServer as ToolServer
     from ._tool import ToolSet as ToolSet
-    from ._tool import converted as converted
-    from ._tool import to_output as to_output
     from ._tool import tool as tool
     from .outcomes import did_not_stop as did_not_stop
     from .outcomes import invalid_arguments as invalid_arguments

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -39,15 +38,15 @@ from typing import Any, Literal, Protocol, TypeAlias, TypeVar, overload, runtime
 import attrs
 from attrs import frozen
 
-from ..codec import to_json_value
 from ..errors import ConfigurationError
-from ..messages import Image, JSONValue, Text, ToolResultContent
+from ..messages import JSONValue
 from ..observe.logger import get_logger
 from ..observe.redact import Redactor
 from ..request import ToolDefinition, ToolOutput
 from ._bounded import ToolDidNotStop, ToolTimeout, run_bounded
+from ._convert import converted
 from .arguments import ArgumentError
-from .outcomes import did_not_stop, invalid_arguments, not_serializable, raised, timed_out, unknown_tool
+from .outcomes import did_not_stop, invalid_arguments, raised, timed_out, unknown_tool
 from .signature import Signature
 
 __all__ = [
@@ -56,8 +55,6 @@ __all__ = [
     "ToolLike",
     "ToolServer",
     "ToolSet",
-    "converted",
-    "to_output",
     "tool",
 ]
 
@@ -363,41 +360,6 @@ class ToolSet:
             get_logger(component="tools").info("unknown tool", tool=name)
             return unknown_tool(name, self._tools)
         return await t.run(arguments, default_timeout=self.default_timeout)
-
-
-def to_output(value: Any) -> ToolOutput:
-    """What a tool returned, as result content.
-
-    A ``ToolOutput`` is kept as it is (a tool may report an error itself); a ``str`` passes
-    through; a ``Text`` or ``Image`` part, or a non-empty list of them, becomes those parts;
-    anything else becomes canonical JSON text (keys sorted) through the codec, so attrs classes
-    and library values have their usual JSON shape.
-
-    Raises:
-        TypeError, ValueError: for a value JSON cannot hold (``Tool.run`` reports it as an error).
-    """
-    if isinstance(value, ToolOutput):
-        return value
-    if isinstance(value, str):
-        return ToolOutput((Text(value),))
-    if isinstance(value, Text | Image):
-        return ToolOutput((value,))
-    if isinstance(value, list | tuple) and value and all(isinstance(v, Text | Image) for v in value):
-        parts: tuple[ToolResultContent, ...] = tuple(value)
-        return ToolOutput(parts)
-    text = json.dumps(to_json_value(value), ensure_ascii=False, sort_keys=True, allow_nan=False)
-    return ToolOutput((Text(text),))
-
-
-def converted(name: str, value: Any, redactor: Redactor | None = None) -> ToolOutput:
-    """What a tool (or a tool server) returned, as result content; a value JSON cannot hold is
-    an error output for the call (see :func:`to_output`)."""
-    try:
-        return to_output(value)
-    except (TypeError, ValueError, RecursionError) as exc:
-        clean = redactor if redactor is not None else Redactor()
-        get_logger(component="tools").warning("tool result not serializable", tool=name, exception=clean.traceback(exc))
-        return not_serializable(name, exc, clean)
 
 
 def _is_async(fn: Callable[..., Any]) -> bool:

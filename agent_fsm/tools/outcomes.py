@@ -16,7 +16,15 @@ from ..messages import Text
 from ..observe.redact import Redactor
 from ..request import ToolOutput
 
-__all__ = ["did_not_stop", "error", "invalid_arguments", "not_serializable", "raised", "timed_out", "unknown_tool"]
+__all__ = [
+    "did_not_stop",
+    "error",
+    "invalid_arguments",
+    "not_serializable",
+    "raised",
+    "timed_out",
+    "unknown_tool",
+]
 
 Redact = Callable[[str], str]
 """Takes secrets out of a text: a run's :class:`~agent_fsm.observe.redact.Redactor` (it knows the
