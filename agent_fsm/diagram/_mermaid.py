@@ -108,7 +108,8 @@ def mermaid(picture: Picture) -> str:
     ]
     if grouped:
         out.append(f"  state {GROUP_ID} {{")
-        out += [f"    {line}" for node in picture.nodes if node.state in inside for line in _state(node, loops, entries)]
+        members = [node for node in picture.nodes if node.state in inside]
+        out += [f"    {line}" for node in members for line in _state(node, loops, entries)]
         out += [f"    {_arrow(a, group)}" for a in picture.arrows if within(a)]
         out.append("  }")
         out.append(f"  note left of {GROUP_ID}: any of {', '.join(s.value for s in picture.group)}")
