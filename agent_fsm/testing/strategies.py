@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
-import attrs
 from hypothesis import strategies as st
 
 from ..hooks import HOOK_NAMES
@@ -171,7 +170,7 @@ def tool_behaviours(
 
 
 _TOOL_NAMES: Final = ("lookup", "convert", "book")
-_FOCUS: Final = ("plain", "verdict", "stop", "server")
+_FOCUS: Final = ("plain", "verdict", "server", *(f"stop {name}" for name in HOOK_NAMES))
 """The swarm features of :func:`fuzz_cases`; a case has one (shrinking toward ``plain``)."""
 _VERDICTS: Final = ("skip", "defer", "terminate", "continue")
 _PRIOR: Final = (
@@ -200,9 +199,10 @@ def fuzz_cases(
     - ``plain``: a drawn script (one in four malformed), most often a hook whose methods each
       switch their unusual answers (terminate, skip, defer, not a verdict) on or off;
     - ``verdict``: the model calls tools before its last turn and ``on_tool_call`` answers
-      skip, defer, terminate or continue at its first, second or third call (``on_tool_result``
-      may terminate);
-    - ``stop``: as ``plain``, and one drawn hook method terminates at its first, second or third call;
+      skip, defer, terminate or continue at its first, second or third call, or raises
+      (``on_tool_result`` may terminate);
+    - ``stop <method>`` (one focus per hook method): a drawn script, and a hook with only that
+      method, which terminates (or raises) at its first, second or third call;
     - ``server``: the model calls tools and the tool server fails at one of its calls.
 
     That reaches every edge of the table within a few hundred examples (the README's fuzz
@@ -242,12 +242,15 @@ def fuzz_cases(
         answers = {"on_tool_call": _first_calls(draw, _VERDICTS[draw(st.integers(0, len(_VERDICTS) - 1))])}
         if draw(st.booleans()):
             answers["on_tool_result"] = _first_calls(draw, "terminate")
-        hook = HookPolicy(answers)
-    elif hooks and focus != "server" and (focus == "stop" or draw(st.integers(0, 3)) > 0):
+        raises = ("on_tool_call", draw(st.integers(0, 2))) if draw(st.integers(0, 3)) == 3 else None
+        hook = HookPolicy(answers, raises)
+    elif hooks and focus.startswith("stop "):
+        name = focus.removeprefix("stop ")
+        answers = {name: _first_calls(draw, "terminate")}
+        raises = (name, len(answers[name]) - 1) if draw(st.integers(0, 2)) == 2 else None
+        hook = HookPolicy(answers, raises)
+    elif hooks and focus == "plain" and draw(st.integers(0, 3)) > 0:
         hook = draw_policy(draw, allow_async=is_async, allow_raise=True, allow_invalid=True, hangs=is_async, swarm=True)
-        if focus == "stop":
-            name = HOOK_NAMES[draw(st.integers(0, len(HOOK_NAMES) - 1))]
-            hook = attrs.evolve(hook, answers={**hook.answers, name: _first_calls(draw, "terminate")})
     close_after = draw(st.integers(0, 12)) if not calls_tools and draw(st.integers(0, 2)) == 2 else None
     return FuzzCase(
         script,
