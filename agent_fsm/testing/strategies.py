@@ -170,9 +170,8 @@ def tool_behaviours(
 
 
 _TOOL_NAMES: Final = ("lookup", "convert", "book")
-_FOCUS: Final = ("plain", "verdict", "server", *(f"stop {name}" for name in HOOK_NAMES))
+_FOCUS: Final = ("plain", "server", "verdict skip", "verdict defer", *(f"stop {name}" for name in HOOK_NAMES))
 """The swarm features of :func:`fuzz_cases`; a case has one (shrinking toward ``plain``)."""
-_VERDICTS: Final = ("skip", "defer", "terminate", "continue")
 _PRIOR: Final = (
     UserMessage((Text("earlier question"),)),
     AssistantMessage((ToolCall("old_1", ToolFunction("lookup", {"text": "x"})),)),
@@ -198,11 +197,11 @@ def fuzz_cases(
 
     - ``plain``: a drawn script (one in four malformed), most often a hook whose methods each
       switch their unusual answers (terminate, skip, defer, not a verdict) on or off;
-    - ``verdict``: the model calls tools before its last turn and ``on_tool_call`` answers
-      skip, defer, terminate or continue at its first, second or third call, or raises
-      (``on_tool_result`` may terminate);
-    - ``stop <method>`` (one focus per hook method): a drawn script, and a hook with only that
-      method, which terminates (or raises) at its first, second or third call;
+    - ``verdict skip`` / ``verdict defer``: the model calls tools before its last turn and
+      ``on_tool_call`` answers skip or defer at its first, second or third call;
+    - ``stop <method>`` (one focus per hook method): a hook with only that method, which
+      terminates (or raises) at its first, second or third call; for the tool hooks the model
+      calls tools before its last turn;
     - ``server``: the model calls tools and the tool server fails at one of its calls.
 
     That reaches every edge of the table within a few hundred examples (the README's fuzz
@@ -224,7 +223,7 @@ def fuzz_cases(
     is_async = chosen == "async"
     user_tools = tuple(tools)
     focus = _FOCUS[draw(st.integers(0, len(_FOCUS) - 1))]
-    calls_tools = focus in ("verdict", "server")
+    calls_tools = focus in ("server", "verdict skip", "verdict defer", "stop on_tool_call", "stop on_tool_result")
     if user_tools:
         behaviours, offered = ToolBehaviours(), list(user_tools)
     else:
@@ -238,12 +237,8 @@ def fuzz_cases(
         min_turns = 2 if calls_tools else 1
         script = draw_script(draw, offered, max_turns=5, unknown_tools=True, errors=True, min_turns=min_turns)
     hook = None
-    if hooks and focus == "verdict":
-        answers = {"on_tool_call": _first_calls(draw, _VERDICTS[draw(st.integers(0, len(_VERDICTS) - 1))])}
-        if draw(st.booleans()):
-            answers["on_tool_result"] = _first_calls(draw, "terminate")
-        raises = ("on_tool_call", draw(st.integers(0, 2))) if draw(st.integers(0, 3)) == 3 else None
-        hook = HookPolicy(answers, raises)
+    if hooks and focus.startswith("verdict "):
+        hook = HookPolicy({"on_tool_call": _first_calls(draw, focus.removeprefix("verdict "))})
     elif hooks and focus.startswith("stop "):
         name = focus.removeprefix("stop ")
         answers = {name: _first_calls(draw, "terminate")}
