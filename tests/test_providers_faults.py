@@ -353,3 +353,16 @@ def test_anthropic_at_a_custom_base_url_needs_no_key(monkeypatch: pytest.MonkeyP
     assert model.label == "Anthropic-compatible server at http://127.0.0.1:4000"
     with pytest.raises(MissingAPIKeyError, match="ANTHROPIC_API_KEY"):
         AnthropicModel("c")
+
+
+async def test_a_connection_error_names_the_url() -> None:
+    async with WireServer() as server:
+        url = server.url
+    _, error = await collect(chat_at(url))
+    assert isinstance(error, APIConnectionError)
+    assert f"POST {url}/v1/chat/completions" in str(error)
+    assert_no_secret(error)
+
+
+def chat_at(url: str) -> OpenAIChatModel:
+    return OpenAIChatModel("m", api_key=KEY, base_url=f"{url}/v1", retry=RetryPolicy(max_retries=0))

@@ -155,7 +155,7 @@ class StreamingClient:
                     if line:
                         yield "", line
         except httpx.HTTPError as exc:
-            error = self._transport_error(exc, streaming=True)
+            error = self._transport_error(exc, url, streaming=True)
         except SSEError as exc:  # pragma: no cover - the content type is checked in _open
             error = ProtocolError(f"{self.provider}: {self._scrub(str(exc))}")
         finally:
@@ -186,7 +186,7 @@ class StreamingClient:
             try:
                 response = await client.send(request, stream=True)
             except httpx.HTTPError as exc:
-                error = self._transport_error(exc, streaming=False)
+                error = self._transport_error(exc, url, streaming=False)
             else:
                 if response.is_success:
                     if framing == "sse":
@@ -260,8 +260,9 @@ class StreamingClient:
         text = self._scrub(data.decode("utf-8", errors="replace"))
         return text if len(text) <= BODY_EXCERPT_CHARS else text[:BODY_EXCERPT_CHARS] + "..."
 
-    def _transport_error(self, exc: httpx.HTTPError, *, streaming: bool) -> CompletionError:
+    def _transport_error(self, exc: httpx.HTTPError, url: str, *, streaming: bool) -> CompletionError:
         where = "while streaming the response" if streaming else "before the response arrived"
+        where += f" (POST {self._scrub(url)})"
         detail = self._scrub(str(exc)) or type(exc).__name__
         if isinstance(exc, httpx.TimeoutException):
             kind = "connect" if isinstance(exc, httpx.ConnectTimeout) else "read" if streaming else "request"
