@@ -7,8 +7,11 @@
     agent-fsm run --model openai:qwen2.5 --base-url http://localhost:8000/v1 "hi"   # vLLM, llama.cpp...
     agent-fsm run --model ollama:llama3.2 "hi"
 
-Exit codes: 0 done, 1 the run failed (the error is printed on one line), 2 bad usage (an unknown
-provider, a tool that cannot be imported, a missing API key: the message names the variable).
+The text streams as it comes; each tool call (with its arguments) and each result is shown on
+its own line, and turns are separated. Exit codes: 0 done, 1 the run failed (the error is printed
+on one line; ``-v`` also shows the logs), 2 bad usage (an unknown provider, a tool that cannot be
+imported, a missing API key: the message names the variable), 130 interrupted (Ctrl-C: the run is
+closed, what streamed is kept, no traceback).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import textwrap
 from typing import Any
 
 from ..agent import DEFAULT_MAX_TURNS, Agent
@@ -23,7 +27,7 @@ from ..errors import AgentFSMError, ConfigurationError
 from ..providers import AnthropicModel, OllamaModel, OpenAIChatModel, OpenAIResponsesModel
 from ..providers._base import HTTPModel
 from ..providers.errors import MissingAPIKeyError
-from ..run.console import stream_to_stdout
+from ..run.console import print_run
 from ..tools import Tool, ToolServer
 from ._load import LoadError, load_object
 
@@ -42,7 +46,11 @@ def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "run",
         help="run a prompt against a real model, streamed to the terminal",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        description="Run one prompt against a hosted or local model, streamed to the terminal: text, "
+        "tool calls with their arguments, tool results. Exit codes: 0 done, 1 the run failed "
+        "(one line on stderr; -v shows the logs), 2 bad usage, 130 interrupted.",
+        epilog=_environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("prompt", help="the user prompt")
     p.add_argument(
@@ -51,7 +59,10 @@ def register(sub: Any) -> None:
         metavar="PROVIDER:MODEL",
         help=f"provider ({', '.join(PROVIDERS)}) and model, e.g. openai:gpt-4o-mini",
     )
-    p.add_argument("--base-url", help="API root, e.g. http://localhost:8000/v1 for an OpenAI-compatible server")
+    p.add_argument(
+        "--base-url",
+        help="API root: with /v1 for openai and responses (http://localhost:8000/v1), without it for anthropic",
+    )
     p.add_argument(
         "--tools",
         action="append",
@@ -76,7 +87,11 @@ def run(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         _say(str(exc))
         return 2
-    return asyncio.run(_run(args, model, tools))
+    try:
+        return asyncio.run(_run(args, model, tools))
+    except KeyboardInterrupt:
+        # asyncio.run cancelled the run on Ctrl-C: it is closed and what streamed is printed.
+        return 130
 
 
 async def _run(args: argparse.Namespace, model: HTTPModel, tools: list[Any]) -> int:
@@ -91,7 +106,8 @@ async def _run(args: argparse.Namespace, model: HTTPModel, tools: list[Any]) -> 
                 temperature=args.temperature,
                 max_tokens=args.max_tokens,
             )
-            await stream_to_stdout(agent.stream_prompt(args.prompt))
+            async with agent.stream_prompt(args.prompt) as run:
+                await print_run(run, final=False)
         except ConfigurationError as exc:
             _say(str(exc))
             return 2
@@ -131,6 +147,25 @@ def load_tools(spec: str) -> list[Any]:
     if isinstance(value, list | tuple):
         return list(value)
     raise ConfigurationError(f"--tools {spec}: expected a tool, a function, a ToolServer or a list; got {value!r}")
+
+
+def _environment_help() -> str:
+    """The environment variables each provider reads, for ``--help``."""
+    lines = ["environment:"]
+    for prefix, model in PROVIDERS.items():
+        key = f"key {model.api_key_env}" if model.api_key_env else "no key (OLLAMA_API_KEY is sent if set)"
+        where = f"{model.base_url_env} (default {model.default_base_url})" if model.base_url_env else ""
+        lines.append(f"  {prefix:<10} {key}; base URL {where}")
+    lines.append(
+        textwrap.fill(
+            "A key is required only for the vendor's own server (api.openai.com, api.anthropic.com); "
+            "--base-url overrides the base URL variable.",
+            width=96,
+            initial_indent="  ",
+            subsequent_indent="  ",
+        )
+    )
+    return "\n".join(lines)
 
 
 def _say(message: str) -> None:

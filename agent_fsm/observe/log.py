@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from ..errors import CompletionError
-from ..machine.table import State
 from . import genai as G
 from .logger import enabled, get_logger
 
@@ -36,8 +35,9 @@ class LoggingObserver:
     """Logs every run as structured events (the default observer of an ``Agent``).
 
     Levels: the run's start, state changes and the starts of calls at DEBUG; finished calls and
-    the run's end at INFO; failed model calls, failed tool servers and runs ending in ``Failed``
-    or ``MaxTurnsExceeded`` at WARNING. Error text is redacted (:mod:`agent_fsm.observe.redact`).
+    the run's end at INFO, however it ended (an ending the caller receives as an exception, such
+    as ``Failed`` or ``MaxTurnsExceeded``, is not a warning); failed model calls and failed tool
+    servers at WARNING. Error text is redacted (:mod:`agent_fsm.observe.redact`).
 
     Args:
         capture_content: also log the prompt, each model call's input and output messages, tool
@@ -151,8 +151,7 @@ class _RunLog:
     # ------------------------------------------------------------------ the end
 
     def run_ended(self, end: RunEnd) -> None:
-        warn = end.state in (State.Failed, State.MaxTurnsExceeded)
-        if not (warn or self._info):
+        if not self._info:
             return
         fields: dict[str, Any] = {
             G.OPERATION: G.INVOKE_AGENT,
@@ -163,8 +162,7 @@ class _RunLog:
             fields.update(self._error_fields(end.error))
         if self._capture and end.result is not None:
             fields["response"] = end.result.response
-        emit = self._log.warning if warn else self._log.info
-        emit("run ended", turn=end.turns, state=end.state.value, duration_s=end.duration, **fields)
+        self._log.info("run ended", turn=end.turns, state=end.state.value, duration_s=end.duration, **fields)
 
     def _error_fields(self, error: BaseException) -> dict[str, Any]:
         fields: dict[str, Any] = {G.ERROR_TYPE: type(error).__name__, "error": self._run.redact.error(error)}

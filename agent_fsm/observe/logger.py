@@ -2,8 +2,9 @@
 
 The library never configures structlog. When the application has configured it, events go through
 the application's configuration. When it has not, they go to the standard library logger
-``agent_fsm`` (silent below WARNING unless the application says otherwise), instead of structlog's
-default of printing everything to stdout, which no embedder asked for.
+``agent_fsm`` instead of structlog's default of printing everything to stdout, which no embedder
+asked for. That logger has a ``NullHandler``, as a library's should: an application that configured
+no logging sees nothing (not even WARNING through Python's last-resort handler on stderr).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import structlog
 __all__ = ["enabled", "get_logger"]
 
 _STDLIB = logging.getLogger("agent_fsm")
+_STDLIB.addHandler(logging.NullHandler())
 _FALLBACK_PROCESSORS: tuple[Any, ...] = (
     structlog.stdlib.filter_by_level,
     structlog.contextvars.merge_contextvars,
