@@ -31,7 +31,7 @@ __all__ = ["ToolBatch"]
 class ToolBatch:
     """The verdicts, runs and results of one turn's tool calls (see the module docstring)."""
 
-    __slots__ = ("_deferred", "_running", "_verdicts", "approved", "calls", "decided", "result_ix", "results",
+    __slots__ = ("_running", "_verdicts", "approved", "calls", "decided", "deferred", "result_ix", "results",
                  "verdict_ix")  # fmt: skip
 
     def __init__(self, calls: Iterable[ToolCallReady]) -> None:
@@ -40,7 +40,7 @@ class ToolBatch:
         self.decided: dict[int, Verdict] = {}
         """Verdicts recorded before the run resumed (approvals, deferrals), by call index."""
         self._verdicts: dict[int, Verdict] = {}
-        self._deferred: list[int] = []
+        self.deferred: list[int] = []
         self.approved: list[int] = []
         """Approved calls not yet handed out (``take_approved``)."""
         self._running: deque[int] = deque()
@@ -67,10 +67,6 @@ class ToolBatch:
     # The machine reads the cursors (verdict_ix, result_ix) and lists above directly: it steps
     # through the batch on every tool step, where a method call per question would show.
 
-    @property
-    def has_deferred(self) -> bool:
-        return bool(self._deferred)
-
     def take_approved(self) -> tuple[ToolCall, ...]:
         """The approved calls not yet handed out, which are now running."""
         batch, self.approved = self.approved, []
@@ -85,18 +81,17 @@ class ToolBatch:
 
     def approve(self, index: int, verdict: Verdict) -> None:
         self.approved.append(index)
-        self._decide(index, verdict)
+        self._verdicts[index] = verdict
+        self.verdict_ix += 1
 
     def skip(self, index: int, verdict: Verdict) -> None:
         call = self.calls[index].tool_call
         self.results[index] = ToolResult(call.id, (Text(verdict.reason),), call.call_id)
-        self._decide(index, verdict)
+        self._verdicts[index] = verdict
+        self.verdict_ix += 1
 
     def defer(self, index: int, verdict: Verdict) -> None:
-        self._deferred.append(index)
-        self._decide(index, verdict)
-
-    def _decide(self, index: int, verdict: Verdict) -> None:
+        self.deferred.append(index)
         self._verdicts[index] = verdict
         self.verdict_ix += 1
 
@@ -139,7 +134,7 @@ class ToolBatch:
     @property
     def pending_approvals(self) -> tuple[ToolCallReady, ...]:
         """The calls waiting for an approval, in call order."""
-        return tuple(self.calls[i] for i in self._deferred)
+        return tuple(self.calls[i] for i in self.deferred)
 
     def checkpoint(self) -> ToolStageSnapshot:
         """The batch after its last processed result, with the verdicts given to the calls after it."""

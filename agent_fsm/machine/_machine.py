@@ -587,7 +587,7 @@ class TurnMachine:
         return all(queued.tool_call.id != new_id for queued in self._turn.tool_calls)
 
     def calls_deferred(self, verdict: Verdict, payload: Any) -> bool:
-        return self._batch is not None and self._batch.has_deferred
+        return self._batch is not None and bool(self._batch.deferred)
 
     # ------------------------------------------------------------------ model events
 
