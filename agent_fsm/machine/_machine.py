@@ -84,7 +84,7 @@ from ._turn import TurnBuffer
 from .fastpath import compile_dispatch, compile_fast
 from .protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
 from .snapshot import Approval, Snapshot
-from .table import FINAL, TRIGGER_HOOKS, Edge, State, build_machine
+from .table import EDGES, FINAL, TRIGGER_HOOKS, Edge, State, build_machine
 
 __all__ = ["TurnMachine", "check_limits"]
 
@@ -424,7 +424,9 @@ class TurnMachine:
 
         Cheap enough to call after every step: drivers use it to log state changes.
         """
-        return self._path.since(mark)
+        trace = self._trace  # read here, not through Path.since: drivers call this after every step
+        end = len(trace)
+        return [(EDGES[i], n) for i, n in trace[max(mark, 1) : end]], end
 
     # ------------------------------------------------------------------ stepping
 

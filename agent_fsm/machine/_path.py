@@ -38,12 +38,6 @@ class Path:
     def edges(self) -> tuple[tuple[Edge, int], ...]:
         return tuple((EDGES[i], n) for i, n in self.steps[1:])
 
-    def since(self, mark: int) -> tuple[list[tuple[Edge, int]], int]:
-        """The entries after ``mark`` (a length this returned before), and the new length."""
-        steps = self.steps
-        end = len(steps)
-        return [(EDGES[i], n) for i, n in steps[max(mark, 1) : end]], end
-
     def mark(self) -> TraceMark:
         return (len(self.steps), self.steps[-1][1])
 
