@@ -9,158 +9,61 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._lazy import lazy_exports
+from ._version import __version__ as __version__
 
 if TYPE_CHECKING:
-    from .agent import DEFAULT_MAX_TURNS, Agent
-    from .cassette import RecordingModel, ReplayMismatch, ReplayModel
-    from .console import stream_to_stdout
-    from .driver import AgentRun
-    from .effects import DirectEffects, Effects
-    from .errors import (
-        AgentFSMError,
-        ApprovalRequired,
-        CompletionError,
-        ConfigurationError,
-        HookError,
-        IllegalTransition,
-        MaxTurnsExceeded,
-        PromptCancelled,
-        SnapshotError,
-        ToolServerError,
-    )
-    from .hooks import HookAction, StreamingPromptHook, ToolCallHookAction
-    from .items import FinalResponse, StreamAssistantItem, StreamItem, StreamUserItem
-    from .log import LoggingObserver
-    from .machine import TurnMachine
-    from .messages import (
-        AssistantMessage,
-        Image,
-        Message,
-        Reasoning,
-        Text,
-        ToolCall,
-        ToolFunction,
-        ToolResult,
-        Usage,
-        UserMessage,
-    )
-    from .observe import Observer
-    from .protocol import ToolOutput
-    from .request import CompletionRequest, Model, ToolDefinition
-    from .snapshot import Approval, Snapshot, approve, deny
-    from .table import State
-    from .tools import Tool, ToolServer, ToolSet, tool
-
-_EXPORTS: dict[str, str] = {
-    "Agent": "agent",
-    "DEFAULT_MAX_TURNS": "agent",
-    "RecordingModel": "cassette",
-    "ReplayMismatch": "cassette",
-    "ReplayModel": "cassette",
-    "stream_to_stdout": "console",
-    "AgentRun": "driver",
-    "DirectEffects": "effects",
-    "Effects": "effects",
-    "AgentFSMError": "errors",
-    "ApprovalRequired": "errors",
-    "CompletionError": "errors",
-    "ConfigurationError": "errors",
-    "HookError": "errors",
-    "IllegalTransition": "errors",
-    "MaxTurnsExceeded": "errors",
-    "PromptCancelled": "errors",
-    "SnapshotError": "errors",
-    "ToolServerError": "errors",
-    "HookAction": "hooks",
-    "StreamingPromptHook": "hooks",
-    "ToolCallHookAction": "hooks",
-    "FinalResponse": "items",
-    "StreamAssistantItem": "items",
-    "StreamItem": "items",
-    "StreamUserItem": "items",
-    "LoggingObserver": "log",
-    "TurnMachine": "machine",
-    "AssistantMessage": "messages",
-    "Image": "messages",
-    "Message": "messages",
-    "Reasoning": "messages",
-    "Text": "messages",
-    "ToolCall": "messages",
-    "ToolFunction": "messages",
-    "ToolResult": "messages",
-    "Usage": "messages",
-    "UserMessage": "messages",
-    "Observer": "observe",
-    "ToolOutput": "protocol",
-    "CompletionRequest": "request",
-    "Model": "request",
-    "ToolDefinition": "request",
-    "Approval": "snapshot",
-    "Snapshot": "snapshot",
-    "approve": "snapshot",
-    "deny": "snapshot",
-    "State": "table",
-    "Tool": "tools",
-    "ToolServer": "tools",
-    "ToolSet": "tools",
-    "tool": "tools",
-}
-
-__all__ = [
-    "Agent",
-    "AgentFSMError",
-    "AgentRun",
-    "Approval",
-    "ApprovalRequired",
-    "AssistantMessage",
-    "CompletionError",
-    "CompletionRequest",
-    "ConfigurationError",
-    "DEFAULT_MAX_TURNS",
-    "DirectEffects",
-    "Effects",
-    "FinalResponse",
-    "HookAction",
-    "HookError",
-    "IllegalTransition",
-    "Image",
-    "LoggingObserver",
-    "MaxTurnsExceeded",
-    "Message",
-    "Model",
-    "Observer",
-    "PromptCancelled",
-    "Reasoning",
-    "RecordingModel",
-    "ReplayMismatch",
-    "ReplayModel",
-    "Snapshot",
-    "SnapshotError",
-    "State",
-    "StreamAssistantItem",
-    "StreamItem",
-    "StreamUserItem",
-    "StreamingPromptHook",
-    "Text",
-    "Tool",
-    "ToolCall",
-    "ToolCallHookAction",
-    "ToolDefinition",
-    "ToolFunction",
-    "ToolOutput",
-    "ToolResult",
-    "ToolServer",
-    "ToolServerError",
-    "ToolSet",
-    "TurnMachine",
-    "Usage",
-    "UserMessage",
-    "approve",
-    "deny",
-    "stream_to_stdout",
-    "tool",
-]
-__version__ = "0.1.0"
+    from .agent import DEFAULT_MAX_TURNS as DEFAULT_MAX_TURNS
+    from .agent import Agent as Agent
+    from .errors import AgentFSMError as AgentFSMError
+    from .errors import ApprovalRequired as ApprovalRequired
+    from .errors import CompletionError as CompletionError
+    from .errors import ConfigurationError as ConfigurationError
+    from .errors import HookError as HookError
+    from .errors import IllegalTransition as IllegalTransition
+    from .errors import MaxTurnsExceeded as MaxTurnsExceeded
+    from .errors import PromptCancelled as PromptCancelled
+    from .errors import SnapshotError as SnapshotError
+    from .errors import ToolServerError as ToolServerError
+    from .hooks import HookAction as HookAction
+    from .hooks import StreamingPromptHook as StreamingPromptHook
+    from .hooks import ToolCallHookAction as ToolCallHookAction
+    from .items import FinalResponse as FinalResponse
+    from .items import StreamAssistantItem as StreamAssistantItem
+    from .items import StreamItem as StreamItem
+    from .items import StreamUserItem as StreamUserItem
+    from .machine import TurnMachine as TurnMachine
+    from .machine.snapshot import Approval as Approval
+    from .machine.snapshot import Snapshot as Snapshot
+    from .machine.snapshot import approve as approve
+    from .machine.snapshot import deny as deny
+    from .machine.table import State as State
+    from .messages import AssistantMessage as AssistantMessage
+    from .messages import Image as Image
+    from .messages import Message as Message
+    from .messages import Reasoning as Reasoning
+    from .messages import Text as Text
+    from .messages import ToolCall as ToolCall
+    from .messages import ToolFunction as ToolFunction
+    from .messages import ToolResult as ToolResult
+    from .messages import Usage as Usage
+    from .messages import UserMessage as UserMessage
+    from .observe import Observer as Observer
+    from .observe.log import LoggingObserver as LoggingObserver
+    from .providers.cassette import RecordingModel as RecordingModel
+    from .providers.cassette import ReplayMismatch as ReplayMismatch
+    from .providers.cassette import ReplayModel as ReplayModel
+    from .request import CompletionRequest as CompletionRequest
+    from .request import Model as Model
+    from .request import ToolDefinition as ToolDefinition
+    from .request import ToolOutput as ToolOutput
+    from .run.console import stream_to_stdout as stream_to_stdout
+    from .run.driver import AgentRun as AgentRun
+    from .run.effects import DirectEffects as DirectEffects
+    from .run.effects import Effects as Effects
+    from .tools import Tool as Tool
+    from .tools import ToolServer as ToolServer
+    from .tools import ToolSet as ToolSet
+    from .tools import tool as tool
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__, __getattr__, __dir__ = lazy_exports(__name__, __file__)

@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .driver import AgentRun
-from .effects import Effects
 from .errors import ConfigurationError, SnapshotError
 from .hooks import live_hooks
-from .machine import TurnMachine
+from .machine import Approval, Snapshot, TurnMachine, check_limits
 from .messages import Message, UserMessage
 from .request import Model
-from .snapshot import Approval, Snapshot
+from .run.driver import AgentRun
+from .run.effects import Effects
 from .tools import DEFAULT_TOOL_TIMEOUT, Tool, ToolServer, ToolSet
 
 if TYPE_CHECKING:
@@ -55,9 +54,9 @@ class Agent:
             60). Only for ``tools`` given as functions: a ``ToolServer`` of your own (a
             ``ToolSet`` included) carries its own timeouts, and giving both is an error.
         effects: how the driver calls the model and tools, reads the clock and makes ids (see
-            :mod:`agent_fsm.effects`); the default does it directly.
+            :mod:`agent_fsm.run.effects`); the default does it directly.
         observers: who observes each run (see :mod:`agent_fsm.observe`); by default one
-            :class:`~agent_fsm.log.LoggingObserver`. Add an :class:`~agent_fsm.otel.OTelObserver`
+            :class:`~agent_fsm.observe.log.LoggingObserver`. Add an :class:`~agent_fsm.observe.otel.OTelObserver`
             for spans; ``()`` observes nothing.
     """
 
@@ -80,10 +79,7 @@ class Agent:
     ) -> None:
         if not callable(getattr(model, "stream", None)):
             raise ConfigurationError(f"model must have a stream(request) method; got {type(model).__name__}")
-        if type(max_turns) is not int or max_turns < 1:
-            raise ConfigurationError(f"max_turns must be an int >= 1, got {max_turns!r}")
-        if type(tool_concurrency) is not int or tool_concurrency < 1:
-            raise ConfigurationError(f"tool_concurrency must be an int >= 1, got {tool_concurrency!r}")
+        check_limits(max_turns, tool_concurrency)
         self.model = model
         self.preamble = preamble
         if isinstance(tools, ToolServer):

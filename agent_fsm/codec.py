@@ -16,7 +16,7 @@ from typing import Any, Final, TypeVar, get_args, get_origin
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.preconf.json import make_converter
 
-from .errors import AgentFSMError
+from .errors import CodecError
 from .events import Final as FinalEvent
 from .events import ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
 from .items import FinalResponse, StreamAssistantItem, StreamUserItem
@@ -32,16 +32,11 @@ from .messages import (
     Usage,
     UserMessage,
 )
-from .protocol import ToolOutput
-from .request import CompletionRequest, ToolDefinition
+from .request import CompletionRequest, ToolDefinition, ToolOutput
 
 __all__ = ["CodecError", "converter", "from_dict", "from_json", "to_dict", "to_json", "to_json_value"]
 
 T = TypeVar("T")
-
-
-class CodecError(AgentFSMError, ValueError):
-    """Raised when JSON does not describe a value of the requested type."""
 
 
 converter: Final = make_converter()

@@ -1,64 +1,8 @@
-"""The driver's side effects, behind one small interface.
-
-Everything the async driver does to the outside world goes through an :class:`Effects`: calling
-the model, calling a tool, reading the clock, making an id. The default does them directly. A
-durable-workflow integration (Temporal, say) supplies its own, running model and tool calls as
-activities and reading time and ids from the workflow, while the machine runs unchanged in
-workflow code - it is deterministic, and these four are the only nondeterminism the driver has.
-"""
+"""Documented path of the effects seam (``agent_fsm.effects.Effects``); it lives in
+:mod:`agent_fsm.run.effects`."""
 
 from __future__ import annotations
 
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable
-from typing import Any, Protocol, runtime_checkable
-
-from .events import ModelEvent
-from .messages import ToolCall
-from .protocol import ToolOutput
-from .request import CompletionRequest, Model
-from .tools import ToolServer
+from .run.effects import DirectEffects, Effects
 
 __all__ = ["DirectEffects", "Effects"]
-
-
-@runtime_checkable
-class Effects(Protocol):
-    """The four things a driver needs from the world."""
-
-    def stream(
-        self, model: Model, request: CompletionRequest
-    ) -> AsyncIterator[ModelEvent] | Awaitable[AsyncIterator[ModelEvent]]:
-        """Open a model stream (may raise; the iterator may raise while iterated)."""
-        ...
-
-    def call_tool(self, tools: ToolServer, call: ToolCall) -> Awaitable[Any]:
-        """Run one tool call; return its output (a ``ToolOutput`` or a plain value)."""
-        ...
-
-    def now(self) -> float:
-        """Seconds on a monotonic clock (for durations in logs and spans)."""
-        ...
-
-    def new_id(self) -> str:
-        """A fresh unique id (for run ids in logs and spans; never in items or history)."""
-        ...
-
-
-class DirectEffects:
-    """The default: call the model and the tools directly, read the real clock, make uuid4s."""
-
-    def stream(
-        self, model: Model, request: CompletionRequest
-    ) -> AsyncIterator[ModelEvent] | Awaitable[AsyncIterator[ModelEvent]]:
-        return model.stream(request)
-
-    def call_tool(self, tools: ToolServer, call: ToolCall) -> Awaitable[ToolOutput]:
-        return tools.call(call.function.name, call.function.arguments)
-
-    def now(self) -> float:
-        return time.monotonic()
-
-    def new_id(self) -> str:
-        return uuid.uuid4().hex

@@ -11,7 +11,15 @@
     ├── ToolServerError            a tool *server* failed as a whole (not one tool: those become error results)
     ├── ApprovalRequired           the run stopped until deferred tool calls are approved (resumable)
     ├── SnapshotError              a snapshot cannot be resumed (other machine definition, newer schema, bad data)
+    ├── CodecError                 JSON that does not describe a value of the requested type (also a ``ValueError``)
+    │   └── CassetteError          a cassette that cannot be read (also a ``ConfigurationError``)
+    ├── TraceError                 a run's trace that is not a path through the machine (also a ``ValueError``)
+    ├── GraphvizError              Graphviz's ``dot`` failed to render a diagram
+    │   └── GraphvizNotFound       an image was asked for and ``dot`` is not installed
     └── ConfigurationError         bad arguments to the library itself (also a ``ValueError``)
+
+The providers' errors (``agent_fsm.providers.errors``: HTTP status, connection, protocol) are
+``CompletionError`` subclasses, drawn there.
 
 Every run-ending exception carries ``.history``: the given history, the prompt, and every message
 of the run up to the end, always valid to send back to a provider. Nothing is lost.
@@ -20,23 +28,27 @@ of the run up to the end, always valid to send back to a provider. Nothing is lo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .messages import Message, ToolCall, UserMessage
-    from .snapshot import Snapshot
 
 __all__ = [
     "AgentFSMError",
     "ApprovalRequired",
+    "CassetteError",
+    "CodecError",
     "CompletionError",
     "ConfigurationError",
+    "GraphvizError",
+    "GraphvizNotFound",
     "HookError",
     "IllegalTransition",
     "MaxTurnsExceeded",
     "PromptCancelled",
     "SnapshotError",
     "ToolServerError",
+    "TraceError",
 ]
 
 
@@ -133,7 +145,9 @@ class ApprovalRequired(AgentFSMError):
     process). ``history`` is sealed like every ending's: valid to send to a provider as is.
     """
 
-    def __init__(self, pending: Sequence[ToolCall], snapshot: Snapshot, history: Sequence[Message] = ()) -> None:
+    def __init__(self, pending: Sequence[ToolCall], snapshot: Any, history: Sequence[Message] = ()) -> None:
+        # ``snapshot`` is an ``agent_fsm.machine.Snapshot``, typed ``Any`` because the vocabulary
+        # never imports the machine (not even for types: that was an import cycle).
         ids = ", ".join(c.id for c in pending)
         super().__init__(f"approval required for tool call(s) {ids}", history)
         self.pending = tuple(pending)
@@ -147,3 +161,28 @@ class SnapshotError(AgentFSMError, ValueError):
 
 class ConfigurationError(AgentFSMError, ValueError):
     """Raised for invalid arguments to the library (for example ``max_turns=0``)."""
+
+
+class CodecError(AgentFSMError, ValueError):
+    """Raised when JSON does not describe a value of the requested type."""
+
+
+class CassetteError(ConfigurationError, CodecError):
+    """Raised when a cassette cannot be read: not a cassette, a newer version, a malformed line.
+
+    A ``ConfigurationError`` where a cassette is configuration (``ReplayModel(path)``) and a
+    ``CodecError`` where it is data (``load_cassette(text)``): one reader raises it for both.
+    """
+
+
+class TraceError(AgentFSMError, ValueError):
+    """Raised for a trace that is malformed, not a path through the machine, or names an edge the
+    machine does not have (the table changed since it was recorded)."""
+
+
+class GraphvizError(AgentFSMError):
+    """Raised when Graphviz's ``dot`` fails to render a diagram."""
+
+
+class GraphvizNotFound(GraphvizError):
+    """Raised when an image is asked for and Graphviz's ``dot`` is not installed."""

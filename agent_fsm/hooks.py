@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from .messages import JSONValue, Message, UserMessage
 
 __all__ = [
+    "CONTINUE",
     "HOOK_NAMES",
+    "TOOL_CONTINUE",
     "HookAction",
     "StreamingPromptHook",
     "ToolCallHookAction",
@@ -47,7 +49,7 @@ class HookAction(Verdict):
     @classmethod
     def cont(cls) -> HookAction:
         """Let the run go on."""
-        return _HOOK_CONTINUE
+        return CONTINUE
 
     @classmethod
     def terminate(cls, reason: str) -> HookAction:
@@ -63,7 +65,7 @@ class ToolCallHookAction(Verdict):
     @classmethod
     def cont(cls) -> ToolCallHookAction:
         """Run the tool."""
-        return _TOOL_CONTINUE
+        return TOOL_CONTINUE
 
     @classmethod
     def skip(cls, reason: str) -> ToolCallHookAction:
@@ -83,8 +85,10 @@ class ToolCallHookAction(Verdict):
         return cls("terminate", reason)
 
 
-_HOOK_CONTINUE: Final = HookAction("continue")
-_TOOL_CONTINUE: Final = ToolCallHookAction("continue")
+CONTINUE: Final = HookAction("continue")
+"""The verdict of a hook that lets the run go on (what ``None`` means, and every unasked hook)."""
+TOOL_CONTINUE: Final = ToolCallHookAction("continue")
+"""``on_tool_call``'s "run it"."""
 
 
 class StreamingPromptHook:
@@ -128,14 +132,9 @@ class StreamingPromptHook:
         return None
 
 
-HOOK_NAMES: Final = (
-    "on_completion_call",
-    "on_text_delta",
-    "on_tool_call_delta",
-    "on_stream_completion_response_finish",
-    "on_tool_call",
-    "on_tool_result",
-)
+HOOK_NAMES: Final = tuple(name for name in vars(StreamingPromptHook) if name.startswith("on_"))
+"""The six hook methods, in the order :class:`StreamingPromptHook` declares them (the one place
+their names are written)."""
 
 
 def live_hooks(hook: object | None) -> Mapping[str, Callable[..., Any]]:

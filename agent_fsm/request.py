@@ -1,4 +1,5 @@
-"""What a run asks a model for: the prompt, the history before it, and the tools on offer."""
+"""What a run asks a model for (the prompt, the history before it, the tools on offer), and what a
+tool gives back (:class:`ToolOutput`, before the machine makes it a ``ToolResult``)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import attrs
 from attrs import frozen
 
-from .messages import JSONValue, Message, UserMessage
+from .messages import JSONValue, Message, ToolResultContent, UserMessage, _result_parts
 
 if TYPE_CHECKING:
     from .events import ModelEvent
 
-__all__ = ["CompletionRequest", "Model", "ToolDefinition"]
+__all__ = ["CompletionRequest", "Model", "ToolDefinition", "ToolOutput"]
 
 
 @frozen
@@ -65,3 +66,11 @@ class Model(Protocol):
     """
 
     def stream(self, request: CompletionRequest) -> AsyncIterator[ModelEvent]: ...
+
+
+@frozen
+class ToolOutput:
+    """What running one tool produced: result parts, and whether they report an error."""
+
+    content: tuple[ToolResultContent, ...] = attrs.field(converter=_result_parts)
+    is_error: bool = False

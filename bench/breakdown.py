@@ -29,8 +29,8 @@ from agent_fsm import Text, ToolSet, tool
 from agent_fsm.events import TextDelta
 from agent_fsm.items import StreamAssistantItem
 from agent_fsm.machine import TurnMachine
-from agent_fsm.protocol import NEXT_EVENT, ToolOutput
-from agent_fsm.testing.sync_driver import drive_sync
+from agent_fsm.machine.protocol import NEXT_EVENT, ToolOutput
+from agent_fsm.run.sync_driver import drive_sync
 
 S2_TOOL_CALLS = 9
 

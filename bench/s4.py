@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from agent_fsm.events import Final, ModelEvent, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
 from agent_fsm.items import FinalResponse, StreamAssistantItem, StreamItem, StreamUserItem
 from agent_fsm.machine import TurnMachine
+from agent_fsm.machine.protocol import ToolOutput
 from agent_fsm.messages import (
     AssistantMessage,
     Message,
@@ -40,10 +41,9 @@ from agent_fsm.messages import (
     Usage,
     UserMessage,
 )
-from agent_fsm.protocol import ToolOutput
 from agent_fsm.request import CompletionRequest
+from agent_fsm.run.sync_driver import SyncScript, drive_sync
 from agent_fsm.testing.strategies import turn_scripts
-from agent_fsm.testing.sync_driver import SyncScript, drive_sync
 
 SCRIPTS = 400
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import structlog
 
-from agent_fsm.effects import DirectEffects
 from agent_fsm.events import ModelEvent
 from agent_fsm.request import CompletionRequest
+from agent_fsm.run.effects import DirectEffects
 
 
 @contextmanager

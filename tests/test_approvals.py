@@ -27,7 +27,7 @@ from agent_fsm import (
 )
 from agent_fsm.events import Final, TextDelta, ToolCallReady
 from agent_fsm.items import StreamUserItem
-from agent_fsm.table import State
+from agent_fsm.machine.table import State
 from agent_fsm.testing import ScriptedModel, check_history_invariants
 
 from .support import collect

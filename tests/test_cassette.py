@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from agent_fsm import Agent, CompletionError, RecordingModel, ReplayMismatch, ReplayModel, Usage, tool
-from agent_fsm.cassette import CASSETTE_VERSION, read_cassette
 from agent_fsm.cli import main
 from agent_fsm.codec import to_json
 from agent_fsm.errors import ConfigurationError
 from agent_fsm.events import Final, ReasoningDelta, TextDelta, ToolCallReady
 from agent_fsm.messages import Reasoning, ToolCall, ToolFunction
+from agent_fsm.providers.cassette import CASSETTE_VERSION, read_cassette
 from agent_fsm.testing import ScriptedModel
 
 from .support import collect
@@ -121,8 +121,7 @@ async def _in_thread(argv: list[str]) -> int:
 
 async def test_a_fuzz_cassette_is_a_cassette_replay_model_plays(tmp_path: Path) -> None:
     from agent_fsm.errors import CompletionError as Failed
-    from agent_fsm.testing import FuzzCase
-    from agent_fsm.testing.cassette import dump_cassette
+    from agent_fsm.testing import FuzzCase, dump_cassette
 
     case = FuzzCase([[TextDelta("par"), Failed("overloaded", status=529), TextDelta("never")]], max_turns=2)
     path = tmp_path / "case.jsonl"
@@ -133,3 +132,33 @@ async def test_a_fuzz_cassette_is_a_cassette_replay_model_plays(tmp_path: Path) 
     assert calls[0].error is not None and calls[0].error.status == 529
     _, outcome = await collect(Agent(ReplayModel(path)).stream_prompt("go"))
     assert isinstance(outcome, CompletionError) and outcome.status == 529
+
+
+async def test_a_recording_whose_text_holds_a_unicode_line_separator_replays(tmp_path: Path) -> None:
+    # Regression: the recorder wrote U+2028 raw and its reader split lines on it (str.splitlines),
+    # so the cassette no longer read. One writer escapes it; one reader splits on newlines only.
+    path = tmp_path / "run.jsonl"
+    turns = [[TextDelta("one\u2028two\x85three"), Final(Usage(1, 1))]]
+    items, _, _ = await record(path, turns)
+    assert len(path.read_text(encoding="utf-8").split("\n")) == 3  # header, one call, the last newline
+    replayed, outcome = await collect(
+        Agent(ReplayModel(path), preamble="be loud", tools=[shout]).stream_prompt("shout hi")
+    )
+    assert outcome is None
+    assert to_json(replayed) == to_json(items)
+
+
+def test_one_reader_one_error_for_recordings_and_fuzz_cassettes(tmp_path: Path) -> None:
+    from agent_fsm.codec import CodecError
+    from agent_fsm.errors import CassetteError
+    from agent_fsm.testing import load_cassette
+
+    newer = json.dumps({"format": "agent-fsm/cassette", "version": CASSETTE_VERSION + 1, "kind": "agent-fsm/fuzz-case"})
+    path = tmp_path / "newer.jsonl"
+    path.write_text(newer + "\n")
+    with pytest.raises(CassetteError, match="version") as from_file:
+        read_cassette(path)
+    with pytest.raises(CassetteError, match="version") as from_text:
+        load_cassette(newer)
+    for caught in (from_file.value, from_text.value):  # what each caller caught before still catches it
+        assert isinstance(caught, ConfigurationError) and isinstance(caught, CodecError)

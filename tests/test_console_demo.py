@@ -10,11 +10,11 @@ import pytest
 
 from agent_fsm import Agent, Reasoning, Usage
 from agent_fsm.cli import main
-from agent_fsm.console import print_run, stream_to_stdout
-from agent_fsm.demo import DEMO_PROMPT, build_demo_agent, calculate, convert_units
 from agent_fsm.events import Final, ReasoningDelta, TextDelta
-from agent_fsm.table import State
+from agent_fsm.machine.table import State
+from agent_fsm.run.console import print_run, stream_to_stdout
 from agent_fsm.testing import ScriptedModel, check_run
+from agent_fsm.testing.demo_agent import DEMO_PROMPT, build_demo_agent, calculate, convert_units
 
 from .support import collect
 

@@ -17,8 +17,8 @@ from agent_fsm.diagram._gallery import demo_trace
 from agent_fsm.diagram._mermaid import _text
 from agent_fsm.diagram._picture import picture, shared_sources
 from agent_fsm.events import Final, TextDelta, ToolCallReady
+from agent_fsm.machine.table import EDGES, FINAL, STATES, TRANSITIONS, Edge, State
 from agent_fsm.messages import ToolCall, ToolFunction, Usage
-from agent_fsm.table import EDGES, FINAL, STATES, TRANSITIONS, Edge, State
 from agent_fsm.testing import ScriptedModel
 
 from .support import collect

@@ -14,7 +14,7 @@ from agent_fsm.diagram._gallery import demo_trace
 from agent_fsm.diagram._trace import check_trace
 from agent_fsm.events import TextDelta
 from agent_fsm.machine import TurnMachine
-from agent_fsm.table import EDGES, Edge, State
+from agent_fsm.machine.table import EDGES, Edge, State
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,8 @@ from agent_fsm import Agent
 from agent_fsm.diagram import render
 from agent_fsm.diagram._gallery import demo_trace
 from agent_fsm.events import Final, TextDelta
+from agent_fsm.machine.table import Edge
 from agent_fsm.messages import Usage
-from agent_fsm.table import Edge
 from agent_fsm.testing import ScriptedModel
 
 from .support import collect
@@ -94,7 +94,7 @@ def test_mermaid_graph_as_mermaid_reads_it_means_what_the_table_says(tmp_path: P
     state the table can reach from a state is reachable from it in the mermaid graph."""
     import json
 
-    from agent_fsm.table import EDGES, State
+    from agent_fsm.machine.table import EDGES, State
 
     path = tmp_path / "table.mmd"
     path.write_text(render("mermaid"))

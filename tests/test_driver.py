@@ -24,8 +24,8 @@ from agent_fsm import (
 )
 from agent_fsm.events import Final, TextDelta, ToolCallReady
 from agent_fsm.items import FinalResponse, StreamAssistantItem
+from agent_fsm.machine.table import State
 from agent_fsm.request import CompletionRequest
-from agent_fsm.table import State
 from agent_fsm.testing import ScriptedModel, check_run
 
 from .support import collect

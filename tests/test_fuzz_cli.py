@@ -10,7 +10,7 @@ import pytest
 
 from agent_fsm.cli import main
 from agent_fsm.machine import TurnMachine
-from agent_fsm.table import EDGES
+from agent_fsm.machine.table import EDGES
 from agent_fsm.testing import FuzzCase, HookPolicy
 from agent_fsm.testing.campaign import run_fuzz
 
@@ -45,7 +45,7 @@ def test_fuzz_fails_the_gate_when_an_edge_is_never_exercised(capsys: pytest.Capt
     code, out = fuzz(capsys, "--examples", "10", "--shares", "sync=1")
     assert code == 1
     assert "gate: FAIL" in out and "never exercised" in out
-    from agent_fsm.table import EDGES, State
+    from agent_fsm.machine.table import EDGES, State
 
     edge = next(e for e in EDGES if e.trigger == "illegal_event" and e.source is State.ExecutingTool)
     assert f"#{edge.index} ExecutingTool: illegal_event" in out, "only a misbehaving driver reaches it"
@@ -77,7 +77,7 @@ def test_fuzz_reports_a_broken_machine_with_a_cassette(
     original = TurnMachine._seal
 
     def forgetful_seal(self: TurnMachine, why: str) -> None:
-        self._calls = []
+        self._batch = None
         original(self, why)
 
     monkeypatch.setattr(TurnMachine, "_seal", forgetful_seal)

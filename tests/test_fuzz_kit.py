@@ -15,7 +15,7 @@ from agent_fsm.codec import CodecError
 from agent_fsm.errors import MaxTurnsExceeded, PromptCancelled
 from agent_fsm.events import Final, TextDelta, ToolCallReady
 from agent_fsm.items import FinalResponse, StreamAssistantItem, StreamUserItem
-from agent_fsm.table import EDGES, State
+from agent_fsm.machine.table import EDGES, State
 from agent_fsm.testing import (
     EdgeCoverage,
     FuzzCase,

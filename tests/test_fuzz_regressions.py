@@ -14,8 +14,8 @@ import pytest
 from agent_fsm.errors import IllegalTransition
 from agent_fsm.events import Final, TextDelta
 from agent_fsm.machine import TurnMachine
+from agent_fsm.machine.table import State
 from agent_fsm.messages import Usage
-from agent_fsm.table import State
 from agent_fsm.testing import FuzzCase, check_case, load_cassette, run_case
 
 # Bug: a Final's usage was added only once its hook answered continue or terminate. When

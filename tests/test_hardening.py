@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import agent_fsm.tools as tools_module
+import agent_fsm.tools._bounded as tools_module
 from agent_fsm import (
     Agent,
     ApprovalRequired,
@@ -29,11 +29,10 @@ from agent_fsm.codec import CodecError, to_json
 from agent_fsm.events import Final, TextDelta, ToolCallReady
 from agent_fsm.items import StreamUserItem
 from agent_fsm.machine import TurnMachine
+from agent_fsm.machine.snapshot import Snapshot
+from agent_fsm.machine.table import State
 from agent_fsm.messages import MAX_JSON_DEPTH, AssistantMessage, ToolResult, UserMessage
-from agent_fsm.protocol import ToolOutput
-from agent_fsm.request import ToolDefinition
-from agent_fsm.snapshot import Snapshot
-from agent_fsm.table import State
+from agent_fsm.request import ToolDefinition, ToolOutput
 from agent_fsm.testing import ScriptedModel, check_history_invariants, check_run
 from agent_fsm.testing.strategies import tampered_snapshots
 

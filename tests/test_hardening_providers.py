@@ -14,9 +14,9 @@ import pytest
 
 from agent_fsm import Agent, Usage, tool
 from agent_fsm.events import Final, TextDelta, ToolCallReady
+from agent_fsm.machine.table import State
 from agent_fsm.messages import ToolResult, UserMessage
 from agent_fsm.providers import AnthropicModel, InBandError, OpenAIChatModel, ProtocolError, RetryPolicy
-from agent_fsm.table import State
 
 from .support import collect
 from .test_providers_faults import TEXT_SSE

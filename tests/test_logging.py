@@ -16,7 +16,7 @@ import structlog
 
 from agent_fsm import Agent, CompletionError, ToolCall, ToolFunction, Usage, tool
 from agent_fsm.events import Final, TextDelta, ToolCallReady
-from agent_fsm.log import LoggingObserver
+from agent_fsm.observe.log import LoggingObserver
 from agent_fsm.testing import ScriptedModel
 
 from .observe_helpers import SlowModel, captured_logs

@@ -11,6 +11,8 @@ from agent_fsm.events import Final, ReasoningDelta, TextDelta, ToolCallDelta, To
 from agent_fsm.hooks import HookAction, StreamingPromptHook, ToolCallHookAction
 from agent_fsm.items import FinalResponse, StreamAssistantItem, StreamUserItem
 from agent_fsm.machine import TurnMachine
+from agent_fsm.machine.protocol import NEXT_EVENT, STOP, CallHook, RunTools, SendRequest, ToolOutput
+from agent_fsm.machine.table import State
 from agent_fsm.messages import (
     AssistantMessage,
     Reasoning,
@@ -21,10 +23,8 @@ from agent_fsm.messages import (
     Usage,
     UserMessage,
 )
-from agent_fsm.protocol import NEXT_EVENT, STOP, CallHook, RunTools, SendRequest, ToolOutput
-from agent_fsm.table import State
+from agent_fsm.run.sync_driver import SyncScript, drive_sync
 from agent_fsm.testing import check_history_invariants, check_run
-from agent_fsm.testing.sync_driver import SyncScript, drive_sync
 
 
 def call(cid: str, name: str = "echo", **args: Any) -> ToolCallReady:

@@ -23,10 +23,8 @@ from agent_fsm import (
     Usage,
     tool,
 )
-from agent_fsm.cassette import RecordingModel
 from agent_fsm.events import Final, TextDelta, ToolCallReady
-from agent_fsm.genai import describe_model, response_fields
-from agent_fsm.log import LoggingObserver
+from agent_fsm.machine.table import State
 from agent_fsm.observe import (
     BaseRunObserver,
     ModelCall,
@@ -35,7 +33,9 @@ from agent_fsm.observe import (
     StateChange,
     ToolCallRecord,
 )
-from agent_fsm.table import State
+from agent_fsm.observe.genai import describe_model, response_fields
+from agent_fsm.observe.log import LoggingObserver
+from agent_fsm.providers.cassette import RecordingModel
 from agent_fsm.testing import ScriptedModel
 
 from .observe_helpers import ManualClock, TimedModel, captured_logs
@@ -319,7 +319,7 @@ def test_runs_log_by_default_and_observe_nothing_with_an_empty_list() -> None:
 
 
 def test_providers_name_themselves_as_the_genai_conventions_do() -> None:
-    from agent_fsm.genai import describe_model
+    from agent_fsm.observe.genai import describe_model
     from agent_fsm.providers import AnthropicModel, OllamaModel, OpenAIChatModel, OpenAIResponsesModel
 
     assert describe_model(OpenAIChatModel("gpt-4o-mini", api_key="k")) == ("openai", "gpt-4o-mini")
@@ -334,7 +334,7 @@ def test_response_id_and_model_come_from_a_real_providers_final_event() -> None:
     import pytest
 
     from agent_fsm.events import Final
-    from agent_fsm.genai import response_fields
+    from agent_fsm.observe.genai import response_fields
     from agent_fsm.providers import replay
 
     wire = Path(__file__).resolve().parent.parent.parent / "shared" / "wire"

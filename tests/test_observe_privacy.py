@@ -11,9 +11,9 @@ import pytest
 
 from agent_fsm import Agent, CompletionError, ToolCall, ToolFunction, Usage
 from agent_fsm.events import Final, ModelEvent, TextDelta, ToolCallReady
-from agent_fsm.log import LoggingObserver
 from agent_fsm.observe import Observer
-from agent_fsm.redact import REDACTED, Redactor, redact
+from agent_fsm.observe.log import LoggingObserver
+from agent_fsm.observe.redact import REDACTED, Redactor, redact
 from agent_fsm.request import CompletionRequest
 from agent_fsm.testing import ScriptedModel
 
@@ -61,7 +61,7 @@ class CarelessProvider:
 def observers(exporter: Any = None, provider: Any = None) -> list[Observer]:
     found: list[Observer] = [LoggingObserver(capture_content=True)]
     if provider is not None:
-        from agent_fsm.otel import OTelObserver
+        from agent_fsm.observe.otel import OTelObserver
 
         found.append(OTelObserver(provider, capture_content=True))
     return found

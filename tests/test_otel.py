@@ -36,7 +36,7 @@ from agent_fsm import (
     tool,
 )
 from agent_fsm.events import Final, TextDelta, ToolCallReady
-from agent_fsm.otel import OTelObserver
+from agent_fsm.observe.otel import OTelObserver
 from agent_fsm.testing import ScriptedModel
 
 from .observe_helpers import SlowModel
@@ -128,7 +128,11 @@ async def test_a_run_is_one_invoke_agent_span_with_chat_and_execute_tool_childre
     assert (a["agent_fsm.run.id"], a["agent_fsm.run.state"], a["agent_fsm.turns"]) == (run.run_id, "Done", 2)
     c1, c2 = attrs(chats[0]), attrs(chats[1])
     assert c1["gen_ai.operation.name"] == "chat" and c1["gen_ai.provider.name"] == "acme"
-    assert (c1["gen_ai.usage.input_tokens"], c1["gen_ai.usage.output_tokens"], c1["agent_fsm.turn"]) == (10, 2, 1)
+    assert (c1["gen_ai.usage.input_tokens"], c1["gen_ai.usage.output_tokens"], c1["agent_fsm.turn"]) == (
+        10,
+        2,
+        1,
+    )
     assert "gen_ai.response.id" not in c1
     assert (c2["gen_ai.response.id"], c2["gen_ai.response.model"]) == ("resp-2", "model-x-2025")
     assert c2["gen_ai.response.time_to_first_chunk"] >= 0
@@ -413,7 +417,8 @@ def test_opentelemetry_is_never_imported_unless_asked_for() -> None:
         "    async for _ in Agent(ScriptedModel([[TextDelta('hi')]])).stream_prompt('go'):\n"
         "        pass\n"
         "asyncio.run(main())\n"
-        "import agent_fsm.observe, agent_fsm.log, agent_fsm.genai, agent_fsm.redact, agent_fsm.cli\n"
+        "import agent_fsm.observe, agent_fsm.observe.log, agent_fsm.observe.genai\n"
+        "import agent_fsm.observe.redact, agent_fsm.cli\n"
         "print([m for m in sys.modules if m.startswith('opentelemetry')])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from hypothesis import given
 
-from agent_fsm.table import State
+from agent_fsm.machine.table import State
 from agent_fsm.testing import FuzzCase, check_deterministic, run_case
 from agent_fsm.testing.strategies import fuzz_cases
 

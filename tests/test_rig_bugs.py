@@ -27,7 +27,7 @@ from agent_fsm import (
 )
 from agent_fsm.events import Final, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
 from agent_fsm.items import FinalResponse, StreamAssistantItem, StreamUserItem
-from agent_fsm.table import State
+from agent_fsm.machine.table import State
 from agent_fsm.testing import ScriptedModel, check_run
 
 from .support import collect

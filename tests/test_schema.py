@@ -11,9 +11,9 @@ import attrs
 import pytest
 
 from agent_fsm.errors import ConfigurationError
-from agent_fsm.schema import json_schema
-from agent_fsm.signature import parse_docstring
 from agent_fsm.tools import tool
+from agent_fsm.tools.schema import json_schema
+from agent_fsm.tools.signature import parse_docstring
 
 # ------------------------------------------------------------------------------------ types used below
 

@@ -27,9 +27,9 @@ from agent_fsm import (
 from agent_fsm.codec import to_json
 from agent_fsm.events import Final, TextDelta, ToolCallReady
 from agent_fsm.items import StreamUserItem
+from agent_fsm.machine.snapshot import SNAPSHOT_VERSION
+from agent_fsm.machine.table import State
 from agent_fsm.messages import JSONValue
-from agent_fsm.snapshot import SNAPSHOT_VERSION
-from agent_fsm.table import State
 from agent_fsm.testing import ScriptedModel, check_history_invariants
 from agent_fsm.testing.strategies import turn_scripts
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, Phase, seed, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from agent_fsm.machine import TurnMachine
-from agent_fsm.table import State
+from agent_fsm.machine.table import State
 from agent_fsm.testing import EdgeCoverage
 from agent_fsm.testing.stateful import TurnMachineRules
 
@@ -55,7 +55,7 @@ class _SilentAfterTheEnd(TurnMachine):
 
     def model_event(self, event: Any) -> Any:
         if self.done:
-            from agent_fsm.protocol import STOP
+            from agent_fsm.machine.protocol import STOP
 
             return STOP
         return super().model_event(event)

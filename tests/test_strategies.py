@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from agent_fsm import Agent
 from agent_fsm.events import Final, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
 from agent_fsm.hooks import HOOK_NAMES, live_hooks
+from agent_fsm.machine.protocol import ToolOutput
 from agent_fsm.messages import Reasoning
-from agent_fsm.protocol import ToolOutput
 from agent_fsm.testing import FuzzAgent, HookPolicy, ScriptedModel, ToolBehaviours, check_deterministic, run_agent
 from agent_fsm.testing.strategies import (
     MALFORMATIONS,

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from agent_fsm.machine import TurnMachine
-from agent_fsm.table import (
+from agent_fsm.machine.table import (
     EDGES,
     FINAL,
     GUARD_WORDS,
@@ -81,8 +81,8 @@ def test_Edge_label_reads_trigger_and_guard() -> None:
 def test_core_imports_neither_asyncio_nor_httpx() -> None:
     code = (
         "import sys\n"
-        "import agent_fsm.machine, agent_fsm.table, agent_fsm.codec, agent_fsm.turn, agent_fsm.hooks\n"
-        "import agent_fsm.testing.sync_driver\n"
+        "import agent_fsm.machine, agent_fsm.machine.table, agent_fsm.codec, agent_fsm.machine._turn, agent_fsm.hooks\n"
+        "import agent_fsm.run.sync_driver\n"
         "bad = [m for m in ('asyncio', 'httpx', 'anyio', 'trio') if m in sys.modules]\n"
         "print(','.join(bad))\n"
     )

@@ -18,10 +18,10 @@ from agent_fsm.agent import Agent
 from agent_fsm.errors import ConfigurationError, ToolServerError
 from agent_fsm.events import Final, TextDelta, ToolCallReady
 from agent_fsm.items import StreamItem, StreamUserItem
+from agent_fsm.machine.protocol import ToolOutput
+from agent_fsm.machine.table import State
 from agent_fsm.messages import Image, Text, ToolCall, ToolFunction, ToolResult, Usage, UserMessage
-from agent_fsm.protocol import ToolOutput
 from agent_fsm.request import ToolDefinition
-from agent_fsm.table import State
 from agent_fsm.testing import ScriptedModel, check_run
 from agent_fsm.tools import DEFAULT_TOOL_TIMEOUT, Tool, ToolServer, ToolSet, to_output, tool
 

@@ -12,10 +12,10 @@ from typing import Any, Literal, NotRequired, TypedDict
 import attrs
 import pytest
 
-from agent_fsm.arguments import ArgumentError, describe_value
+from agent_fsm.machine.protocol import ToolOutput
 from agent_fsm.messages import Text
-from agent_fsm.protocol import ToolOutput
 from agent_fsm.tools import Tool, ToolSet, tool
+from agent_fsm.tools.arguments import ArgumentError, describe_value
 
 
 class Unit(enum.Enum):

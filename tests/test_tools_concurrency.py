@@ -15,8 +15,8 @@ from agent_fsm.codec import to_json
 from agent_fsm.events import Final, TextDelta, ToolCallReady
 from agent_fsm.hooks import StreamingPromptHook, ToolCallHookAction
 from agent_fsm.items import StreamItem, StreamUserItem
+from agent_fsm.machine.table import State
 from agent_fsm.messages import ToolCall, ToolFunction, Usage
-from agent_fsm.table import State
 from agent_fsm.testing import ScriptedModel, check_run
 from agent_fsm.tools import ToolSet, tool
 

@@ -7,8 +7,8 @@ import asyncio
 from typing import Any
 
 from ..codec import to_dict
-from ..console import print_run
-from ..demo import DEMO_PROMPT, build_demo_agent
+from ..run.console import print_run
+from ..testing.demo_agent import DEMO_PROMPT, build_demo_agent
 
 
 def register(sub: Any) -> None:

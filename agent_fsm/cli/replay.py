@@ -15,13 +15,12 @@ from collections.abc import Awaitable
 from typing import Any
 
 from ..agent import Agent
-from ..cassette import CassetteCall, ReplayMismatch, ReplayModel, read_cassette
-from ..console import print_run
-from ..effects import DirectEffects
 from ..errors import AgentFSMError, ConfigurationError
 from ..messages import Text, ToolCall, ToolResult, UserMessage
-from ..protocol import ToolOutput
-from ..request import ToolDefinition
+from ..providers.cassette import CassetteCall, ReplayMismatch, ReplayModel, read_cassette
+from ..request import ToolDefinition, ToolOutput
+from ..run.console import print_run
+from ..run.effects import DirectEffects
 from ..tools import ToolServer
 from ._load import LoadError, load_object
 

@@ -23,11 +23,11 @@ import textwrap
 from typing import Any
 
 from ..agent import DEFAULT_MAX_TURNS, Agent
-from ..console import print_run
 from ..errors import AgentFSMError, ConfigurationError
 from ..providers import AnthropicModel, OllamaModel, OpenAIChatModel, OpenAIResponsesModel
 from ..providers._base import HTTPModel
 from ..providers.errors import MissingAPIKeyError
+from ..run.console import print_run
 from ..tools import Tool, ToolServer
 from ._load import LoadError, load_object
 

@@ -1,7 +1,7 @@
 """State diagrams of the turn loop, generated from the live machine's edges, never drawn by hand.
 
 Reviewers read the machine as a picture, so the picture comes from the one definition the machine
-runs on: :data:`agent_fsm.table.EDGES`, read back from a live ``transitions.Machine``. Change the
+runs on: :data:`agent_fsm.machine.table.EDGES`, read back from a live ``transitions.Machine``. Change the
 table and ``make diagrams`` redraws ``diagrams/``; ``make test`` fails while they differ.
 
 Why the text is generated here rather than by ``transitions``' ``GraphMachine``: its output (0.9.3)
@@ -16,7 +16,7 @@ cannot drift apart either.
 What every picture does, and why:
 
 * Edges between the same two states are ONE arrow whose label lists each edge, trigger and guard
-  in words (:attr:`Edge.label <agent_fsm.table.Edge.label>`), one per line, in table order.
+  in words (:attr:`Edge.label <agent_fsm.machine.table.Edge.label>`), one per line, in table order.
 * Internal transitions (``dest=None``: the deltas) are a self-loop on their state.
 * The abort edges (``close``, ``hook_error``, ``illegal_event``: the same trigger, guard and target
   from each of several states) are drawn once, from a box around those states - "any of these
@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from typing import Literal, TypeAlias
 
-from ..table import EDGES
+from ..machine.table import EDGES
 from ._dot import dot
 from ._graphviz import IMAGE_FORMATS, GraphvizError, GraphvizNotFound, ImageFormat, dot_to_image
 from ._mermaid import mermaid

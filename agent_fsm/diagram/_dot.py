@@ -12,7 +12,7 @@ Graphviz draws it.
 
 from __future__ import annotations
 
-from ..table import State
+from ..machine.table import State
 from ._picture import TIMES, Arrow, Line, Node, Picture
 
 __all__ = ["FONT", "GROUP_CLUSTER", "dot"]

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ..table import Edge
+from ..machine.table import Edge
 
 __all__ = ["EXAMPLE", "IMAGES", "committed", "demo_trace", "embed", "markdown_files"]
 
@@ -30,7 +30,7 @@ IMAGES = frozenset({"turn_loop.svg", f"{EXAMPLE}.svg"})
 
 def demo_trace() -> tuple[tuple[Edge, int], ...]:
     """The path of the demo run (``agent-fsm demo``): scripted model, real tools, no network."""
-    from ..demo import DEMO_PROMPT, build_demo_agent
+    from ..testing.demo_agent import DEMO_PROMPT, build_demo_agent
 
     async def run() -> tuple[tuple[Edge, int], ...]:
         agent_run = build_demo_agent().stream_prompt(DEMO_PROMPT)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from attrs import frozen
 
-from ..table import FINAL, TERMINAL, Edge, State
+from ..machine.table import FINAL, TERMINAL, Edge, State
 from ._trace import Trace
 
 __all__ = ["START", "TIMES", "Arrow", "Line", "Node", "Picture", "picture"]

@@ -13,8 +13,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 
-from ..errors import AgentFSMError
-from ..table import EDGES, Edge, State
+from ..errors import TraceError
+from ..machine.table import EDGES, Edge, State, walk
 
 __all__ = ["TRACE_FORMAT", "TRACE_VERSION", "Trace", "TraceError", "check_trace", "trace_from_json", "trace_to_json"]
 
@@ -25,11 +25,6 @@ TRACE_FORMAT = "agent-fsm trace"
 TRACE_VERSION = 1
 
 _EdgeKey: TypeAlias = tuple[str, State, State | None, frozenset[tuple[str, bool]]]
-
-
-class TraceError(AgentFSMError, ValueError):
-    """Raised for a trace that is malformed, not a path through the machine, or names an edge the
-    machine does not have (the table changed since it was recorded)."""
 
 
 def _key(edge: Edge) -> _EdgeKey:
@@ -53,23 +48,17 @@ def check_trace(trace: Trace, edges: Sequence[Edge] = EDGES) -> tuple[tuple[Edge
     """
     known = {_key(e): e for e in edges}
     out: list[tuple[Edge, int]] = []
-    state: State | None = None
     for i, step in enumerate(trace):
         if not (isinstance(step, tuple) and len(step) == 2 and isinstance(step[0], Edge)):
             raise TraceError(f"trace step {i}: expected (Edge, count), got {step!r}")
         edge, count = step
         if known.get(_key(edge)) != edge:
             raise TraceError(f"trace step {i}: the machine has no edge {edge.label} from {edge.source.value}")
-        if type(count) is not int or count < 1:
-            raise TraceError(f"trace step {i}: count must be an int >= 1, got {count!r}")
-        if state is not None and edge.source is not state:
-            raise TraceError(
-                f"trace step {i}: {edge.label} leaves {edge.source.value}, but the run was in {state.value}"
-            )
-        if count > 1 and edge.dest not in (None, edge.source):
-            raise TraceError(f"trace step {i}: {edge.label} moves to another state, so it cannot repeat ({count}x)")
         out.append((edge, count))
-        state = edge.dest or edge.source
+    try:
+        walk(out)
+    except ValueError as exc:
+        raise TraceError(str(exc)) from None
     return tuple(out)
 
 

@@ -16,74 +16,27 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from ._base import HTTPModel
-    from ._http import DEFAULT_TIMEOUT, RetryPolicy
-    from .anthropic import AnthropicModel
-    from .errors import (
-        APIConnectionError,
-        APIStatusError,
-        AuthenticationError,
-        InBandError,
-        IncompleteStreamError,
-        IncompleteToolCallError,
-        MissingAPIKeyError,
-        ProtocolError,
-        ProviderTimeout,
-        RateLimitError,
-        ServerError,
-    )
-    from .ollama import OllamaModel
-    from .openai_chat import OpenAIChatModel
-    from .openai_responses import OpenAIResponsesModel
-    from .replay import decode_frames, new_parser, replay
-
-_EXPORTS: dict[str, str] = {
-    "HTTPModel": "_base",
-    "DEFAULT_TIMEOUT": "_http",
-    "RetryPolicy": "_http",
-    "AnthropicModel": "anthropic",
-    "OllamaModel": "ollama",
-    "OpenAIChatModel": "openai_chat",
-    "OpenAIResponsesModel": "openai_responses",
-    "APIConnectionError": "errors",
-    "APIStatusError": "errors",
-    "AuthenticationError": "errors",
-    "InBandError": "errors",
-    "IncompleteStreamError": "errors",
-    "IncompleteToolCallError": "errors",
-    "MissingAPIKeyError": "errors",
-    "ProtocolError": "errors",
-    "ProviderTimeout": "errors",
-    "RateLimitError": "errors",
-    "ServerError": "errors",
-    "decode_frames": "replay",
-    "new_parser": "replay",
-    "replay": "replay",
-}
-
-__all__ = [
-    "DEFAULT_TIMEOUT",
-    "APIConnectionError",
-    "APIStatusError",
-    "AnthropicModel",
-    "AuthenticationError",
-    "HTTPModel",
-    "InBandError",
-    "IncompleteStreamError",
-    "IncompleteToolCallError",
-    "MissingAPIKeyError",
-    "OllamaModel",
-    "OpenAIChatModel",
-    "OpenAIResponsesModel",
-    "ProtocolError",
-    "ProviderTimeout",
-    "RateLimitError",
-    "RetryPolicy",
-    "ServerError",
-    "decode_frames",
-    "new_parser",
-    "replay",
-]
+    from ._base import HTTPModel as HTTPModel
+    from ._http import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
+    from ._http import RetryPolicy as RetryPolicy
+    from .anthropic import AnthropicModel as AnthropicModel
+    from .errors import APIConnectionError as APIConnectionError
+    from .errors import APIStatusError as APIStatusError
+    from .errors import AuthenticationError as AuthenticationError
+    from .errors import InBandError as InBandError
+    from .errors import IncompleteStreamError as IncompleteStreamError
+    from .errors import IncompleteToolCallError as IncompleteToolCallError
+    from .errors import MissingAPIKeyError as MissingAPIKeyError
+    from .errors import ProtocolError as ProtocolError
+    from .errors import ProviderTimeout as ProviderTimeout
+    from .errors import RateLimitError as RateLimitError
+    from .errors import ServerError as ServerError
+    from .ollama import OllamaModel as OllamaModel
+    from .openai_chat import OpenAIChatModel as OpenAIChatModel
+    from .openai_responses import OpenAIResponsesModel as OpenAIResponsesModel
+    from .replay import decode_frames as decode_frames
+    from .replay import new_parser as new_parser
+    from .replay import replay as replay
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__, __getattr__, __dir__ = lazy_exports(__name__, __file__)

@@ -18,7 +18,7 @@ import httpx
 from ..errors import CompletionError
 from ..events import ModelEvent
 from ..messages import JSONValue
-from ..redact import Redactor
+from ..observe.redact import Redactor
 from ..request import CompletionRequest
 from ._http import Framing, RetryPolicy, StreamingClient
 from .errors import MissingAPIKeyError

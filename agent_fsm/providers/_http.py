@@ -32,7 +32,7 @@ import httpx
 from httpx_sse import EventSource, SSEError
 
 from ..errors import CompletionError
-from ..log import get_logger
+from ..observe.logger import get_logger
 from .errors import (
     BODY_EXCERPT_CHARS,
     APIConnectionError,

@@ -19,78 +19,32 @@ Names are loaded lazily: importing the sync driver pulls in neither asyncio nor 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from . import strategies
-    from .behaviours import ToolBehaviour, ToolBehaviours
-    from .case import FuzzAgent, FuzzCase, check_case, run_case
-    from .cassette import dump_cassette, load_cassette
-    from .coverage import EdgeCoverage
-    from .invariants import check_ending, check_history_invariants, check_run, check_trace
-    from .policy import HookPolicy, PolicyHook
-    from .record import RunRecord, arun_agent, check_deterministic, run_agent
-    from .scripted import ScriptedModel
-
-_EXPORTS: dict[str, str] = {
-    "ScriptedModel": "scripted",
-    "check_history_invariants": "invariants",
-    "check_run": "invariants",
-    "check_ending": "invariants",
-    "check_trace": "invariants",
-    "RunRecord": "record",
-    "run_agent": "record",
-    "arun_agent": "record",
-    "check_deterministic": "record",
-    "FuzzCase": "case",
-    "FuzzAgent": "case",
-    "run_case": "case",
-    "check_case": "case",
-    "load_cassette": "cassette",
-    "dump_cassette": "cassette",
-    "HookPolicy": "policy",
-    "PolicyHook": "policy",
-    "ToolBehaviour": "behaviours",
-    "ToolBehaviours": "behaviours",
-    "EdgeCoverage": "coverage",
-}
-
-__all__ = [
-    "EdgeCoverage",
-    "FuzzAgent",
-    "FuzzCase",
-    "HookPolicy",
-    "PolicyHook",
-    "RunRecord",
-    "ScriptedModel",
-    "ToolBehaviour",
-    "ToolBehaviours",
-    "arun_agent",
-    "check_case",
-    "check_deterministic",
-    "check_ending",
-    "check_history_invariants",
-    "check_run",
-    "check_trace",
-    "dump_cassette",
-    "load_cassette",
-    "run_agent",
-    "run_case",
-    "strategies",
-]
+    from . import strategies as strategies
+    from .behaviours import ToolBehaviour as ToolBehaviour
+    from .behaviours import ToolBehaviours as ToolBehaviours
+    from .case import FuzzAgent as FuzzAgent
+    from .case import FuzzCase as FuzzCase
+    from .case import check_case as check_case
+    from .case import dump_cassette as dump_cassette
+    from .case import load_cassette as load_cassette
+    from .case import run_case as run_case
+    from .coverage import EdgeCoverage as EdgeCoverage
+    from .invariants import check_ending as check_ending
+    from .invariants import check_history_invariants as check_history_invariants
+    from .invariants import check_run as check_run
+    from .invariants import check_trace as check_trace
+    from .policy import HookPolicy as HookPolicy
+    from .policy import PolicyHook as PolicyHook
+    from .record import RunRecord as RunRecord
+    from .record import arun_agent as arun_agent
+    from .record import check_deterministic as check_deterministic
+    from .record import run_agent as run_agent
+    from .scripted import ScriptedModel as ScriptedModel
 
 
-def __getattr__(name: str) -> Any:
-    if name == "strategies":
-        return importlib.import_module(f"{__name__}.strategies")
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__all__, __getattr__, __dir__ = lazy_exports(__name__, __file__)

@@ -22,8 +22,7 @@ from attrs import frozen
 
 from ..errors import ToolServerError
 from ..messages import JSONValue
-from ..protocol import ToolOutput
-from ..request import ToolDefinition
+from ..request import ToolDefinition, ToolOutput
 from ..tools import Tool, ToolSet, raised, timed_out, to_output, tool, unknown_tool
 from .policy import hang
 

@@ -1,11 +1,31 @@
 """One fuzz case - a script, a hook policy, tool behaviours, limits - and how to run and check it.
 
 A :class:`FuzzCase` is plain data: it can be drawn (``strategies.fuzz_cases()``), written down as a
-cassette (:mod:`agent_fsm.testing.cassette`), loaded back, and run any number of times, on the
+cassette (:func:`dump_cassette`), loaded back (:func:`load_cassette`), and run any number of times, on the
 async driver (the real :class:`~agent_fsm.Agent`) or the sync one (the machine's step API with no
 event loop, ~10x faster). :func:`check_case` runs it, checks every invariant, runs it again for
 determinism and, where both drivers can run it, on the other driver too; on failure the error
 carries the case as a cassette, ready to paste into a regression test.
+
+A fuzz cassette is a cassette of the one format (:mod:`agent_fsm.providers.cassette`, which reads
+it): a header whose ``kind`` is ``agent-fsm/fuzz-case``, keys sorted, as every line::
+
+    {"calls": 2, "close_after": null, "driver": "sync", "format": "agent-fsm/cassette",
+     "history": [], "hook": HOOK, "kind": "agent-fsm/fuzz-case", "max_turns": 3, "prompt": "go", "tool_concurrency": 1,
+     "tools": TOOLS, "user_hook": null, "user_tools": [], "version": 1}
+
+- ``calls``: how many model-call lines follow; ``history``: messages in the codec's JSON;
+- ``HOOK``: ``null``, or ``{"answers": {"on_tool_call": ["skip", "continue"]}, "raises":
+  ["on_text_delta", 2] | null, "async": ["on_tool_call"]}`` (see :class:`~.policy.HookPolicy`);
+- ``TOOLS``: ``{"behaviours": [{"name": "t0", "kind": "text" | "json" | "raise" | "stall" | "stubborn" |
+  "hang", "value": "...", "timeout": 0.002 | null}], "server_fails_at": 3 | null}``;
+- ``user_tools`` / ``user_hook``: the names of the caller's own tools and hook, which the
+  cassette cannot hold: pass them to :func:`load_cassette`.
+
+then one line per model call, ``{"call": 0, "events": [...]}``, whose entries are events,
+``modelError``, ``notAnEvent`` or ``wrongTypedEvent`` (one of :data:`~._scripts.WRONG_TYPED_EVENTS`;
+see the format). ``ReplayModel`` plays a fuzz cassette's calls
+too, all but ``notAnEvent`` entries.
 """
 
 from __future__ import annotations
@@ -13,21 +33,34 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import attrs
 from attrs import frozen
 
 from ..agent import Agent
+from ..codec import from_dict, to_dict
+from ..errors import CassetteError, CompletionError
+from ..events import ModelEvent
 from ..hooks import live_hooks
 from ..machine import TurnMachine
 from ..messages import Message, Text, UserMessage
+from ..providers.cassette import (
+    CASSETTE_VERSION,
+    FORMAT,
+    NotAnEvent,
+    WrongTypedEvent,
+    cassette_line,
+    parse_cassette,
+    read_entry,
+)
+from ..run.sync_driver import CONSUMER_CLOSED, SyncScript, iter_sync
 from ..tools import ToolServer, ToolSet
+from ._scripts import WRONG_TYPED_EVENTS
 from .behaviours import ToolBehaviours
 from .policy import HookPolicy, PolicyHook
 from .record import RunRecord, check_deterministic, played_usage, run_agent
 from .scripted import ScriptedModel
-from .sync_driver import CONSUMER_CLOSED, SyncScript, iter_sync
 
 __all__ = ["FuzzAgent", "FuzzCase", "check_case", "run_case"]
 
@@ -102,9 +135,7 @@ class FuzzCase:
         return FuzzAgent(self)
 
     def to_cassette(self) -> str:
-        """This case as a cassette (see :mod:`agent_fsm.testing.cassette`)."""
-        from .cassette import dump_cassette
-
+        """This case as a cassette (:func:`dump_cassette`)."""
         return dump_cassette(self)
 
 
@@ -187,23 +218,16 @@ def _run_sync(case: FuzzCase, *, fast_path: bool) -> RunRecord:
         outcome = m.error
     undelivered = len(m.outbox)  # emitted in the step the consumer closed on, never yielded
     m.close(CONSUMER_CLOSED)  # a no-op once ended: ``after_end`` sees whether it emitted anything
-    return RunRecord(
-        items=tuple(items),
-        history=m.history,
-        outcome=outcome,
-        state=m.state,
-        error=m.error,
-        trace=m.trace,
-        usage=m.usage,
-        max_turns=m.max_turns,
-        turns=m.turns,
+    return RunRecord.of(
+        m,
+        items,
+        outcome,
         initial=len(case.history),
         model_calls=model.calls,
         played_usage=played_usage(model.played),
         ended_by_consumer=ended_by,
         after_end=len(m.outbox) - undelivered,
         hook_calls=tuple(hook.calls) if isinstance(hook, PolicyHook) else None,
-        tool_concurrency=m.tool_concurrency,
         start=(*case.history, UserMessage((Text(case.prompt),))),
     )
 
@@ -257,3 +281,109 @@ def cassette_note(case: FuzzCase) -> str:
         "    def test_fuzz_bug_NAME() -> None:\n"
         '        check_case(load_cassette(r"""\n' + body + '"""))\n'
     )
+
+
+CASSETTE_KIND: Final = "agent-fsm/fuzz-case"
+_WRONG_TYPED_NAMES: Final = {id(e): name for name, e in WRONG_TYPED_EVENTS.items()}
+_EVENT_TYPES: Final = frozenset({"textDelta", "reasoningDelta", "reasoning", "toolCallDelta", "toolCallReady", "final"})
+
+
+def dump_cassette(case: FuzzCase) -> str:
+    """The case as a cassette: a header line, then one line per model call (see the module doc)."""
+    header = {
+        "format": FORMAT,
+        "version": CASSETTE_VERSION,
+        "kind": CASSETTE_KIND,
+        "driver": case.driver,
+        "prompt": case.prompt,
+        "history": to_dict(list(case.history)),
+        "max_turns": case.max_turns,
+        "tool_concurrency": case.tool_concurrency,
+        "close_after": case.close_after,
+        "hook": case.hook.to_json_value() if case.hook is not None else None,
+        "tools": case.tools.to_json_value(),
+        "user_tools": [_name(t) for t in case.user_tools],
+        "user_hook": _name(case.user_hook) if case.user_hook is not None else None,
+        "calls": len(case.script),
+    }
+    calls = ({"call": i, "events": [_entry(e) for e in turn]} for i, turn in enumerate(case.script))
+    return "\n".join(cassette_line(line, sort_keys=True) for line in (header, *calls)) + "\n"
+
+
+def _entry(entry: Any) -> Any:
+    wrong = _WRONG_TYPED_NAMES.get(id(entry))
+    if wrong is not None:
+        return {"type": "wrongTypedEvent", "name": wrong}
+    if isinstance(entry, BaseException):
+        message = entry.message if isinstance(entry, CompletionError) else str(entry)
+        out: dict[str, Any] = {"type": "modelError", "error": type(entry).__name__, "message": message}
+        if isinstance(entry, CompletionError) and entry.status is not None:
+            out["status"] = entry.status
+        return out
+    try:
+        data = to_dict(entry)
+    except Exception:
+        data = None
+    if isinstance(data, dict) and data.get("type") in _EVENT_TYPES and not isinstance(entry, dict):
+        return data
+    return {"type": "notAnEvent", "value": entry}
+
+
+def _name(obj: Any) -> str:
+    definition = getattr(obj, "definition", None)
+    return str(getattr(definition, "name", None) or getattr(obj, "__name__", None) or type(obj).__name__)
+
+
+def load_cassette(
+    text: str,
+    *,
+    tools: Iterable[Any] = (),
+    hook: Callable[[], object] | None = None,
+) -> FuzzCase:
+    """Read a cassette back into a runnable :class:`FuzzCase`.
+
+    Indentation and blank lines are ignored, so a cassette pasted into a test as a raw
+    triple-quoted string loads as it is.
+
+    Args:
+        tools: the caller's own tools, when the cassette names ``user_tools``.
+        hook: makes the caller's own hook, when the cassette names a ``user_hook``.
+
+    Raises:
+        CassetteError: for a cassette that is not valid, of another kind, or of an unknown version
+            (a :class:`~agent_fsm.codec.CodecError`).
+    """
+    header, calls = parse_cassette(text)
+    if header.get("kind") != CASSETTE_KIND:
+        raise CassetteError(f"not a fuzz cassette: its header's kind is not {CASSETTE_KIND!r}")
+    if header.get("calls", len(calls)) != len(calls):
+        raise CassetteError(f"the header announces {header.get('calls')} model calls, {len(calls)} follow")
+    user_tools = tuple(tools)
+    if header.get("user_tools") and not user_tools:
+        raise CassetteError(f"the cassette uses the caller's tools {header['user_tools']}: pass them as tools=")
+    if header.get("user_hook") and hook is None:
+        raise CassetteError(f"the cassette uses the caller's hook {header['user_hook']!r}: pass a factory as hook=")
+    script = [[_played(read_entry(e)) for e in call.get("events", ())] for call in calls]
+    return FuzzCase(
+        script,
+        max_turns=int(header["max_turns"]),
+        tool_concurrency=int(header.get("tool_concurrency", 1)),
+        hook=HookPolicy.from_json_value(header["hook"]) if header.get("hook") else None,
+        tools=ToolBehaviours.from_json_value(header.get("tools") or {}),
+        close_after=header.get("close_after"),
+        driver=header.get("driver", "sync"),
+        prompt=header.get("prompt", "go"),
+        history=from_dict(header.get("history", []), list[Message]),
+        user_tools=user_tools,
+        user_hook=hook,
+    )
+
+
+def _played(entry: ModelEvent | BaseException | NotAnEvent | WrongTypedEvent) -> Any:
+    """What the scripted model does with an entry: yield it, raise it, or yield the junk value."""
+    if isinstance(entry, WrongTypedEvent):
+        if entry.name not in WRONG_TYPED_EVENTS:
+            known = sorted(WRONG_TYPED_EVENTS)
+            raise CassetteError(f"unknown wrong-typed event {entry.name!r}; expected one of {known}")
+        return WRONG_TYPED_EVENTS[entry.name]
+    return entry.value if isinstance(entry, NotAnEvent) else entry

@@ -1,6 +1,6 @@
 """Transition coverage: which edges of the machine's table fuzzed runs took, and how often.
 
-The edges are :data:`agent_fsm.table.EDGES` - the same list the diagrams draw - so "every edge
+The edges are :data:`agent_fsm.machine.table.EDGES` - the same list the diagrams draw - so "every edge
 exercised" means every arrow of the picture was taken by some run. A run's path is its
 ``trace`` (``machine.trace`` / ``run.trace``): edges with counts of consecutive repeats.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..table import EDGES, Edge
+from ..machine.table import EDGES, Edge
 
 __all__ = ["EdgeCoverage"]
 

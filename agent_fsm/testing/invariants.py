@@ -26,8 +26,8 @@ from ..events import Final, Reasoning, ReasoningDelta, TextDelta, ToolCallDelta,
 from ..history import history_problem
 from ..hooks import HOOK_NAMES
 from ..items import FinalResponse, StreamAssistantItem, StreamItem, StreamUserItem
+from ..machine.table import FINAL, Edge, State, walk
 from ..messages import AssistantMessage, Message, Text, ToolResult, Usage, UserMessage
-from ..table import FINAL, Edge, State
 
 __all__ = ["check_ending", "check_history_invariants", "check_run", "check_trace", "check_turn_content"]
 
@@ -235,18 +235,17 @@ def check_trace(trace: Sequence[tuple[Edge, int]], state: State) -> None:
     Raises:
         AssertionError: naming the broken invariant.
     """
-    here = State.AwaitingCompletion
-    for i, (edge, count) in enumerate(trace):
-        if count < 1:
-            raise fail("trace counts are positive", f"step {i} ({edge.label}) counts {count}")
-        if edge.source is not here:
-            raise fail("the trace is a walk", f"step {i} takes {edge.label} from {edge.source.value}, not {here.value}")
-        if edge.dest is not None:
-            if count != 1:
-                raise fail("the trace is a walk", f"step {i} changes state {count} times in a row")
-            here = edge.dest
-        if here in FINAL and i != len(trace) - 1:
-            raise fail("exactly one terminal outcome", f"the run reached {here.value} at step {i} and went on")
+    ends = [i for i, (edge, _) in enumerate(trace) if edge.dest in FINAL]
+    try:
+        here = walk(trace[: ends[0] + 1] if ends else trace, State.AwaitingCompletion)
+    except ValueError as exc:
+        raise fail("the trace is a walk", str(exc)) from None
+    if ends and ends[0] != len(trace) - 1:
+        raise fail(
+            "exactly one terminal outcome",
+            f"the run reached {here.value if here else None} at step {ends[0]} and went on",
+        )
+    assert here is not None  # a walk from a given start ends somewhere
     if here is not state:
         raise fail("the trace ends in the run's state", f"trace ends in {here.value}, run is {state.value}")
 

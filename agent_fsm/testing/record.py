@@ -25,8 +25,9 @@ from ..codec import to_dict
 from ..errors import AgentFSMError
 from ..events import Final, event_problem
 from ..items import StreamItem
+from ..machine import TurnMachine
+from ..machine.table import Edge, State
 from ..messages import Message, Text, Usage, UserMessage
-from ..table import Edge, State
 from .hook_contract import check_hook_calls
 from .invariants import check_ending, check_run, check_trace, check_turn_content, fail
 from .policy import STALLED, PolicyHook
@@ -67,6 +68,23 @@ class RunRecord:
     tool_concurrency: int = 1
     start: tuple[Message, ...] | None = None
     """The given history and the prompt, which every history of the run begins with."""
+
+    @classmethod
+    def of(cls, m: TurnMachine, items: Sequence[StreamItem], outcome: BaseException | None, **more: Any) -> RunRecord:
+        """The record of the run ``m`` ran (either driver), with what only the driver knows in ``more``."""
+        return cls(
+            items=tuple(items),
+            history=m.history,
+            outcome=outcome,
+            state=m.state,
+            error=m.error,
+            trace=m.trace,
+            usage=m.usage,
+            max_turns=m.max_turns,
+            turns=m.turns,
+            tool_concurrency=m.tool_concurrency,
+            **more,
+        )
 
     def check(self) -> None:
         """Check every invariant of DESIGN §4 that one run can show.
@@ -230,16 +248,10 @@ async def arun_agent(
     opened, closed_streams = getattr(model, "calls", None), getattr(model, "closed", 0) + getattr(model, "exhausted", 0)
     m = run.machine
     used = hook if hook is not None else getattr(agent, "hook", None)
-    return RunRecord(
-        items=tuple(items),
-        history=run.history,
-        outcome=outcome,
-        state=run.state,
-        error=run.error,
-        trace=run.trace,
-        usage=run.usage,
-        max_turns=m.max_turns,
-        turns=m.turns,
+    return RunRecord.of(
+        m,
+        items,
+        outcome,
         initial=len(history or ()),
         model_calls=opened,
         played_usage=played_usage(played) if played is not None else None,
@@ -248,7 +260,6 @@ async def arun_agent(
         leaked_tasks=len(leaked),
         open_streams=(opened - closed_streams) if opened is not None and hasattr(model, "exhausted") else 0,
         hook_calls=tuple(used.calls) if isinstance(used, PolicyHook) else None,
-        tool_concurrency=m.tool_concurrency,
         start=(*(history or ()), UserMessage((Text(prompt),)) if isinstance(prompt, str) else prompt),
     )
 

@@ -25,9 +25,9 @@ from ..errors import CompletionError, IllegalTransition, ToolServerError
 from ..events import Final, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
 from ..hooks import HOOK_NAMES, HookAction, ToolCallHookAction
 from ..machine import TurnMachine
+from ..machine.protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
+from ..machine.table import FINAL, State
 from ..messages import Message, Reasoning, Text, ToolCall, ToolFunction, Usage
-from ..protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
-from ..table import FINAL, State
 from .coverage import EdgeCoverage
 from .invariants import check_ending, check_history_invariants, check_trace
 

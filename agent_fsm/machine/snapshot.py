@@ -21,12 +21,11 @@ from typing import Any, Final, Literal
 
 from attrs import frozen
 
-from .codec import CodecError, from_dict, to_dict
-from .errors import SnapshotError
-from .events import ToolCallReady, event_problem
-from .history import history_problem
-from .hooks import ToolCallHookAction, Verdict
-from .messages import AssistantMessage, Message, Text, ToolResult, Usage, UserMessage, json_problem
+from ..errors import SnapshotError
+from ..events import ToolCallReady, event_problem
+from ..history import history_problem
+from ..hooks import ToolCallHookAction, Verdict
+from ..messages import AssistantMessage, Message, Text, ToolResult, Usage, UserMessage, json_problem
 from .table import State, definition_hash
 
 __all__ = ["SNAPSHOT_VERSION", "Approval", "Snapshot", "ToolStageSnapshot", "approve", "deny"]
@@ -92,6 +91,8 @@ class Snapshot:
 
     def to_dict(self) -> dict[str, Any]:
         """The snapshot as plain JSON data (what :meth:`from_dict` reads back)."""
+        from ..codec import to_dict  # cattrs only when a snapshot is encoded: the core never loads it
+
         tools = None
         if self.tools is not None:
             tools = {
@@ -133,6 +134,8 @@ class Snapshot:
             SnapshotError: for another format, a newer schema, another machine definition, or
                 data that does not describe a snapshot.
         """
+        from ..codec import CodecError, from_dict  # cattrs only when a snapshot is decoded
+
         if not isinstance(data, Mapping) or data.get("format") != FORMAT:
             raise SnapshotError(f"not an agent-fsm snapshot (expected format {FORMAT!r})")
         version = data.get("version")

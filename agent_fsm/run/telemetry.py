@@ -13,19 +13,19 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from .events import Final as FinalEvent
-from .genai import describe_model
-from .log import get_logger
-from .messages import AssistantMessage, Message, ToolCall, Usage
-from .observe import NULL_CONTEXT, ModelCall, Observer, RunEnd, RunInfo, RunObserver, StateChange, ToolCallRecord
-from .redact import Redactor
+from ..events import Final as FinalEvent
+from ..messages import AssistantMessage, Message, ToolCall, Usage
+from ..observe import NULL_CONTEXT, ModelCall, Observer, RunEnd, RunInfo, RunObserver, StateChange, ToolCallRecord
+from ..observe.genai import describe_model
+from ..observe.logger import get_logger
+from ..observe.redact import Redactor
 
 if TYPE_CHECKING:
-    from .errors import ToolServerError
-    from .items import FinalResponse, StreamAssistantItem
-    from .machine import TurnMachine
-    from .protocol import Action, ToolOutput
-    from .request import CompletionRequest
+    from ..errors import ToolServerError
+    from ..items import FinalResponse, StreamAssistantItem
+    from ..machine import TurnMachine
+    from ..machine.protocol import Action, ToolOutput
+    from ..request import CompletionRequest
 
 Handled: TypeAlias = "Action | StreamAssistantItem"
 """What an event handler returns: an action, or the item the fast path handed over."""

@@ -8,7 +8,7 @@ references, and tool signatures are small enough for inlining to cost nothing.
 
 A schema is derived once, when a tool is declared, so an annotation no model could fill in fails
 there, with the parameter named in the message, rather than in the middle of a run. The hints
-accepted here are exactly those :mod:`agent_fsm.arguments` can structure:
+accepted here are exactly those :mod:`agent_fsm.tools.arguments` can structure:
 
 =========================================  =====================================================
 hint                                       schema
@@ -39,7 +39,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_typ
 
 import attrs
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 
 __all__ = [
     "ARRAYS",

@@ -35,7 +35,7 @@ from cattrs.errors import (
 from cattrs.gen import make_dict_structure_fn
 from cattrs.gen.typeddicts import make_dict_structure_fn as make_typeddict_structure_fn
 
-from .messages import JSONValue, json_problem
+from ..messages import JSONValue, json_problem
 from .schema import ARRAYS, MAPPINGS, SETS, is_object_class, object_fields
 
 __all__ = [

@@ -6,8 +6,8 @@ import sys
 from collections.abc import AsyncIterable
 from typing import TextIO
 
-from .events import Reasoning, ReasoningDelta, TextDelta
-from .items import FinalResponse, StreamAssistantItem, StreamItem, StreamUserItem
+from ..events import Reasoning, ReasoningDelta, TextDelta
+from ..items import FinalResponse, StreamAssistantItem, StreamItem, StreamUserItem
 
 __all__ = ["print_run", "stream_to_stdout"]
 
@@ -65,7 +65,7 @@ async def print_run(
         final: also print the final response and the run's usage at the end (its text was
             already printed as it streamed).
     """
-    from .events import Final, ToolCallDelta, ToolCallReady
+    from ..events import Final, ToolCallDelta, ToolCallReady
 
     out = file if file is not None else sys.stdout
     style = _Style(out.isatty() if color is None else color)

@@ -2,12 +2,12 @@
 
 An :class:`Observer` is configuration (``Agent(observers=[...])``); its ``start_run`` makes the
 :class:`RunObserver` of one run, which holds that run's state (its spans, its logger) and nothing
-shared. The driver reports through a :class:`~agent_fsm.telemetry.RunTelemetry`, which keeps the
+shared. The driver reports through a :class:`~agent_fsm.run.telemetry.RunTelemetry`, which keeps the
 bookkeeping (clock readings through ``effects.now()``, usage per call, the ``Final`` event, the
 machine's state and turn) and hands the records below to the run's observers: the run starts,
 its state changes, a model call starts and ends, a tool call runs, the run ends. Two observers
-ship: :class:`~agent_fsm.log.LoggingObserver` (structlog; the default) and
-:class:`~agent_fsm.otel.OTelObserver` (OpenTelemetry spans; ``agent-fsm[otel]``).
+ship: :class:`~agent_fsm.observe.log.LoggingObserver` (structlog; the default) and
+:class:`~agent_fsm.observe.otel.OTelObserver` (OpenTelemetry spans; ``agent-fsm[otel]``).
 
 Nothing is bound across a yield
 -------------------------------
@@ -39,17 +39,16 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from attrs import frozen
 
-from .errors import AgentFSMError, ToolServerError
-from .events import Final as FinalEvent
+from ..errors import AgentFSMError, ToolServerError
+from ..events import Final as FinalEvent
+from ..machine.table import State
+from ..messages import AssistantMessage, Message, ToolCall, Usage
 from .genai import response_fields
-from .messages import AssistantMessage, Message, ToolCall, Usage
 from .redact import Redactor
-from .table import State
 
 if TYPE_CHECKING:
-    from .items import FinalResponse
-    from .protocol import ToolOutput
-    from .request import CompletionRequest
+    from ..items import FinalResponse
+    from ..request import CompletionRequest, ToolOutput
 
 __all__ = [
     "BaseRunObserver",
@@ -69,7 +68,7 @@ class RunInfo:
 
     ``messages`` are the given history and the prompt (for a resumed run: the snapshot's
     history); ``state`` is where the run starts (``ExecutingTool`` for some resumed runs).
-    ``redact`` cleans error text of the run's secrets (see :mod:`agent_fsm.redact`).
+    ``redact`` cleans error text of the run's secrets (see :mod:`agent_fsm.observe.redact`).
     """
 
     run_id: str

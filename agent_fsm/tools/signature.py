@@ -1,8 +1,8 @@
 """A Python function seen as a tool: what to tell the model, and how its answer becomes a call.
 
 Everything here happens once, when a tool is declared: the docstring is read, the JSON Schema is
-derived from the type hints (:mod:`agent_fsm.schema`), and the strict structuring function is
-built (:mod:`agent_fsm.arguments`), so a tool that could never work fails at import, with the
+derived from the type hints (:mod:`agent_fsm.tools.schema`), and the strict structuring function is
+built (:mod:`agent_fsm.tools.arguments`), so a tool that could never work fails at import, with the
 function and the parameter named, instead of in front of a user.
 """
 
@@ -15,9 +15,9 @@ from typing import Any, get_type_hints
 
 import attrs
 
+from ..errors import ConfigurationError
+from ..messages import JSONValue
 from .arguments import MAX_PROBLEMS, ArgumentError, load_arguments, problems, structurer
-from .errors import ConfigurationError
-from .messages import JSONValue
 from .schema import add_default, json_schema
 
 __all__ = ["Signature", "parse_docstring"]

@@ -13,11 +13,11 @@ import operator
 from collections.abc import Callable
 from typing import Literal
 
-from .agent import Agent
-from .events import Final, ModelEvent, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
-from .messages import Reasoning, ToolCall, ToolFunction, Usage
-from .testing.scripted import ScriptedModel
-from .tools import tool
+from ..agent import Agent
+from ..events import Final, ModelEvent, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
+from ..messages import Reasoning, ToolCall, ToolFunction, Usage
+from ..tools import tool
+from .scripted import ScriptedModel
 
 __all__ = ["build_demo_agent", "calculate", "convert_units", "DEMO_PROMPT"]
 

@@ -8,8 +8,8 @@ deltas no complete block follows become one ``Reasoning`` per id, where the firs
 
 from __future__ import annotations
 
-from .events import ReasoningDelta, ToolCallReady
-from .messages import AssistantContent, AssistantMessage, Reasoning, Text, ToolCall
+from ..events import ReasoningDelta, ToolCallReady
+from ..messages import AssistantContent, AssistantMessage, Reasoning, Text, ToolCall
 
 __all__ = ["TurnBuffer"]
 

@@ -23,11 +23,10 @@ from __future__ import annotations
 
 from typing import Any, Final, TypeAlias
 
-import attrs
 from attrs import frozen
 
-from .messages import ToolCall, ToolResultContent, _result_parts
-from .request import CompletionRequest
+from ..messages import ToolCall
+from ..request import CompletionRequest, ToolOutput
 
 __all__ = [
     "NEXT_EVENT",
@@ -37,7 +36,7 @@ __all__ = [
     "CallHook",
     "RunTools",
     "SendRequest",
-    "ToolOutput",
+    "ToolOutput",  # re-exported: the step API feeds it back (``tool_output``)
 ]
 
 
@@ -79,14 +78,6 @@ class RunTools:
     """Run these tool calls, at most ``tool_concurrency`` at once; feed each output back in order."""
 
     calls: tuple[ToolCall, ...]
-
-
-@frozen
-class ToolOutput:
-    """What running one tool produced: result parts, and whether they report an error."""
-
-    content: tuple[ToolResultContent, ...] = attrs.field(converter=_result_parts)
-    is_error: bool = False
 
 
 Action: TypeAlias = SendRequest | CallHook | RunTools | _Marker

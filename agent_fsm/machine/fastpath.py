@@ -25,16 +25,15 @@ hold the two to identical items, history, states and traces.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Final, TypeAlias
+from typing import Any, TypeAlias
 
-from .hooks import HookAction
+from ..hooks import CONTINUE
 from .table import EDGES, VERDICT_CONDITIONS, Edge, State, build_machine
 
 __all__ = ["Compiled", "compile_dispatch", "compile_fast", "edge_steps"]
 
 Fn: TypeAlias = Callable[..., Any]
 Compiled: TypeAlias = tuple[int, tuple[tuple[Fn, bool], ...], "State | None", tuple[Fn, ...]]
-_CONTINUE: Final = HookAction.cont()
 
 
 def compile_dispatch(cls: type, machine: Any = None) -> dict[str, dict[State, tuple[Compiled, ...]]]:
@@ -107,7 +106,7 @@ def compile_fast(cls: type, events: Mapping[type, tuple[str, str]]) -> dict[type
         for e in (e for e in EDGES if e.trigger == trigger and e.source is State.Streaming):
             if any(name not in VERDICT_CONDITIONS for name, _ in e.conditions):
                 break
-            if all(bool(getattr(cls, name)(None, _CONTINUE, None)) is target for name, target in e.conditions):
+            if all(bool(getattr(cls, name)(None, CONTINUE, None)) is target for name, target in e.conditions):
                 chosen = e
                 break
         if chosen is not None and chosen.internal:
@@ -130,7 +129,7 @@ def _make_fast(cls: type, edge: Edge, generic: Fn) -> Fn:
             last[1] += 1
         else:
             self._trace.append([index, 1])
-        callback(self, _CONTINUE, event)
+        callback(self, CONTINUE, event)
         return self.outbox.pop()  # the one item the edge emitted, handed over directly
 
     fast.__qualname__ = fast.__name__ = f"fast_{edge.trigger}"

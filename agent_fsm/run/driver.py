@@ -24,20 +24,22 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from types import TracebackType
 from typing import Any
 
+from ..errors import AgentFSMError, ToolServerError
+from ..items import FinalResponse, StreamAssistantItem, StreamItem
+from ..machine import TurnMachine
+from ..machine.protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
+from ..machine.snapshot import Snapshot
+from ..machine.table import Edge, State
+from ..messages import Message, ToolCall, Usage
+from ..observe import Observer
+from ..observe.log import LoggingObserver
+from ..observe.logger import get_logger
+from ..observe.redact import Redactor
+from ..request import CompletionRequest, Model
+from ..tools import ToolServer, converted, run_bounded
+from ..tools.outcomes import raised
 from .effects import DirectEffects, Effects
-from .errors import AgentFSMError, ToolServerError
-from .items import FinalResponse, StreamAssistantItem, StreamItem
-from .log import LoggingObserver, get_logger
-from .machine import TurnMachine
-from .messages import Message, ToolCall, Usage
-from .observe import Observer
-from .protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
-from .redact import Redactor
-from .request import CompletionRequest, Model
-from .snapshot import Snapshot
-from .table import Edge, State
 from .telemetry import RunTelemetry
-from .tools import ToolServer, converted, raised, run_bounded
 
 __all__ = ["AgentRun"]
 

@@ -18,8 +18,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from .events import Final as FinalEvent
-from .messages import Image, Message, Reasoning, Text, ToolCall, ToolResult, UserMessage
+from ..events import Final as FinalEvent
+from ..messages import Image, Message, Reasoning, Text, ToolCall, ToolResult, UserMessage
 
 __all__ = [
     "AGENT_NAME",

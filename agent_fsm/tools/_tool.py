@@ -22,30 +22,31 @@ a result JSON cannot hold   ``Tool 'x' returned a value that cannot be converted
 
 ``KeyboardInterrupt``, ``SystemExit`` and ``asyncio.CancelledError`` are never turned into
 results: they propagate and stop the run. Only a :class:`~agent_fsm.errors.ToolServerError` (the
-server itself is gone) fails a run on purpose.
+server itself is gone) fails a run on purpose. Every one of those texts is written in
+:mod:`~agent_fsm.tools.outcomes`; running a call within its time is :mod:`~agent_fsm.tools._bounded`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import math
 import re
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Literal, Protocol, TypeAlias, TypeVar, overload, runtime_checkable
 
 import attrs
 from attrs import frozen
 
+from ..errors import ConfigurationError
+from ..messages import JSONValue
+from ..observe.logger import get_logger
+from ..observe.redact import Redactor
+from ..request import ToolDefinition, ToolOutput
+from ._bounded import ToolDidNotStop, ToolTimeout, run_bounded
+from ._convert import converted
 from .arguments import ArgumentError
-from .codec import to_json_value
-from .errors import ConfigurationError
-from .log import get_logger
-from .messages import Image, JSONValue, Text, ToolResultContent
-from .protocol import ToolOutput
-from .redact import Redactor
-from .request import ToolDefinition
+from .outcomes import did_not_stop, invalid_arguments, raised, timed_out, unknown_tool
 from .signature import Signature
 
 __all__ = [
@@ -54,18 +55,7 @@ __all__ = [
     "ToolLike",
     "ToolServer",
     "ToolSet",
-    "invalid_arguments",
-    "STOP_GRACE",
-    "ToolDidNotStop",
-    "ToolTimeout",
-    "converted",
-    "did_not_stop",
-    "raised",
-    "run_bounded",
-    "timed_out",
-    "to_output",
     "tool",
-    "unknown_tool",
 ]
 
 DEFAULT_TOOL_TIMEOUT = 60.0
@@ -73,7 +63,6 @@ DEFAULT_TOOL_TIMEOUT = 60.0
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what OpenAI and Anthropic both accept
 F = TypeVar("F", bound=Callable[..., Any])
-T = TypeVar("T")
 
 
 @runtime_checkable
@@ -194,6 +183,8 @@ class Tool:
         return await value if inspect.isawaitable(value) else value
 
     def _raised(self, exc: BaseException) -> ToolOutput:
+        # the traceback and the text the model sees are redacted: a tool's exception may quote a
+        # credential (an API error echoing its key, say)
         get_logger(component="tools").warning("tool raised", tool=self.name, exception=Redactor().traceback(exc))
         return raised(self.name, exc)
 
@@ -234,7 +225,7 @@ def tool(
 
     The name is the function's name; the description is the docstring's first paragraph; each
     parameter's description comes from the docstring's ``Args:`` section; the JSON Schema of
-    the arguments comes from the type hints (see :mod:`agent_fsm.schema` for what is accepted).
+    the arguments comes from the type hints (see :mod:`agent_fsm.tools.schema` for what is accepted).
     A sync function runs in a worker thread. In a class body, ``@tool`` goes above
     ``@staticmethod`` / ``@classmethod``, and methods are collected with
     :meth:`ToolSet.from_object`.
@@ -369,139 +360,6 @@ class ToolSet:
             get_logger(component="tools").info("unknown tool", tool=name)
             return unknown_tool(name, self._tools)
         return await t.run(arguments, default_timeout=self.default_timeout)
-
-
-def to_output(value: Any) -> ToolOutput:
-    """What a tool returned, as result content.
-
-    A ``ToolOutput`` is kept as it is (a tool may report an error itself); a ``str`` passes
-    through; a ``Text`` or ``Image`` part, or a non-empty list of them, becomes those parts;
-    anything else becomes canonical JSON text (keys sorted) through the codec, so attrs classes
-    and library values have their usual JSON shape.
-
-    Raises:
-        TypeError, ValueError: for a value JSON cannot hold (``Tool.run`` reports it as an error).
-    """
-    if isinstance(value, ToolOutput):
-        return value
-    if isinstance(value, str):
-        return ToolOutput((Text(value),))
-    if isinstance(value, Text | Image):
-        return ToolOutput((value,))
-    if isinstance(value, list | tuple) and value and all(isinstance(v, Text | Image) for v in value):
-        parts: tuple[ToolResultContent, ...] = tuple(value)
-        return ToolOutput(parts)
-    text = json.dumps(to_json_value(value), ensure_ascii=False, sort_keys=True, allow_nan=False)
-    return ToolOutput((Text(text),))
-
-
-def unknown_tool(name: str, known: Iterable[str]) -> ToolOutput:
-    """The error output for a call of a tool that does not exist."""
-    return _error(f"Unknown tool {name!r}. Available tools: {', '.join(known) or 'none'}.")
-
-
-def invalid_arguments(name: str, exc: ArgumentError) -> ToolOutput:
-    """The error output for arguments that do not fit: each problem, and that nothing ran."""
-    return _error(f"Invalid arguments for tool {name!r} (the tool was not called):\n{exc}")
-
-
-def raised(name: str, exc: BaseException, redactor: Redactor | None = None) -> ToolOutput:
-    """The error output for a tool (or a tool server's call) that raised.
-
-    The one place that text is built. It is redacted, like the logged traceback: a tool's
-    exception may quote a credential (an API error echoing its key, say), and the result goes to
-    the model. ``redactor`` knows the run's own secrets (its model's key); without one, secrets
-    are found by shape and in the environment.
-    """
-    clean = redactor if redactor is not None else Redactor()
-    return _error(f"Tool {name!r} raised {_exception_text(exc, clean)}")
-
-
-def converted(name: str, value: Any, redactor: Redactor | None = None) -> ToolOutput:
-    """What a tool (or a tool server) returned, as result content; a value JSON cannot hold is
-    an error output for the call (see :func:`to_output`)."""
-    try:
-        return to_output(value)
-    except (TypeError, ValueError, RecursionError) as exc:
-        clean = redactor if redactor is not None else Redactor()
-        get_logger(component="tools").warning("tool result not serializable", tool=name, exception=clean.traceback(exc))
-        return _error(f"Tool {name!r} returned a value that cannot be converted to JSON: {_exception_text(exc, clean)}")
-
-
-def timed_out(name: str, timeout: float | None) -> ToolOutput:
-    """The error output for a tool that ran out of time."""
-    return _error(f"Tool {name!r} timed out after {timeout or 0:g} s.")
-
-
-def did_not_stop(name: str, timeout: float | None) -> ToolOutput:
-    """The error output for a tool that ran out of time and ignored being cancelled."""
-    return _error(
-        f"Tool {name!r} timed out after {timeout or 0:g} s and did not stop when cancelled; it may still be running."
-    )
-
-
-STOP_GRACE = 1.0
-"""Seconds a cancelled tool call gets to stop before it is left behind (and reported in the log)."""
-
-_left_running: set[asyncio.Task[Any]] = set()
-"""Tool calls that ignored their cancellation, held until they end (the event loop holds tasks
-only weakly)."""
-
-
-class ToolTimeout(Exception):
-    """A tool call ran out of time and was cancelled (not a ``TimeoutError`` the tool raised)."""
-
-
-class ToolDidNotStop(ToolTimeout):
-    """A tool call ran out of time, was cancelled, and was still running after ``STOP_GRACE``."""
-
-
-async def run_bounded(call: Awaitable[T], limit: float | None, *, name: str) -> T:
-    """Await one tool call in its own task, so that a call that ignores cancellation (catches
-    ``CancelledError`` and goes on) can never hang the run.
-
-    Raises:
-        ToolTimeout: the call took longer than ``limit`` seconds and stopped when cancelled.
-        ToolDidNotStop: it took too long and was still running ``STOP_GRACE`` seconds after being
-            cancelled; it is left behind and logged.
-        asyncio.CancelledError: the caller was cancelled; the call is cancelled too and given
-            ``STOP_GRACE`` to stop, after which the cancellation goes on regardless.
-        Exception: whatever the call raised.
-    """
-    task = asyncio.ensure_future(call)
-    try:
-        done, _ = await asyncio.wait((task,), timeout=limit)
-    except asyncio.CancelledError:
-        await _stop(task, name)
-        raise
-    if done:
-        return task.result()
-    if await _stop(task, name):
-        raise ToolTimeout(name)
-    raise ToolDidNotStop(name)
-
-
-async def _stop(task: asyncio.Task[Any], name: str) -> bool:
-    """Cancel a tool call and wait ``STOP_GRACE`` for it to end; whether it did."""
-    task.cancel()
-    done, _ = await asyncio.wait((task,), timeout=STOP_GRACE)
-    if done:
-        if not task.cancelled():
-            task.exception()  # retrieved: the call is over, its outcome no longer matters
-        return True
-    _left_running.add(task)
-    task.add_done_callback(_left_running.discard)
-    get_logger(component="tools").warning("tool did not stop when cancelled", tool=name, grace_s=STOP_GRACE)
-    return False
-
-
-def _error(text: str) -> ToolOutput:
-    return ToolOutput((Text(text),), is_error=True)
-
-
-def _exception_text(exc: BaseException, clean: Redactor) -> str:
-    message = clean(str(exc))
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def _is_async(fn: Callable[..., Any]) -> bool:

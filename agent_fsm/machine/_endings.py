@@ -1,0 +1,52 @@
+"""Where a run stops: its checkpoints, and the rule that seals its history.
+
+A *checkpoint* is what a snapshot of the run resumes from: the start of the current model call,
+or the tool stage after the last processed result. The machine records one when a turn starts
+and when it stops; while it waits before a model call or in the tool stage, its live position is
+the checkpoint.
+
+Entering a stop state (``MaxTurnsExceeded``, ``Cancelled``, ``Failed``, ``AwaitingApproval``)
+*seals* the history (:func:`seal`): the interrupted turn's partial assistant message is appended,
+and every tool call without a result gets a synthetic error result (in history only, never
+emitted), so the history stays valid to send back to a provider.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ..messages import AssistantMessage, Message, Usage
+from ._batch import ToolBatch
+from ._path import TraceMark
+from ._turn import TurnBuffer
+from .snapshot import ToolStageSnapshot
+from .table import State
+
+__all__ = ["Checkpoint", "seal"]
+
+
+class Checkpoint(NamedTuple):
+    """A point a snapshot can resume from (a named tuple: one is made per turn, so it is cheap)."""
+
+    state: State
+    """``AwaitingCompletion`` (before a model call), ``ExecutingTool``, or ``Done``."""
+    history_length: int
+    turns: int
+    usage: Usage
+    mark: TraceMark
+    """How many items were emitted by then, counted only when a snapshot asks."""
+    tools: ToolStageSnapshot | None = None
+
+
+def seal(history: list[Message], turn: TurnBuffer | None, batch: ToolBatch | None, why: str) -> None:
+    """Close what a stopping run left open, so that ``history`` stays valid to send back.
+
+    ``turn`` is the turn that was streaming, if any; ``batch`` the tool calls that were running.
+    """
+    if turn is not None:
+        if turn.is_empty:
+            return
+        history.append(AssistantMessage(turn.content()))
+        batch = ToolBatch(turn.tool_calls) if turn.tool_calls else None
+    if batch is not None:
+        history.append(batch.sealed(why))

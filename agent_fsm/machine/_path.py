@@ -1,0 +1,51 @@
+"""The path a run took: the edges in order, a run of the same edge being one entry with its count.
+
+It is also how the run counts the items it emitted, without counting per item: every edge whose
+callback emits emits exactly one item each time it is taken, so the items emitted up to a point
+of the path (a *mark*) follow from the path itself. Snapshots record such a mark.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from .table import EDGES, Edge
+
+__all__ = ["Path", "TraceMark"]
+
+TraceMark = tuple[int, int]
+"""(path length, count of its last entry): a point of the path."""
+
+_EMITTING: Final = frozenset(
+    {"emit_text", "emit_tool_call_delta", "emit_reasoning_delta", "emit_reasoning", "queue_tool_call", "emit_final",
+     "emit_tool_result", "emit_final_response"}
+)  # fmt: skip
+"""Callbacks that emit exactly one item each time their edge is taken."""
+_EMITS: Final = tuple(any(cb in _EMITTING for cb in e.callbacks) for e in EDGES)
+
+
+class Path:
+    """The edges a run took. ``steps`` is ``[edge index, times in a row]`` per entry, after a
+    sentinel; the machine appends to it in place (on its hot path, without a call)."""
+
+    __slots__ = ("emitted_before", "steps")
+
+    def __init__(self) -> None:
+        self.steps: list[list[int]] = [[-1, 0]]
+        self.emitted_before = 0
+        """Items emitted by the earlier runs of a resumed run."""
+
+    def edges(self) -> tuple[tuple[Edge, int], ...]:
+        return tuple((EDGES[i], n) for i, n in self.steps[1:])
+
+    def mark(self) -> TraceMark:
+        return (len(self.steps), self.steps[-1][1])
+
+    def emitted_at(self, mark: TraceMark) -> int:
+        """Items emitted up to ``mark``: every step of an emitting edge emitted one item."""
+        length, last_count = mark
+        steps = self.steps[1:length]
+        total = sum(n for i, n in steps[:-1] if _EMITS[i])
+        if steps and _EMITS[steps[-1][0]]:
+            total += last_count
+        return self.emitted_before + total
