@@ -36,7 +36,7 @@ from ..observe.log import LoggingObserver
 from ..observe.logger import get_logger
 from ..observe.redact import Redactor
 from ..request import CompletionRequest, Model
-from ..tools import ToolServer, converted, run_bounded
+from ..tools import ToolServer, ToolSet, converted, run_bounded
 from ..tools.outcomes import raised
 from .effects import DirectEffects, Effects
 from .telemetry import RunTelemetry
@@ -67,6 +67,11 @@ class AgentRun:
         self._hooks = {name: (fn, inspect.iscoroutinefunction(fn)) for name, fn in hooks.items()}
         self._tools = tools
         self._effects: Effects = effects if effects is not None else DirectEffects()
+        # A ToolSet called directly already runs each tool in a task of its own, within its time
+        # (``run_bounded``), and nothing else in ``ToolSet.call`` waits: a second task around it
+        # would only double the cost of a call. Any other server, or effects of one's own, may
+        # wait anywhere, so their calls are bounded here.
+        self._server_bounds_calls = type(self._effects) is DirectEffects and type(tools) is ToolSet
         self.run_id = self._effects.new_id()
         """An id for logs and traces; never part of items or history."""
         self.agent_name = agent_name
@@ -312,7 +317,8 @@ class AgentRun:
         name = call.function.name
         try:
             # in its own task: a server that ignores the run's cancellation cannot hang the run
-            output: Any = await run_bounded(self._effects.call_tool(self._tools, call), None, name=name)
+            called = self._effects.call_tool(self._tools, call)
+            output: Any = await (called if self._server_bounds_calls else run_bounded(called, None, name=name))
         except ToolServerError as exc:
             return exc
         except (Exception, GeneratorExit) as exc:  # a GeneratorExit from a tool is the tool's bug
