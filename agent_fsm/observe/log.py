@@ -62,6 +62,8 @@ class _RunLog:
         self._debug = enabled(log, logging.DEBUG)
         self._info = enabled(log, logging.INFO)
         self.wants_state_changes = self._debug
+        # Nothing listens at INFO: hear of failed calls only (WARNING), bind no context per call.
+        self.wants_calls = self._info
         self._model_fields: dict[str, Any] = {G.PROVIDER: run.provider_name}
         if run.model_name is not None:
             self._model_fields[G.REQUEST_MODEL] = run.model_name

@@ -307,8 +307,14 @@ class AgentRun:
         return self._m.tool_output(output)
 
     async def _run_tool(self, call: ToolCall) -> ToolOutput | ToolServerError:
-        assert self._tele is not None
-        with self._tele.tool_call(call) as finish:
+        tele = self._tele
+        assert tele is not None
+        if not tele.watch_tool_calls:
+            output = await self._call_tool(call)
+            if type(output) is not ToolOutput and isinstance(output, ToolServerError):
+                tele.tool_failed(call, output)
+            return output
+        with tele.tool_call(call) as finish:
             output = await self._call_tool(call)
             finish(output)
         return output
