@@ -312,8 +312,8 @@ class TurnMachine:
         A handler returns either an action, exactly as :meth:`model_event` does, or - when the
         event took the fast path - the one ``StreamAssistantItem`` it emitted, handed over
         directly instead of through the outbox (the stream stays open: feed the next event). The
-        async driver uses this; ``model_event`` is the same minus the shortcut. Unknown event
-        types are absent.
+        async driver uses this; ``model_event`` is the same minus the shortcut. Each handler
+        checks its event (:meth:`check_event`) itself. Unknown event types are absent.
         """
         return self._on_event
 
@@ -329,7 +329,6 @@ class TurnMachine:
         handler = self._on_event.get(type(event))
         if handler is None:
             raise self._illegal(f"model event {type(event).__name__}", "not a model event")
-        self.check_event(event)
         result = handler(event)
         if isinstance(result, StreamAssistantItem):  # the fast path handed its item over: queue it
             self._emit(result)
@@ -338,8 +337,9 @@ class TurnMachine:
 
     def check_event(self, event: object) -> None:
         """Refuse a model event whose fields have the wrong types (``TextDelta(None)``, a call
-        without an id): the run fails with ``IllegalTransition``. :meth:`model_event` does this;
-        a driver dispatching through :attr:`event_handlers` calls it first."""
+        without an id): the run fails with ``IllegalTransition``. Every handler of
+        :attr:`event_handlers` (so :meth:`model_event` too) does this first; the fast path checks
+        the event inline and leaves a malformed one to the handler that raises."""
         problem = event_problem(event)
         if problem is not None:
             raise self._illegal(f"model event {type(event).__name__}", f"malformed event: {problem}")
@@ -593,42 +593,43 @@ class TurnMachine:
 
     # ------------------------------------------------------------------ model events
 
-    def _event_allowed(self, trigger: str) -> None:
+    def _event_allowed(self, trigger: str, event: object) -> None:
+        self.check_event(event)  # every handler refuses a malformed event first
         if self._final_seen and self.state is S.Streaming:
             raise self._illegal(trigger, "the turn's Final has arrived; only the end of the stream may follow")
         self._expect_stream(trigger)
 
     def _on_text_delta(self, event: TextDelta) -> Action:
-        self._event_allowed("text_delta")
+        self._event_allowed("text_delta", event)
         if "text_delta" in self._asks:
             return self._ask("text_delta", event, (event.text, self._agg + event.text))
         self._fire("text_delta", CONTINUE, event)
         return NEXT_EVENT
 
     def _on_tool_call_delta(self, event: ToolCallDelta) -> Action:
-        self._event_allowed("tool_call_delta")
+        self._event_allowed("tool_call_delta", event)
         if "tool_call_delta" in self._asks:
             return self._ask("tool_call_delta", event, (event.id, event.internal_call_id, event.name, event.arguments))
         self._fire("tool_call_delta", CONTINUE, event)
         return NEXT_EVENT
 
     def _on_reasoning_delta(self, event: ReasoningDelta) -> Action:
-        self._event_allowed("reasoning_delta")
+        self._event_allowed("reasoning_delta", event)
         self._fire("reasoning_delta", CONTINUE, event)
         return NEXT_EVENT
 
     def _on_reasoning(self, event: Reasoning) -> Action:
-        self._event_allowed("reasoning")
+        self._event_allowed("reasoning", event)
         self._fire("reasoning", CONTINUE, event)
         return NEXT_EVENT
 
     def _on_tool_call(self, event: ToolCallReady) -> Action:
-        self._event_allowed("tool_call_ready")
+        self._event_allowed("tool_call_ready", event)
         self._fire("tool_call_ready", CONTINUE, event)
         return NEXT_EVENT
 
     def _on_final(self, event: FinalEvent) -> Action:
-        self._event_allowed("final")
+        self._event_allowed("final", event)
         # The model reported (and billed) this usage: it counts whatever the hook then says,
         # also when the hook raises or the run is closed while it is asked.
         self.usage = self.usage + event.usage

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
+from ..events import problem_check
 from ..hooks import CONTINUE
 from .table import EDGES, VERDICT_CONDITIONS, Edge, State, build_machine
 
@@ -98,7 +99,8 @@ def compile_fast(cls: type, events: Mapping[type, tuple[str, str]]) -> dict[type
     """For each event type whose ``Streaming`` edge qualifies: ``(trigger, fast function)``.
 
     ``events`` maps an event type to its trigger and the name of the generic handler the fast
-    function falls back to when no stream is open (the generic one raises the right error).
+    function falls back to when no stream is open or the event is malformed (the generic one
+    raises the right error).
     """
     fast: dict[type, tuple[str, Fn]] = {}
     for event_type, (trigger, generic_name) in events.items():
@@ -110,11 +112,11 @@ def compile_fast(cls: type, events: Mapping[type, tuple[str, str]]) -> dict[type
                 chosen = e
                 break
         if chosen is not None and chosen.internal:
-            fast[event_type] = (trigger, _make_fast(cls, chosen, getattr(cls, generic_name)))
+            fast[event_type] = (trigger, _make_fast(cls, chosen, getattr(cls, generic_name), problem_check(event_type)))
     return fast
 
 
-def _make_fast(cls: type, edge: Edge, generic: Fn) -> Fn:
+def _make_fast(cls: type, edge: Edge, generic: Fn, problem: Callable[[Any], str | None]) -> Fn:
     index = edge.index
     callbacks = tuple(getattr(cls, name) for name in edge.callbacks)
     if len(callbacks) != 1:
@@ -122,8 +124,8 @@ def _make_fast(cls: type, edge: Edge, generic: Fn) -> Fn:
     (callback,) = callbacks
 
     def fast(self: Any, event: Any) -> Any:
-        if not self._open:
-            return generic(self, event)
+        if not self._open or problem(event) is not None:
+            return generic(self, event)  # it raises the right error
         last = self._trace[-1]
         if last[0] == index:
             last[1] += 1

@@ -172,7 +172,6 @@ class AgentRun:
         watch_steps = tele.watch_steps
         handlers = tele.watch_final(m.event_handlers)
         model_event = m.model_event
-        check_event = m.check_event
         closed_reason = "the run was closed by its consumer"
         try:
             action: Action = m.start()
@@ -215,12 +214,8 @@ class AgentRun:
                     else:
                         action = m.model_failed(failure)
                     while streaming:  # the hot loop: one pass per model event
-                        handler = handlers.get(type(event))
-                        if handler is not None:
-                            check_event(event)
-                            result = handler(event)
-                        else:
-                            result = model_event(event)
+                        handler = handlers.get(type(event))  # each handler checks its event itself
+                        result = handler(event) if handler is not None else model_event(event)
                         if isinstance(result, StreamAssistantItem):  # the fast path's one item
                             yield result
                         else:
