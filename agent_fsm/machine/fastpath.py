@@ -15,8 +15,9 @@ at import:
   for every trigger, so its trace names the exact edge taken.
 * :func:`compile_fast` gives one function per delta event for when its guarding hook is not
   live: the verdict is then always "continue", so the edge is chosen here, once, among those
-  whose guards read nothing but the verdict. Each delta then only checks that a stream is open,
-  counts the edge in the trace, runs the edge's callback and hands back the one item it emitted.
+  whose guards read nothing but the verdict. Each delta then only checks that a stream is open
+  and the event well-formed, counts the edge in the trace, runs the edge's callback and hands
+  back the one item it emitted (a callback with a handing-over variant returns it directly).
 
 ``TurnMachine(fast_path=False)`` takes every edge through ``transitions`` instead; property tests
 hold the two to identical items, history, states and traces.
@@ -122,6 +123,24 @@ def _make_fast(cls: type, edge: Edge, generic: Fn, problem: Callable[[Any], str 
     if len(callbacks) != 1:
         raise TypeError(f"fast-path edge {edge.label} must have exactly one callback")
     (callback,) = callbacks
+    # A callback may name the same work with the item handed back instead of queued
+    # (``handing_over``, on the class): the fast function then skips the outbox's round trip.
+    direct = getattr(cls, "handing_over", {}).get(callback.__name__)
+    if direct is not None:
+        handed: Fn = getattr(cls, direct)
+
+        def fast_direct(self: Any, event: Any) -> Any:
+            if not self._open or problem(event) is not None:
+                return generic(self, event)  # it raises the right error
+            last = self._trace[-1]
+            if last[0] == index:
+                last[1] += 1
+            else:
+                self._trace.append([index, 1])
+            return handed(self, event)
+
+        fast_direct.__qualname__ = fast_direct.__name__ = f"fast_{edge.trigger}"
+        return fast_direct
 
     def fast(self: Any, event: Any) -> Any:
         if not self._open or problem(event) is not None:

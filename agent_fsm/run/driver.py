@@ -216,7 +216,7 @@ class AgentRun:
                     while streaming:  # the hot loop: one pass per model event
                         handler = handlers.get(type(event))  # each handler checks its event itself
                         result = handler(event) if handler is not None else model_event(event)
-                        if isinstance(result, StreamAssistantItem):  # the fast path's one item
+                        if type(result) is StreamAssistantItem:  # the fast path's one item
                             yield result
                         else:
                             action = result
