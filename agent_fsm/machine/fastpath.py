@@ -128,19 +128,11 @@ def _make_fast(cls: type, edge: Edge, generic: Fn, problem: Callable[[Any], str 
     direct = getattr(cls, "handing_over", {}).get(callback.__name__)
     if direct is not None:
         handed: Fn = getattr(cls, direct)
+    else:
 
-        def fast_direct(self: Any, event: Any) -> Any:
-            if not self._open or problem(event) is not None:
-                return generic(self, event)  # it raises the right error
-            last = self._trace[-1]
-            if last[0] == index:
-                last[1] += 1
-            else:
-                self._trace.append([index, 1])
-            return handed(self, event)
-
-        fast_direct.__qualname__ = fast_direct.__name__ = f"fast_{edge.trigger}"
-        return fast_direct
+        def handed(self: Any, event: Any) -> Any:
+            callback(self, CONTINUE, event)
+            return self.outbox.pop()  # the one item the edge emitted, handed over directly
 
     def fast(self: Any, event: Any) -> Any:
         if not self._open or problem(event) is not None:
@@ -150,8 +142,7 @@ def _make_fast(cls: type, edge: Edge, generic: Fn, problem: Callable[[Any], str 
             last[1] += 1
         else:
             self._trace.append([index, 1])
-        callback(self, CONTINUE, event)
-        return self.outbox.pop()  # the one item the edge emitted, handed over directly
+        return handed(self, event)
 
     fast.__qualname__ = fast.__name__ = f"fast_{edge.trigger}"
     return fast

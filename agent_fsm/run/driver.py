@@ -219,7 +219,7 @@ class AgentRun:
                         if type(result) is StreamAssistantItem:  # the fast path's one item
                             yield result
                         else:
-                            action = result
+                            action = result  # type: ignore[assignment]  # (mypy narrows no `type() is` else)
                             while out:
                                 yield out.popleft()
                             if action is not NEXT_EVENT:
