@@ -60,7 +60,7 @@ from .fastpath import compile_dispatch, compile_fast
 from .hooks import HookAction, ToolCallHookAction, Verdict
 from .items import StreamAssistantItem, StreamItem
 from .messages import AssistantMessage, Message, Reasoning, Text, Usage, UserMessage
-from .protocol import NEXT_EVENT, STOP, Action, CallHook, SendRequest, ToolOutput
+from .protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
 from .request import CompletionRequest, ToolDefinition
 from .snapshot import Approval, Snapshot
 from .stream_stage import StreamStage
@@ -68,7 +68,18 @@ from .table import EDGES, FINAL, TRIGGER_HOOKS, Edge, State, build_machine
 from .tool_stage import ToolStage
 from .turn import TurnBuffer
 
-__all__ = ["TurnMachine"]
+# The step API: the machine and the actions it answers with (see agent_fsm.protocol).
+__all__ = [
+    "NEXT_EVENT",
+    "NEXT_TOOL_OUTPUT",
+    "STOP",
+    "Action",
+    "CallHook",
+    "RunTools",
+    "SendRequest",
+    "ToolOutput",
+    "TurnMachine",
+]
 
 S = State
 _STREAMING: Final = S.Streaming

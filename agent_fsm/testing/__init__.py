@@ -3,7 +3,8 @@
 It ships with the package because users test their own hooks, tools and models with it, the way
 ``trio.testing`` ships with trio:
 
-- :class:`ScriptedModel` - the first-class test double for a model;
+- :class:`ScriptedModel` - the first-class test double for a model; :class:`StatelessScriptedModel`
+  plays the same script but knows which call it is from the request (for runs that change process);
 - :func:`check_history_invariants`, :func:`check_run`, :func:`check_ending`, :func:`check_trace`
   - DESIGN §4's invariants, each failure naming the invariant;
 - :func:`run_agent` / :func:`arun_agent` - consume a run and return a :class:`RunRecord`
@@ -31,10 +32,12 @@ if TYPE_CHECKING:
     from .invariants import check_ending, check_history_invariants, check_run, check_trace
     from .policy import HookPolicy, PolicyHook
     from .record import RunRecord, arun_agent, check_deterministic, run_agent
-    from .scripted import ScriptedModel
+    from .scripted import ScriptedModel, StatelessScriptedModel, turn_of
 
 _EXPORTS: dict[str, str] = {
     "ScriptedModel": "scripted",
+    "StatelessScriptedModel": "scripted",
+    "turn_of": "scripted",
     "check_history_invariants": "invariants",
     "check_run": "invariants",
     "check_ending": "invariants",
@@ -64,6 +67,7 @@ __all__ = [
     "PolicyHook",
     "RunRecord",
     "ScriptedModel",
+    "StatelessScriptedModel",
     "ToolBehaviour",
     "ToolBehaviours",
     "arun_agent",
@@ -78,6 +82,7 @@ __all__ = [
     "run_agent",
     "run_case",
     "strategies",
+    "turn_of",
 ]
 
 
