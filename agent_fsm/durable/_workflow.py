@@ -123,7 +123,8 @@ class AgentWorkflow:
             known = ", ".join(sorted(self.agents)) or "none"
             raise ApplicationError(f"no agent named {name!r} on this worker (it has: {known})", non_retryable=True)
         self._base = int(args.get("items_before", 0))
-        self._approvals = {k: Approval(v["approved"], v["reason"]) for k, v in args.get("approvals", {}).items()}
+        carried = {k: Approval(v["approved"], v["reason"]) for k, v in args.get("approvals", {}).items()}
+        self._approvals = {**carried, **self._approvals}  # a signal may have come before this line
         opts = _Options(args)
         machine = self._machine = _first_machine(agent, args)
         hooks = live_hooks(agent.hook)

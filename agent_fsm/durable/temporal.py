@@ -53,6 +53,7 @@ from temporalio.service import RPCError
 from temporalio.worker import (
     ExecuteWorkflowInput,
     Interceptor,
+    Replayer,
     Worker,
     WorkflowInboundInterceptor,
     WorkflowInterceptorClassInput,
@@ -77,6 +78,7 @@ __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",
     "STICKY_QUEUE_TIMEOUT",
     "AgentWorkflow",
+    "replayer_for",
     "run_state",
     "send_approvals",
     "start_run",
@@ -106,22 +108,44 @@ def worker_for(client: Client, task_queue: str, agents: Mapping[str, Agent], **w
     about 4x), and the sticky queue times out after :data:`STICKY_QUEUE_TIMEOUT` so that failover
     is quick.
     """
+    activities = Activities(
+        _checked(agents, "worker_for"),
+        max_payload_bytes=worker_kwargs.pop("max_payload_bytes", DEFAULT_MAX_PAYLOAD_BYTES),
+    )
+    kwargs: dict[str, Any] = {
+        "activities": [activities.model_call, activities.tool_call],
+        "sticky_queue_schedule_to_start_timeout": STICKY_QUEUE_TIMEOUT,
+        **_workflow_setup(agents, worker_kwargs),
+    }
+    return Worker(client, task_queue=task_queue, **kwargs)
+
+
+def replayer_for(agents: Mapping[str, Agent], **replayer_kwargs: Any) -> Replayer:
+    """A ``temporalio.worker.Replayer`` of :class:`AgentWorkflow` with these agents, set up as
+    :func:`worker_for` sets up a worker: replaying a recorded history checks that the workflow
+    code (and the hooks) still take the same steps."""
+    return Replayer(**_workflow_setup(_checked(agents, "replayer_for"), replayer_kwargs))
+
+
+def _checked(agents: Mapping[str, Agent], who: str) -> Mapping[str, Agent]:
     if not agents:
-        raise ConfigurationError("worker_for needs at least one agent")
+        raise ConfigurationError(f"{who} needs at least one agent")
     for name, agent in agents.items():
         if not isinstance(agent, Agent):
             raise ConfigurationError(f"agents[{name!r}] is a {type(agent).__name__}, not an Agent")
-    activities = Activities(agents, max_payload_bytes=worker_kwargs.pop("max_payload_bytes", DEFAULT_MAX_PAYLOAD_BYTES))
+    return agents
+
+
+def _workflow_setup(agents: Mapping[str, Agent], overrides: dict[str, Any]) -> dict[str, Any]:
+    """The workflow, its sandbox (``agent_fsm`` passed through) and the agents' interceptor."""
     restrictions = SandboxRestrictions.default.with_passthrough_modules("agent_fsm")
-    kwargs: dict[str, Any] = {
+    setup: dict[str, Any] = {
         "workflows": [AgentWorkflow],
-        "activities": [activities.model_call, activities.tool_call],
         "workflow_runner": SandboxedWorkflowRunner(restrictions=restrictions),
-        "sticky_queue_schedule_to_start_timeout": STICKY_QUEUE_TIMEOUT,
-        "interceptors": [_AgentsInterceptor(agents), *worker_kwargs.pop("interceptors", ())],
+        "interceptors": [_AgentsInterceptor(agents), *overrides.pop("interceptors", ())],
     }
-    kwargs.update(worker_kwargs)
-    return Worker(client, task_queue=task_queue, **kwargs)
+    setup.update(overrides)
+    return setup
 
 
 async def start_run(
