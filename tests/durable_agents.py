@@ -124,6 +124,31 @@ def bounded() -> Agent:
     return Agent(LoggedModel(tool_turns(5)), tools=[add], max_turns=2)
 
 
+class RaisesOnResult(StreamingPromptHook):
+    def on_tool_result(self, *args: Any) -> None:
+        raise RuntimeError("the hook broke")
+
+
+def hook_error() -> Agent:
+    return Agent(LoggedModel(tool_turns(1)), tools=[add], hook=RaisesOnResult())
+
+
+def illegal() -> Agent:
+    return Agent(LoggedModel([[TextDelta("a"), Final(Usage(1, 1)), TextDelta("after the end")]]))
+
+
+class SlowModel(LoggedModel):
+    """Takes ``AGENT_FSM_DURABLE_SLOW`` seconds (default 1.5) before each call's first event."""
+
+    def stream(self, request: CompletionRequest) -> AsyncGenerator[ModelEvent, None]:
+        return self._slow(super().stream(request))
+
+    async def _slow(self, inner: AsyncGenerator[ModelEvent, None]) -> AsyncGenerator[ModelEvent, None]:
+        await asyncio.sleep(float(os.environ.get("AGENT_FSM_DURABLE_SLOW", "1.5")))
+        async for event in inner:
+            yield event
+
+
 def make_agents() -> dict[str, Agent]:
     return {
         "calculator": calculator(3),
@@ -132,6 +157,9 @@ def make_agents() -> dict[str, Agent]:
         "cancelling": cancelling(),
         "failing": failing(),
         "bounded": bounded(),
+        "hook_error": hook_error(),
+        "illegal": illegal(),
+        "slow": Agent(SlowModel([[TextDelta("took a while"), Final(Usage(1, 1))]])),
     }
 
 

@@ -3,6 +3,7 @@ stateless scripted model that lets a run change process."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -84,3 +85,19 @@ async def test_a_stateless_model_plays_like_a_scripted_one_and_can_change_hands(
     fresh = StatelessScriptedModel(tool_turns(2))
     events = [e async for e in fresh.stream(last_request)]
     assert events == tool_turns(2)[2]
+
+
+def test_the_durable_demo_survives_its_worker_and_prints_each_item_once() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent_fsm.durable.demo"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "AGENT_FSM_DEMO_PACE": "0.4"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "killed worker 1" in out and "worker 2" in out
+    assert "the run ended Done after 3 model calls" in out
+    positions = [int(line.split()[0]) for line in out.splitlines() if line.startswith("  ")]
+    assert positions == list(range(len(positions))) and len(positions) > 40
+    # the kill landed mid-run: items were printed both before and after it
+    kill = out.index("killed worker 1")
+    assert "FinalResponse" in out[kill:] and "ToolResult" in out[:kill]

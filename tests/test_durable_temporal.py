@@ -48,6 +48,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 BIN = Path(sysconfig.get_path("scripts"))
 ROOT = Path(__file__).resolve().parent.parent
+GUARD = 60  # seconds before a test that would hang fails instead
 
 
 # ---------------------------------------------------------------------------------------- servers
@@ -99,8 +100,9 @@ async def run_durably(env: WorkflowEnvironment, name: str, **options: Any) -> tu
     q = queue()
     async with worker_for(env.client, q, make_agents()):
         handle = await start_run(env.client, name, "go", id=f"run-{uuid.uuid4().hex}", task_queue=q, **options)
-        items = [item async for item in stream_run(handle)]
-        return await handle.result(), items
+        # a guard against hanging, never a timed assertion: every run here takes a second or two
+        items = await asyncio.wait_for(_collect(handle), GUARD)
+        return await asyncio.wait_for(handle.result(), GUARD), items
 
 
 def log_lines(path: Path) -> list[tuple[int, str]]:
@@ -114,7 +116,17 @@ def log_lines(path: Path) -> list[tuple[int, str]]:
 # ---------------------------------------------------------------------------------------- endings
 
 
-@pytest.mark.parametrize("name", ["calculator", "cancelling", "failing", "bounded"])
+ENDINGS = {
+    "calculator": "Done",
+    "cancelling": "Cancelled",
+    "failing": "Failed",
+    "bounded": "MaxTurnsExceeded",
+    "hook_error": "Failed",
+    "illegal": "Failed",
+}
+
+
+@pytest.mark.parametrize("name", ENDINGS)
 async def test_each_ending_is_the_in_process_ending(dev_env: WorkflowEnvironment, name: str) -> None:
     result, items = await run_durably(dev_env, name)
     expected_items, run, error = await in_process(make_agents()[name])
@@ -130,9 +142,7 @@ async def test_each_ending_is_the_in_process_ending(dev_env: WorkflowEnvironment
     else:
         assert result["error"] == {"type": type(error).__name__, "message": str(error)}
         assert "response" not in result
-    assert {"calculator": "Done", "cancelling": "Cancelled", "failing": "Failed", "bounded": "MaxTurnsExceeded"}[
-        name
-    ] == result["state"]
+    assert result["state"] == ENDINGS[name]
 
 
 async def test_max_turns_given_to_start_run_replaces_the_agents(dev_env: WorkflowEnvironment) -> None:
@@ -141,6 +151,15 @@ async def test_max_turns_given_to_start_run_replaces_the_agents(dev_env: Workflo
     assert result["state"] == "MaxTurnsExceeded" == run.state.value
     assert result["error"]["message"] == str(error)
     assert history_json(result) == codec.to_json(list(run.history))
+
+
+async def test_a_call_slower_than_the_heartbeat_timeout_runs_once(
+    dev_env: WorkflowEnvironment, calls_log: Path
+) -> None:
+    # heartbeats come from a background task, not from the call's progress
+    result, _ = await run_durably(dev_env, "slow", heartbeat_timeout=0.5)
+    assert result["state"] == "Done"
+    assert [what for _, what in log_lines(calls_log)] == ["model-start 0", "model-done 0"]
 
 
 async def test_an_oversized_result_fails_the_call_by_name_and_is_never_retried(dev_env: WorkflowEnvironment) -> None:
