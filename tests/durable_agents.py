@@ -149,6 +149,19 @@ class SlowModel(LoggedModel):
             yield event
 
 
+SECRET = "sk-durable-test-0123456789abcdefghij"
+
+
+class LeakyModel(LoggedModel):
+    """Holds an API key and fails with it in the message, as a careless provider would."""
+
+    api_key = SECRET
+
+
+def leaky() -> Agent:
+    return Agent(LeakyModel([[TextDelta("one moment"), RuntimeError(f"401 for key {SECRET}")]]))
+
+
 def make_agents() -> dict[str, Agent]:
     return {
         "calculator": calculator(3),
@@ -159,6 +172,7 @@ def make_agents() -> dict[str, Agent]:
         "bounded": bounded(),
         "hook_error": hook_error(),
         "illegal": illegal(),
+        "leaky": leaky(),
         "slow": Agent(SlowModel([[TextDelta("took a while"), Final(Usage(1, 1))]])),
     }
 

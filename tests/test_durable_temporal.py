@@ -123,6 +123,7 @@ ENDINGS = {
     "bounded": "MaxTurnsExceeded",
     "hook_error": "Failed",
     "illegal": "Failed",
+    "leaky": "Failed",
 }
 
 
@@ -143,6 +144,18 @@ async def test_each_ending_is_the_in_process_ending(dev_env: WorkflowEnvironment
         assert result["error"] == {"type": type(error).__name__, "message": str(error)}
         assert "response" not in result
     assert result["state"] == ENDINGS[name]
+
+
+async def test_a_credential_in_a_model_failure_never_leaves_the_worker(dev_env: WorkflowEnvironment) -> None:
+    q = queue()
+    async with worker_for(dev_env.client, q, make_agents()):
+        handle = await start_run(dev_env.client, "leaky", "go", id=f"leak-{uuid.uuid4().hex}", task_queue=q)
+        result = await asyncio.wait_for(handle.result(), GUARD)
+        events = [str(e) async for e in handle.fetch_history_events()]
+    assert result["error"]["type"] == "CompletionError"
+    assert "401 for key" in result["error"]["message"]
+    assert durable_agents.SECRET not in str(result)
+    assert not [e for e in events if durable_agents.SECRET in e]  # nor in the workflow's event history
 
 
 async def test_max_turns_given_to_start_run_replaces_the_agents(dev_env: WorkflowEnvironment) -> None:
