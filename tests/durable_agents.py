@@ -21,7 +21,9 @@ from agent_fsm import (
     StreamingPromptHook,
     ToolCall,
     ToolCallHookAction,
+    ToolDefinition,
     ToolFunction,
+    ToolServerError,
     Usage,
     tool,
 )
@@ -149,6 +151,24 @@ class SlowModel(LoggedModel):
             yield event
 
 
+class FlakyServer:
+    """A tool server whose ``b`` tool fails as a whole (``ToolServerError``); ``a`` works."""
+
+    def definitions(self) -> list[ToolDefinition]:
+        return [ToolDefinition(n, f"tool {n}", {"type": "object"}) for n in ("a", "b")]
+
+    async def call(self, name: str, arguments: Any) -> str:
+        log(f"tool server-{name}")
+        if name == "b":
+            raise ToolServerError("the tool server is down")
+        return "fine"
+
+
+def server_down() -> Agent:
+    script = [[call("t1", "a"), call("t2", "b"), call("t3", "a"), Final(Usage(1, 1))], [TextDelta("never")]]
+    return Agent(LoggedModel(script), tools=FlakyServer(), tool_concurrency=3)
+
+
 SECRET = "sk-durable-test-0123456789abcdefghij"
 
 
@@ -173,6 +193,7 @@ def make_agents() -> dict[str, Agent]:
         "hook_error": hook_error(),
         "illegal": illegal(),
         "leaky": leaky(),
+        "server_down": server_down(),
         "slow": Agent(SlowModel([[TextDelta("took a while"), Final(Usage(1, 1))]])),
     }
 

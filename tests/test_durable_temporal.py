@@ -25,7 +25,7 @@ import pytest_asyncio
 temporalio = pytest.importorskip("temporalio")
 
 from temporalio.api.enums.v1 import EventType  # noqa: E402
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle  # noqa: E402
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from agent_fsm import Agent, ApprovalRequired, Snapshot, approve, codec, deny  # noqa: E402
@@ -124,6 +124,7 @@ ENDINGS = {
     "hook_error": "Failed",
     "illegal": "Failed",
     "leaky": "Failed",
+    "server_down": "Failed",
 }
 
 
@@ -156,6 +157,15 @@ async def test_a_credential_in_a_model_failure_never_leaves_the_worker(dev_env: 
     assert "401 for key" in result["error"]["message"]
     assert durable_agents.SECRET not in str(result)
     assert not [e for e in events if durable_agents.SECRET in e]  # nor in the workflow's event history
+
+
+async def test_a_run_for_an_agent_the_worker_does_not_have_fails_naming_it(dev_env: WorkflowEnvironment) -> None:
+    q = queue()
+    async with worker_for(dev_env.client, q, {"calculator": durable_agents.calculator()}):
+        handle = await start_run(dev_env.client, "calculater", "go", id=f"typo-{uuid.uuid4().hex}", task_queue=q)
+        with pytest.raises(WorkflowFailureError) as failed:
+            await asyncio.wait_for(handle.result(), GUARD)
+    assert "no agent named 'calculater' on this worker (it has: calculator)" in str(failed.value.cause)
 
 
 async def test_max_turns_given_to_start_run_replaces_the_agents(dev_env: WorkflowEnvironment) -> None:
@@ -321,13 +331,12 @@ async def test_an_approval_waits_three_days_then_the_run_completes(
         await send_approvals(handle, {"d1": decision})
         result = await handle.result()
         items = [item async for item in stream_run(handle)]
+    durable_ran = [what for _, what in log_lines(calls_log)]
     expected_items, resumed = await in_process_approval_chain(decision)
     assert result["state"] == "Done"
     assert history_json(result) == codec.to_json(list(resumed.history))
     assert codec.to_json(items) == codec.to_json(expected_items)
-    ran = [what for _, what in log_lines(calls_log)]
-    durable_ran = ran[: len(ran) // 2]  # the durable run logged first, then the in-process chain
-    assert ("tool delete-a.txt" in durable_ran) is decision.approved
+    assert ("tool delete-a.txt" in durable_ran) is decision.approved  # a denied tool never runs
 
 
 async def test_approvals_that_arrive_early_are_kept(skipping_env: WorkflowEnvironment) -> None:

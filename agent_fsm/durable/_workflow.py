@@ -71,12 +71,13 @@ class AgentWorkflow:
     are handed to it by the worker (:func:`~agent_fsm.durable.temporal.worker_for`).
     """
 
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, args: dict[str, Any]) -> None:
         self.agents: Mapping[str, Agent] | None = None  # set by worker_for's interceptor
         self._machine: TurnMachine | None = None
         self._items: list[Any] = []
-        self._base = 0
-        self._approvals: dict[str, Approval] = {}
+        self._base = int(args.get("items_before", 0))  # before any query or signal is handled
+        self._approvals = {k: Approval(v["approved"], v["reason"]) for k, v in args.get("approvals", {}).items()}
         self._finished = False
         self._continued = False
 
@@ -122,13 +123,11 @@ class AgentWorkflow:
         if agent is None:
             known = ", ".join(sorted(self.agents)) or "none"
             raise ApplicationError(f"no agent named {name!r} on this worker (it has: {known})", non_retryable=True)
-        self._base = int(args.get("items_before", 0))
-        carried = {k: Approval(v["approved"], v["reason"]) for k, v in args.get("approvals", {}).items()}
-        self._approvals = {**carried, **self._approvals}  # a signal may have come before this line
         opts = _Options(args)
         machine = self._machine = _first_machine(agent, args)
         hooks = live_hooks(agent.hook)
         calls_here = 0
+        tools: _ToolBatch | None = None
         while True:
             action = machine.start()
             try:
@@ -145,12 +144,16 @@ class AgentWorkflow:
                         tools = _ToolBatch(name, action.calls, machine.tool_concurrency, opts)
                         action = await tools.next(machine)
                     elif action is NEXT_TOOL_OUTPUT:
+                        assert tools is not None
                         action = await tools.next(machine)
                     else:  # pragma: no cover - the protocol has no other action
                         raise AssertionError(f"unknown action {action!r}")
             except IllegalTransition:
                 if not machine.done:
                     raise
+            finally:
+                if tools is not None:  # calls of a batch the run stopped in (a tool server failed)
+                    tools.cancel()
             self._drain(machine)
             if not isinstance(machine.error, ApprovalRequired):
                 break
@@ -264,6 +267,11 @@ class _ToolBatch:
         if "server_error" in result:
             return machine.tool_failed(ToolServerError(result["server_error"]))
         return machine.tool_output(codec.from_dict(result["output"], ToolOutput))
+
+    def cancel(self) -> None:
+        """Cancel the calls still running: the run will never read their outputs."""
+        for task in self._started:
+            task.cancel()
 
     async def _run(self, call: ToolCall) -> dict[str, Any] | BaseException:
         args = {"agent": self._agent, "call": codec.to_json_value(call)}
