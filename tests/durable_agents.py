@@ -169,6 +169,17 @@ def server_down() -> Agent:
     return Agent(LoggedModel(script), tools=FlakyServer(), tool_concurrency=3)
 
 
+@tool
+def big() -> str:
+    """Return far too much."""
+    log("tool big")
+    return "x" * 5000
+
+
+def big_result() -> Agent:
+    return Agent(LoggedModel([[call("b1", "big"), Final(Usage(1, 1))], [TextDelta("never")]]), tools=[big])
+
+
 SECRET = "sk-durable-test-0123456789abcdefghij"
 
 
@@ -194,6 +205,7 @@ def make_agents() -> dict[str, Agent]:
         "illegal": illegal(),
         "leaky": leaky(),
         "server_down": server_down(),
+        "big_result": big_result(),
         "slow": Agent(SlowModel([[TextDelta("took a while"), Final(Usage(1, 1))]])),
     }
 

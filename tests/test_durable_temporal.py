@@ -200,6 +200,18 @@ async def test_an_oversized_result_fails_the_call_by_name_and_is_never_retried(d
     assert [e.activity_task_started_event_attributes.attempt for e in started] == [1]
 
 
+async def test_an_oversized_tool_result_fails_the_run_naming_the_call(dev_env: WorkflowEnvironment) -> None:
+    q = queue()
+    async with worker_for(dev_env.client, q, make_agents(), max_payload_bytes=2000):
+        handle = await start_run(dev_env.client, "big_result", "go", id=f"bigt-{uuid.uuid4().hex}", task_queue=q)
+        result = await asyncio.wait_for(handle.result(), GUARD)
+    assert result["state"] == "Failed"
+    assert result["error"]["type"] == "ToolServerError"
+    assert "tool call 'b1' (big)" in result["error"]["message"]
+    # the history stays valid to send: the call has its (synthetic) result
+    assert result["history"][-1]["content"][0]["id"] == "b1"
+
+
 # ---------------------------------------------------------------------------------------- failover
 
 
