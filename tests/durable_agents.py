@@ -85,7 +85,8 @@ def tool_turns(n: int) -> list[list[Any]]:
 
 def calculator(turns: int = 3, **kwargs: Any) -> Agent:
     kwargs.setdefault("max_turns", 20)
-    return Agent(LoggedModel(tool_turns(turns)), preamble="You add.", tools=[add], tool_concurrency=2, **kwargs)
+    kwargs.setdefault("tool_concurrency", 2)
+    return Agent(LoggedModel(tool_turns(turns)), preamble="You add.", tools=[add], **kwargs)
 
 
 def approver() -> Agent:

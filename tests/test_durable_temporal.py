@@ -305,6 +305,10 @@ async def test_failover_never_reruns_a_completed_call(failover: dict[str, Any]) 
 async def test_a_replayer_over_the_failover_history_finds_no_nondeterminism(failover: dict[str, Any]) -> None:
     replay = await replayer_for(make_agents()).replay_workflow(failover["history"], raise_on_replay_failure=False)
     assert replay.replay_failure is None
+    # the control: code that schedules the tool calls differently is caught
+    changed = {**make_agents(), "calculator": durable_agents.calculator(3, tool_concurrency=1)}
+    replay = await replayer_for(changed).replay_workflow(failover["history"], raise_on_replay_failure=False)
+    assert replay.replay_failure is not None
 
 
 # ---------------------------------------------------------------------------------------- approvals
