@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncGenerator
+from pathlib import Path
 from typing import Any
 
 from agent_fsm import (
@@ -181,6 +183,25 @@ def big_result() -> Agent:
     return Agent(LoggedModel([[call("b1", "big"), Final(Usage(1, 1))], [TextDelta("never")]]), tools=[big])
 
 
+@tool
+def after(me: str, other: str = "") -> str:
+    """Finish only once the call ``other`` has finished (as the log says); runs in a thread."""
+    path = os.environ.get("AGENT_FSM_DURABLE_LOG")
+    while other and path and f" tool done-{other}\n" not in Path(path).read_text():
+        time.sleep(0.01)
+    log(f"tool done-{me}")
+    return f"{me} after {other or 'nobody'}"
+
+
+def out_of_order() -> Agent:
+    """Two calls run at once; the first can finish only after the second."""
+    script = [
+        [call("n1", "after", me="n1", other="n2"), call("n2", "after", me="n2"), Final(Usage(1, 1))],
+        [TextDelta("in order"), Final(Usage(1, 1))],
+    ]
+    return Agent(LoggedModel(script), tools=[after], tool_concurrency=2)
+
+
 SECRET = "sk-durable-test-0123456789abcdefghij"
 
 
@@ -207,6 +228,7 @@ def make_agents() -> dict[str, Agent]:
         "leaky": leaky(),
         "server_down": server_down(),
         "big_result": big_result(),
+        "out_of_order": out_of_order(),
         "slow": Agent(SlowModel([[TextDelta("took a while"), Final(Usage(1, 1))]])),
     }
 

@@ -147,6 +147,17 @@ async def test_each_ending_is_the_in_process_ending(dev_env: WorkflowEnvironment
     assert result["state"] == ENDINGS[name]
 
 
+async def test_concurrent_tool_calls_finishing_out_of_order_are_fed_back_in_call_order(
+    dev_env: WorkflowEnvironment, calls_log: Path
+) -> None:
+    result, items = await run_durably(dev_env, "out_of_order")
+    durable_ran = [what for _, what in log_lines(calls_log) if what.startswith("tool")]
+    expected_items, run, _ = await in_process(make_agents()["out_of_order"])
+    assert durable_ran == ["tool done-n2", "tool done-n1"]  # the second call finished first
+    assert history_json(result) == codec.to_json(list(run.history))
+    assert codec.to_json(items) == codec.to_json(expected_items)
+
+
 async def test_a_credential_in_a_model_failure_never_leaves_the_worker(dev_env: WorkflowEnvironment) -> None:
     q = queue()
     async with worker_for(dev_env.client, q, make_agents()):
