@@ -114,7 +114,7 @@ class RemoteTools:
         for remote_name, description, schema in listed:
             name = f"{self.prefix}_{remote_name}" if self.prefix else remote_name
             try:
-                check: SchemaCheck | None = SchemaCheck(schema)
+                check: SchemaCheck | None = SchemaCheck.of(schema)
             except ValueError as exc:  # the server's bug: its own validation will have to do
                 self._log.warning("tool schema is not valid JSON Schema", tool=name, error=str(exc).split("\n")[0])
                 check = None
@@ -157,6 +157,27 @@ class RemoteTools:
         Raises:
             ToolServerError: the server is gone, or was never connected.
         """
+        prepared = self._prepare(name, arguments)
+        if isinstance(prepared, ToolOutput):
+            return prepared
+        tool, args = prepared
+        timeout = self._timeout(tool)
+        try:
+            async with asyncio.timeout(timeout) as deadline:
+                wire = await self._send(tool.remote_name, args)
+        except TimeoutError as exc:
+            if not deadline.expired():
+                return self._raised(name, exc)
+            self._log.warning("tool timed out", tool=name, timeout=timeout)
+            return timed_out(name, timeout)
+        except ToolServerError:
+            raise
+        except Exception as exc:
+            return self._raised(name, exc)
+        return self._output(name, wire)
+
+    def _prepare(self, name: str, arguments: JSONValue) -> tuple[RemoteTool, dict[str, Any]] | ToolOutput:
+        """The tool and its checked arguments, or the error output when there is nothing to send."""
         tools = self._tools
         if tools is None:
             raise ToolServerError(f"{self!r} is not connected")
@@ -165,22 +186,16 @@ class RemoteTools:
             self._log.info("unknown tool", tool=name)
             return unknown_tool(name, tools)
         try:
-            args = tool.check(arguments) if tool.check is not None else load_arguments(arguments)
+            return tool, tool.check(arguments) if tool.check is not None else load_arguments(arguments)
         except ArgumentError as exc:
             self._log.info("tool arguments invalid", tool=name, problems=exc.problems)
             return invalid_arguments(name, exc)
-        try:
-            async with asyncio.timeout(self.timeout) as deadline:
-                wire = await self._send(tool.remote_name, args)
-        except TimeoutError as exc:
-            if not deadline.expired():
-                return self._raised(name, exc)
-            self._log.warning("tool timed out", tool=name, timeout=self.timeout)
-            return timed_out(name, self.timeout)
-        except ToolServerError:
-            raise
-        except Exception as exc:
-            return self._raised(name, exc)
+
+    def _timeout(self, tool: RemoteTool) -> float | None:
+        """Seconds a call of ``tool`` may take."""
+        return self.timeout
+
+    def _output(self, name: str, wire: Mapping[str, Any]) -> ToolOutput:
         try:
             return result_output(wire)
         except Exception as exc:  # a result that is not what MCP says a result is

@@ -17,6 +17,7 @@ language whatever serves the tool::
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -35,20 +36,27 @@ class SchemaCheck:
         schema: the tool's input schema.
 
     Raises:
-        ValueError: for a schema that is not valid JSON Schema (``jsonschema``'s
-            ``SchemaError``, which is one).
+        ValueError: for a schema that is not valid JSON Schema.
     """
 
     __slots__ = ("_order", "_validator")
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
-        from jsonschema import Draft202012Validator, validators
+        from jsonschema import Draft202012Validator, SchemaError, validators
 
         cls = validators.validator_for(dict(schema), default=Draft202012Validator)
-        cls.check_schema(dict(schema))
+        try:
+            cls.check_schema(dict(schema))
+        except SchemaError as exc:
+            raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
         self._validator = cls(dict(schema))
         properties = schema.get("properties")
         self._order = {name: i for i, name in enumerate(properties if isinstance(properties, Mapping) else ())}
+
+    @staticmethod
+    def of(schema: Mapping[str, Any]) -> SchemaCheck:
+        """The compiled schema, shared by equal schemas (compiling one costs a millisecond)."""
+        return _compiled(json.dumps(schema))  # key order kept: it is the order problems are listed in
 
     def __call__(self, arguments: JSONValue) -> dict[str, Any]:
         """The arguments object, checked.
@@ -68,6 +76,11 @@ class SchemaCheck:
             found.sort(key=lambda line: self._order.get(_field_of(line), len(self._order)))
             raise ArgumentError(capped(found))
         return loaded
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(schema_json: str) -> SchemaCheck:
+    return SchemaCheck(json.loads(schema_json))
 
 
 def _problems(error: Any) -> list[str]:

@@ -5,7 +5,9 @@ Each :class:`ToolBehaviour` is a real ``@tool`` (async, taking ``text: str = ""`
 run's consumer cancels it. :class:`ToolBehaviours` bundles a few, plus an optional failure of the
 whole tool server at its n-th call (``ToolServerError``, which fails the run), and serves them as a
 :class:`~agent_fsm.tools.ToolServer` through the library's own :class:`~agent_fsm.tools.ToolSet` -
-so fuzzing goes through the real argument checks, timeouts and error reporting.
+so fuzzing goes through the real argument checks, timeouts and error reporting - or, with
+``served_by="mcp"``, through :class:`~agent_fsm.testing.fake_mcp.FakeMCPServer`: the MCP clients'
+own code, answering as an MCP server would (the server failure is then the server dying).
 
 :meth:`BehaviourServer.call_sync` gives, without an event loop, exactly the output the async
 server gives (a property test holds it to that), so the fast sync driver can fuzz tools too.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
 from attrs import frozen
@@ -27,9 +29,13 @@ from ..request import ToolDefinition
 from ..tools import Tool, ToolSet, raised, timed_out, to_output, tool, unknown_tool
 from .policy import hang
 
+if TYPE_CHECKING:
+    from .fake_mcp import FakeMCPServer
+
 __all__ = ["BEHAVIOUR_KINDS", "BehaviourServer", "HangInSyncDriver", "ToolBehaviour", "ToolBehaviours"]
 
 BehaviourKind = Literal["text", "json", "raise", "stall", "hang"]
+SERVED_BY: Final[tuple[str, ...]] = ("toolset", "mcp")
 BEHAVIOUR_KINDS: Final[tuple[str, ...]] = ("text", "json", "raise", "stall", "hang")
 
 
@@ -104,10 +110,12 @@ class ToolBehaviours:
     Args:
         behaviours: the tools; names must be unique.
         server_fails_at: the server raises ``ToolServerError`` at this call (1-based), if set.
+        served_by: ``"toolset"`` (local tools) or ``"mcp"`` (a fake MCP server).
     """
 
     behaviours: tuple[ToolBehaviour, ...] = attrs.field(converter=_behaviours, default=())
     server_fails_at: int | None = None
+    served_by: str = attrs.field(default="toolset", validator=attrs.validators.in_(SERVED_BY))
 
     def __attrs_post_init__(self) -> None:
         names = [b.name for b in self.behaviours]
@@ -134,11 +142,18 @@ class ToolBehaviours:
         return BehaviourServer(self)
 
     def to_json_value(self) -> dict[str, Any]:
-        return {"behaviours": [b.to_json_value() for b in self.behaviours], "server_fails_at": self.server_fails_at}
+        data: dict[str, Any] = {
+            "behaviours": [b.to_json_value() for b in self.behaviours],
+            "server_fails_at": self.server_fails_at,
+        }
+        if self.served_by != "toolset":  # absent from older cassettes, which stay byte-identical
+            data["served_by"] = self.served_by
+        return data
 
     @classmethod
     def from_json_value(cls, data: Mapping[str, Any]) -> ToolBehaviours:
-        return cls([ToolBehaviour.from_json_value(b) for b in data.get("behaviours", ())], data.get("server_fails_at"))
+        behaviours = [ToolBehaviour.from_json_value(b) for b in data.get("behaviours", ())]
+        return cls(behaviours, data.get("server_fails_at"), data.get("served_by", "toolset"))
 
 
 class BehaviourServer:
@@ -149,6 +164,11 @@ class BehaviourServer:
         self.toolset = ToolSet(spec.tools(), default_timeout=None)
         self.calls: list[tuple[str, JSONValue]] = []
         self._by_name = {b.name: b for b in spec.behaviours}
+        self.remote: FakeMCPServer | None = None
+        if spec.served_by == "mcp":
+            from .fake_mcp import FakeMCPServer
+
+            self.remote = FakeMCPServer(spec, dies_at=spec.server_fails_at)
 
     def definitions(self) -> Sequence[ToolDefinition]:
         return self.toolset.definitions()
@@ -159,6 +179,9 @@ class BehaviourServer:
             raise ToolServerError(f"tool server lost its connection (call {len(self.calls)})")
 
     async def call(self, name: str, arguments: JSONValue) -> ToolOutput:
+        if self.remote is not None:
+            self.calls.append((name, arguments))
+            return await self.remote.call(name, arguments)
         self._count(name, arguments)
         return await self.toolset.call(name, arguments)
 
@@ -169,6 +192,9 @@ class BehaviourServer:
             ToolServerError: at the server's failing call, as :meth:`call` does.
             HangInSyncDriver: for a hanging tool (only an async consumer can cancel it).
         """
+        if self.remote is not None:
+            self.calls.append((name, arguments))
+            return self.remote.call_sync(name, arguments)
         self._count(name, arguments)
         b = self._by_name.get(name)
         if b is None:
