@@ -48,10 +48,14 @@ from typing import Any
 import anyio
 import httpx
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-from mcp import ClientSession, McpError, StdioServerParameters, types
-from mcp.client.stdio import stdio_client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.message import SessionMessage
+
+try:
+    from mcp import ClientSession, McpError, StdioServerParameters, types
+    from mcp.client.stdio import stdio_client
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared.message import SessionMessage
+except ImportError as exc:  # pragma: no cover - depends on what is installed
+    raise ImportError(f"agent_fsm.mcp needs the mcp extra: pip install 'agent-fsm[mcp]' ({exc})") from exc
 
 from ._remote_tools import RemoteTools
 from .errors import ToolServerError

@@ -38,6 +38,12 @@ def echo(text: str) -> str:
 
 
 @server.tool()
+def get_capital(country: str) -> str:
+    """The capital city of a country."""
+    return {"UK": "London (said the MCP server)"}.get(country, "unknown")
+
+
+@server.tool()
 def add(a: int, b: int, unit: Literal["km", "mi"] = "km") -> str:
     """Add two integers."""
     return f"{a + b} {unit}"

@@ -35,7 +35,7 @@ from agent_fsm.testing import ScriptedModel, check_deterministic, check_history_
 from agent_fsm.testing.record import arun_agent
 from agent_fsm.tools import ToolSet, timed_out
 
-from .support import collect
+from .support import collect, modules_after_a_run
 
 SERVER = Path(__file__).with_name("mcp_server.py")
 Transport = Literal["stdio", "http"]
@@ -423,3 +423,53 @@ async def test_spans_and_log_events_name_the_server(make_server: Callable[..., A
     spans = {s.name: s for s in exporter.get_finished_spans() if s.name.startswith("execute_tool")}
     assert spans["execute_tool srv_add"].attributes["agent_fsm.tool.server"] == server.name  # type: ignore[index]
     assert "agent_fsm.tool.server" not in (spans["execute_tool double"].attributes or {})
+
+
+# ---------------------------------------------------------------------------------------------- the command line
+
+
+def _cli(*argv: str) -> Any:
+    from agent_fsm.cli import build_parser
+
+    return build_parser().parse_args(["run", *argv])
+
+
+async def test_cli_run_offers_the_tools_of_mcp_servers(
+    transport: Transport, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    from .wire_server import WIRE_DIR, Reply, WireServer
+
+    if not WIRE_DIR.exists():
+        pytest.skip(f"the shared recordings are absent ({WIRE_DIR})")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    if transport == "stdio":
+        option = ["--mcp", f"{sys.executable} {SERVER}"]
+    else:
+        option = ["--mcp-url", request.getfixturevalue("http_url")]
+    async with WireServer() as model_server:
+        for name in ("tool_call_gpt4o_mini.sse", "text_after_tool_gpt4o_mini.sse"):
+            model_server.queue(Reply(body=(WIRE_DIR / "openai_chat" / name).read_bytes()))
+        args = _cli("--model", "openai:gpt-4o-mini", "--base-url", f"{model_server.url}/v1", *option, "Capital?")
+        code = await asyncio.to_thread(args.handler, args)
+        first, second = (r.body for r in model_server.requests)
+    assert code == 0
+    assert capsys.readouterr().out == "The capital of the UK is London.\n"
+    assert b'"get_capital"' in first  # the model was offered the server's tools
+    assert b"London (said the MCP server)" in second  # and the server's result went back
+
+
+def test_cli_run_says_when_an_mcp_server_cannot_start(capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    args = _cli("--model", "openai:gpt-4o-mini", "--mcp", "/no/such/server --stdio", "hi")
+    assert args.handler(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("agent-fsm run: MCPServerStdio('/no/such/server --stdio') could not be started: ")
+    assert err.count("\n") == 1
+    args = _cli("--model", "openai:gpt-4o-mini", "--mcp", "'unclosed", "hi")
+    assert args.handler(args) == 2
+    assert '--mcp "\'unclosed": No closing quotation' in capsys.readouterr().err
+
+
+def test_mcp_and_jsonschema_are_never_imported_unless_asked_for() -> None:
+    imports = "import agent_fsm.cli, agent_fsm.toolbox, agent_fsm.testing.strategies"
+    assert modules_after_a_run(imports, ("mcp", "jsonschema")) == []

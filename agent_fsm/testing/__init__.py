@@ -12,6 +12,7 @@ It ships with the package because users test their own hooks, tools and models w
   :func:`dump_cassette` - replayable fuzz cases, printed as cassettes when they fail;
 - :mod:`agent_fsm.testing.strategies` - hypothesis strategies (needs ``hypothesis``);
 - :class:`EdgeCoverage` - which edges of the machine's table runs took;
+- :class:`FakeMCPServer` - tool behaviours served as an MCP server serves them, with no server;
 - a pytest plugin (fixtures ``scripted_model``, ``fuzz_agent``; option ``--agent-fsm-examples``).
 
 Names are loaded lazily: importing the sync driver pulls in neither asyncio nor hypothesis.
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from .case import FuzzAgent, FuzzCase, check_case, run_case
     from .cassette import dump_cassette, load_cassette
     from .coverage import EdgeCoverage
+    from .fake_mcp import FakeMCPServer
     from .invariants import check_ending, check_history_invariants, check_run, check_trace
     from .policy import HookPolicy, PolicyHook
     from .record import RunRecord, arun_agent, check_deterministic, run_agent
@@ -54,10 +56,12 @@ _EXPORTS: dict[str, str] = {
     "ToolBehaviour": "behaviours",
     "ToolBehaviours": "behaviours",
     "EdgeCoverage": "coverage",
+    "FakeMCPServer": "fake_mcp",
 }
 
 __all__ = [
     "EdgeCoverage",
+    "FakeMCPServer",
     "FuzzAgent",
     "FuzzCase",
     "HookPolicy",
