@@ -85,6 +85,10 @@ class _MCPServer(RemoteTools):
         self._owner: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._gone: str | None = None
+        self._waiting: set[asyncio.Task[Any]] = set()
+        """Tasks waiting in a call for the server's answer."""
+        self._abandoned: set[asyncio.Task[Any]] = set()
+        """Those of them the owner cancelled because the server is gone."""
 
     # ------------------------------------------------------------------ connecting and closing
 
@@ -164,6 +168,11 @@ class _MCPServer(RemoteTools):
                 raise
         finally:
             self._session = None
+            # A transport that fails is torn down by cancellation, and then the SDK cannot tell
+            # the calls still waiting for an answer: no answer will come, so they fail now.
+            for waiting in self._waiting - self._abandoned:
+                self._abandoned.add(waiting)
+                waiting.cancel()
 
     async def _open(self, stack: contextlib.AsyncExitStack) -> tuple[_Read, _Write]:
         """Enter the transport on ``stack``; its read and write streams."""
@@ -172,13 +181,18 @@ class _MCPServer(RemoteTools):
     # ------------------------------------------------------------------ calls
 
     async def _send(self, remote_name: str, arguments: dict[str, Any]) -> Mapping[str, Any]:
-        session = self._session
-        if session is None:
+        session, task = self._session, asyncio.current_task()
+        if session is None or task is None:
             raise self._lost(self._gone or "not connected")
         request_id = session._request_id  # the id the SDK gives the next request (see the module docstring)
+        self._waiting.add(task)
         try:
             result = await session.call_tool(remote_name, arguments)
         except asyncio.CancelledError:
+            if task in self._abandoned:  # the owner gave up on it: the server is gone
+                self._abandoned.discard(task)
+                task.uncancel()
+                raise self._lost(self._gone or "the server was closed") from None
             await self._cancel_on_server(session, request_id)
             raise
         except McpError as exc:
@@ -187,6 +201,8 @@ class _MCPServer(RemoteTools):
             raise
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream) as exc:
             raise self._lost(self._gone or self._closed) from exc
+        finally:
+            self._waiting.discard(task)
         return result.model_dump(mode="json", by_alias=True, exclude_none=True)
 
     async def _cancel_on_server(self, session: ClientSession, request_id: int) -> None:

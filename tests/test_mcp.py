@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -192,6 +193,33 @@ async def test_a_server_that_dies_raises_tool_server_error_naming_it(make_server
     # leaving `async with` after the server died raised nothing
 
 
+def _kill_server() -> None:
+    """SIGKILL the test server (a child of ours), and wait until it is dead."""
+    for pid in _children():
+        if str(SERVER).encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+            os.kill(pid, signal.SIGKILL)
+            while Path(f"/proc/{pid}").exists() and Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z":
+                time.sleep(0.01)
+
+
+async def test_a_server_killed_between_calls_fails_the_next_call(make_server: Callable[..., Any]) -> None:
+    async with make_server() as server:
+        assert (await server.call("echo", {"text": "alive"})).content == (Text("alive"),)
+        _kill_server()
+        with pytest.raises(ToolServerError, match="is gone"):
+            await server.call("echo", {"text": "dead?"})
+
+
+async def test_a_server_may_be_entered_in_one_task_and_left_in_another(make_server: Callable[..., Any]) -> None:
+    server = make_server()
+    await asyncio.create_task(server.__aenter__())  # as a fixture's setup, in a task of its own
+    assert (await server.call("echo", {"text": "x"})).content == (Text("x"),)
+    await server.__aexit__(None, None, None)  # as its teardown, here
+    assert not server.connected
+    with pytest.raises(ToolServerError, match="is not connected"):
+        await server.call("echo", {"text": "x"})
+
+
 async def test_a_server_that_cannot_start_raises_tool_server_error_naming_it() -> None:
     missing = MCPServerStdio("/no/such/mcp-server", ["--flag"])
     with pytest.raises(ToolServerError, match=r"MCPServerStdio\('/no/such/mcp-server --flag'\) could not be started"):
@@ -213,10 +241,13 @@ async def test_stderr_goes_to_the_log_line_by_line(caplog: pytest.LogCaptureFixt
     async with server:
         await server.call("shout", {"text": "first"})
         await server.call("shout", {"text": "second"})
+        await server.call("shout", {"text": "token=sk-abcdefghijklmnopqrstuvwx"})
     lines = [r.getMessage() for r in caplog.records if "mcp server stderr" in r.getMessage()]
     assert any("server starting" in m for m in lines)
-    assert [m for m in lines if "shout:" in m] == [m for m in lines if "shout: first" in m or "shout: second" in m]
-    assert len([m for m in lines if "shout:" in m]) == 2
+    assert [m.split("line=")[1].split("'")[1] for m in lines if "shout:" in m][:2] == ["shout: first", "shout: second"]
+    assert len([m for m in lines if "shout:" in m]) == 3
+    assert any("shout: token=[REDACTED]" in m for m in lines)
+    assert not any("sk-abcdefghijklmnopqrstuvwx" in r.getMessage() for r in caplog.records)
     assert all(repr(server.name)[1:-1] in m for m in lines)
 
 
