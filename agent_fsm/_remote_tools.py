@@ -96,10 +96,14 @@ class RemoteTools:
         self.timeout = None if timeout is None or math.isinf(timeout) else timeout
         self.approval = frozenset(requires_approval)
         self._tools: dict[str, RemoteTool] | None = None
-        self._log = get_logger(component="tools", tool_server=name)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
+
+    @property
+    def _log(self) -> Any:
+        """The logger of this server's events (made when used: the application may configure logging late)."""
+        return get_logger(component="tools", tool_server=self.name)
 
     # ------------------------------------------------------------------ the tool list
 

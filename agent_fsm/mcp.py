@@ -153,7 +153,8 @@ class _MCPServer(RemoteTools):
                 self._offer((t.name, t.description, t.inputSchema) for t in listed)
                 self._session = session
                 self._log.info("mcp server connected", tools=[t.name for t in listed])
-                ready.set_result(None)
+                if not ready.done():  # (else the caller gave up waiting, and cancels us)
+                    ready.set_result(None)
                 await self._stop.wait()
         except BaseException as exc:
             reason = why or _reason(exc)

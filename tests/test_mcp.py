@@ -34,7 +34,7 @@ from agent_fsm.snapshot import approve
 from agent_fsm.table import State
 from agent_fsm.testing import ScriptedModel, check_deterministic, check_history_invariants
 from agent_fsm.testing.record import arun_agent
-from agent_fsm.tools import ToolSet, timed_out
+from agent_fsm.tools import ToolServer, ToolSet, timed_out
 
 from .support import collect, modules_after_a_run
 
@@ -120,6 +120,7 @@ def make_server(transport: Transport, request: pytest.FixtureRequest) -> Callabl
 
 async def test_results_map_text_image_structured_content_and_is_error(make_server: Callable[..., Any]) -> None:
     async with make_server() as server:
+        assert isinstance(server, ToolServer)
         echo = await server.call("echo", {"text": "hi"})
         assert (echo.content, echo.is_error) == ((Text("hi"),), False)
         image = await server.call("pixel", {})
