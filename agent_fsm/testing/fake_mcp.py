@@ -10,7 +10,8 @@ instead of talking to a process. Each behaviour answers as an MCP server would:
 ``json``   ``structuredContent`` only (the client turns it into JSON text)
 ``raise``  ``isError: true`` with ``value`` as its text
 ``stall``  no answer: the call's deadline (the behaviour's ``timeout``) cancels it, and the
-           server is told (``cancelled`` lists it)
+           server is told (``cancelled`` lists it); ``stubborn`` too (a server that ignores
+           being told cannot keep a client waiting: the client stops waiting)
 ``hang``   no answer until the run's consumer cancels the call
 =========  ======================================================================================
 
@@ -61,7 +62,7 @@ class FakeMCPServer(RemoteTools):
 
     async def _send(self, remote_name: str, arguments: dict[str, Any]) -> Mapping[str, Any]:
         b = self._answering(remote_name)
-        if b.kind == "stall":
+        if b.kind in ("stall", "stubborn"):
             try:
                 await asyncio.sleep(3600)  # the call's deadline ends this
             except asyncio.CancelledError:
@@ -83,7 +84,7 @@ class FakeMCPServer(RemoteTools):
             return prepared
         tool, args = prepared
         b = self._answering(tool.remote_name)
-        if b.kind == "stall":
+        if b.kind in ("stall", "stubborn"):
             self.cancelled.append(tool.remote_name)
             return timed_out(name, b.timeout)
         if b.kind == "hang":
