@@ -43,7 +43,7 @@ import shlex
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import anyio
 import httpx
@@ -92,7 +92,7 @@ class _MCPServer(RemoteTools):
 
     # ------------------------------------------------------------------ connecting and closing
 
-    async def __aenter__(self) -> _MCPServer:
+    async def __aenter__(self) -> Self:
         """Start (or reach) the server, initialize the session and list its tools.
 
         Raises:
