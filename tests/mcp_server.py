@@ -29,6 +29,7 @@ transport = sys.argv[1] if len(sys.argv) > 1 else "stdio"
 port = int(sys.argv[2]) if len(sys.argv) > 2 else 8000
 server = FastMCP("agent-fsm-test", host="127.0.0.1", port=port, log_level="WARNING")
 cancelled = anyio.Event()
+started = anyio.Event()
 
 
 @server.tool()
@@ -71,6 +72,7 @@ def fail(reason: str) -> str:
 async def slow(seconds: float) -> str:
     """Sleep, and remember being cancelled."""
     print("slow: started", file=sys.stderr, flush=True)
+    started.set()
     try:
         await anyio.sleep(seconds)
     except anyio.get_cancelled_exc_class():
@@ -86,6 +88,14 @@ async def was_cancelled() -> bool:
     with anyio.move_on_after(10):
         await cancelled.wait()
     return cancelled.is_set()
+
+
+@server.tool()
+async def wait_started() -> bool:
+    """Whether a call of slow has started (waits for it a little)."""
+    with anyio.move_on_after(30):
+        await started.wait()
+    return started.is_set()
 
 
 @server.tool()

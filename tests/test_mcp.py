@@ -399,34 +399,18 @@ async def test_hooks_and_approvals_work_for_mcp_tools(make_server: Callable[...,
     assert [r.content for r in results.content] == [(Text("not that one"),), (Text("approved"),)]  # type: ignore[union-attr]
 
 
-async def test_closing_a_run_cancels_its_mcp_call() -> None:
-    server = MCPServerStdio(sys.executable, [str(SERVER)], timeout=None)
+async def test_closing_a_run_cancels_its_mcp_call(make_server: Callable[..., Any]) -> None:
     script = [[ToolCallReady(ToolCall("c1", ToolFunction("slow", {"seconds": 600})), "i1"), Final(Usage(1, 1))]]
-    running = asyncio.Event()
-
-    class ServerSaysStarted(logging.Handler):  # the server prints "slow: started" once the call runs
-        def emit(self, record: logging.LogRecord) -> None:
-            if "slow: started" in record.getMessage():
-                running.set()
-
-    watcher = ServerSaysStarted()
-    logger = logging.getLogger("agent_fsm")
-    logger.addHandler(watcher)
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    try:
-        async with server:
-            run = Agent(ScriptedModel(script), tools=[server]).stream_prompt("go")
-            consumer = asyncio.ensure_future(collect(run))
-            await running.wait()
-            consumer.cancel()  # as an application stopping the task that consumes the run
-            with pytest.raises(asyncio.CancelledError):
-                await consumer
-            assert run.state is State.Cancelled
-            assert (await server.call("was_cancelled", {})).content == (Text("true"),)
-    finally:
-        logger.removeHandler(watcher)
-        logger.setLevel(level)
+    async with make_server(timeout=None) as server:
+        run = Agent(ScriptedModel(script), tools=[server]).stream_prompt("go")
+        consumer = asyncio.ensure_future(collect(run))
+        assert (await server.call("wait_started", {})).content == (Text("true"),)  # the call runs on the server
+        consumer.cancel()  # as an application stopping the task that consumes the run
+        with pytest.raises(asyncio.CancelledError):
+            await consumer
+        assert run.state is State.Cancelled
+        assert (await server.call("was_cancelled", {})).content == (Text("true"),)
+    check_history_invariants(run.history)
 
 
 async def test_spans_and_log_events_name_the_server(make_server: Callable[..., Any]) -> None:
