@@ -40,7 +40,7 @@ import asyncio
 import contextlib
 import os
 import shlex
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -57,6 +57,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on what is installed
     raise ImportError(f"agent_fsm.mcp needs the mcp extra: pip install 'agent-fsm[mcp]' ({exc})") from exc
 
+from ._mcp_io import DropWatch, forward, log_lines
 from ._remote_tools import RemoteTools
 from .errors import ToolServerError
 from .redact import Redactor
@@ -67,8 +68,6 @@ _Read = MemoryObjectReceiveStream[SessionMessage | Exception]
 _Write = MemoryObjectSendStream[SessionMessage]
 _CONNECT_TIMEOUT = 30.0
 """Seconds starting a server and listing its tools may take at least (``timeout`` when longer)."""
-_STDERR_DRAIN = 2.0
-"""Seconds to wait, after the server exited, for the rest of its stderr (a child of it may hold the pipe)."""
 
 
 class _MCPServer(RemoteTools):
@@ -259,7 +258,7 @@ class MCPServerStdio(_MCPServer):
     async def _open(self, stack: contextlib.AsyncExitStack) -> tuple[_Read, _Write]:
         params = StdioServerParameters(command=self.command, args=list(self.args), env=self.env, cwd=self.cwd)
         read_fd, write_fd = os.pipe()
-        stack.push_async_callback(_log_lines(read_fd, self._log))  # runs once the process is gone
+        stack.push_async_callback(log_lines(read_fd, self._log))  # runs once the process is gone
         with os.fdopen(write_fd, "w") as errlog:  # the child gets its own copy; ours closes once it has it
             streams: tuple[_Read, _Write] = await stack.enter_async_context(stdio_client(params, errlog=errlog))
         return streams
@@ -301,16 +300,16 @@ class MCPServerHTTP(_MCPServer):
         client = httpx.AsyncClient(
             headers=self._headers,
             timeout=httpx.Timeout(30.0, read=None),  # calls are bounded by our own deadline
-            transport=_DropWatch(lambda exc: self._dropped(exc, cut)),
+            transport=DropWatch(lambda exc: self._dropped(exc, cut)),
         )
         await stack.enter_async_context(client)
         read, write, _ = await stack.enter_async_context(streamable_http_client(self.url, http_client=client))
         # The session reads through a stream of ours, so that a dropped connection can end it:
         # then the SDK fails every pending request, as it does when a stdio server exits.
-        forward, session_read = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+        to_session, session_read = anyio.create_memory_object_stream[SessionMessage | Exception](0)
         group = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(group.cancel_scope.cancel)
-        group.start_soon(_forward, read, forward, cut)
+        group.start_soon(forward, read, to_session, cut)
         return session_read, write
 
     def _dropped(self, exc: Exception, cut: anyio.Event) -> None:
@@ -329,104 +328,6 @@ async def _list_tools(session: ClientSession) -> AsyncIterator[types.Tool]:
         cursor = page.nextCursor
         if not cursor:
             return
-
-
-async def _forward(read: _Read, write: MemoryObjectSendStream[SessionMessage | Exception], cut: anyio.Event) -> None:
-    """Pass messages from the transport to the session until either ends or ``cut`` is set."""
-    async with write, anyio.create_task_group() as group:
-
-        async def watch() -> None:
-            await cut.wait()
-            group.cancel_scope.cancel()
-
-        group.start_soon(watch)
-        with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream):
-            async for message in read:
-                await write.send(message)
-        group.cancel_scope.cancel()
-
-
-class _DropWatch(httpx.AsyncBaseTransport):
-    """httpx's transport, telling ``on_drop`` when a connection fails or a POST's response is cut off.
-
-    The SDK swallows a POST response stream that breaks mid-way (it waits to resume it), which
-    would leave the call waiting for its timeout: this is how a dead server is noticed instead.
-    """
-
-    def __init__(self, on_drop: Callable[[Exception], None]) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
-        self._on_drop = on_drop
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        try:
-            response = await self._inner.handle_async_request(request)
-        except httpx.TransportError as exc:
-            if not isinstance(exc, httpx.TimeoutException):
-                self._on_drop(exc)
-            raise
-        if request.method != "POST":
-            return response
-        return httpx.Response(
-            response.status_code,
-            headers=response.headers,
-            stream=_WatchedStream(response.stream, self._on_drop),
-            extensions=response.extensions,
-            request=request,
-        )
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-class _WatchedStream(httpx.AsyncByteStream):
-    def __init__(self, inner: Any, on_drop: Callable[[Exception], None]) -> None:
-        self._inner = inner
-        self._on_drop = on_drop
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            async for chunk in self._inner:
-                yield chunk
-        except httpx.TransportError as exc:
-            if not isinstance(exc, httpx.TimeoutException):
-                self._on_drop(exc)
-            raise
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-def _log_lines(fd: int, log: Any) -> Callable[[], Awaitable[None]]:
-    """Start logging each line read from pipe ``fd``; the returned function waits for the rest."""
-    task = asyncio.ensure_future(_read_lines(fd, log))
-
-    async def drain() -> None:
-        try:
-            await asyncio.wait({task}, timeout=_STDERR_DRAIN)
-        finally:
-            task.cancel()  # a no-op once it has read everything
-        await asyncio.wait({task})
-
-    return drain
-
-
-async def _read_lines(fd: int, log: Any) -> None:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=1 << 20)
-    pipe = os.fdopen(fd, "rb", buffering=0)  # the transport owns it and closes it
-    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
-    clean = Redactor()
-    try:
-        while True:
-            try:
-                raw = await reader.readline()
-            except ValueError:  # a line longer than the limit: log it in pieces
-                raw = await reader.read(1 << 20)
-            if not raw:
-                return
-            log.info("mcp server stderr", line=clean(raw.decode("utf-8", "replace").rstrip("\r\n")))
-    finally:
-        transport.close()
 
 
 def _reason(exc: BaseException) -> str:
