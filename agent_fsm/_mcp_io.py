@@ -94,9 +94,9 @@ class _WatchedStream(httpx.AsyncByteStream):
         await self._inner.aclose()
 
 
-def log_lines(fd: int, log: Any) -> Callable[[], Awaitable[None]]:
+def log_lines(fd: int, log: Any, clean: Redactor) -> Callable[[], Awaitable[None]]:
     """Start logging each line read from pipe ``fd``; the returned function waits for the rest."""
-    task = asyncio.ensure_future(_read_lines(fd, log))
+    task = asyncio.ensure_future(_read_lines(fd, log, clean))
 
     async def drain() -> None:
         try:
@@ -108,12 +108,11 @@ def log_lines(fd: int, log: Any) -> Callable[[], Awaitable[None]]:
     return drain
 
 
-async def _read_lines(fd: int, log: Any) -> None:
+async def _read_lines(fd: int, log: Any, clean: Redactor) -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=1 << 20)
     pipe = os.fdopen(fd, "rb", buffering=0)  # the transport owns it and closes it
     transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
-    clean = Redactor()
     try:
         while True:
             try:

@@ -72,6 +72,9 @@ class RemoteTools:
         timeout: seconds a call may take; ``None`` or ``inf`` for no limit.
         requires_approval: the server's own names (without the prefix) of tools whose calls
             wait for an approval.
+        secrets: values that must never show in a name, log, error or result (the credentials
+            in a server's headers, say), on top of those :class:`~agent_fsm.redact.Redactor`
+            finds by itself.
 
     Raises:
         ConfigurationError: for a timeout that is not positive.
@@ -84,7 +87,10 @@ class RemoteTools:
         prefix: str | None = None,
         timeout: float | None = 60.0,
         requires_approval: Iterable[str] = (),
+        secrets: Iterable[str] = (),
     ) -> None:
+        self._redactor = Redactor(*(_Secret(s) for s in secrets))
+        name = self._redactor(name)
         if timeout is not None and not timeout > 0:
             raise ConfigurationError(
                 f"{type(self).__name__} {name!r}: timeout must be positive or None, got {timeout!r}"
@@ -214,13 +220,22 @@ class RemoteTools:
         raise NotImplementedError
 
     def _raised(self, name: str, exc: Exception) -> ToolOutput:
-        self._log.warning("tool raised", tool=name, exception=Redactor().traceback(exc))
-        return raised(name, exc)
+        self._log.warning("tool raised", tool=name, exception=self._redactor.traceback(exc))
+        return raised(name, exc, self._redactor)
 
     def _lost(self, why: BaseException | str) -> ToolServerError:
         """The error for a server that is gone, naming it and saying why (redacted)."""
-        reason = why if isinstance(why, str) else Redactor().error(why)
+        reason = why if isinstance(why, str) else self._redactor.error(why)
         return ToolServerError(f"{self!r} is gone: {reason}")
+
+
+class _Secret:
+    """One secret value, in the shape :class:`~agent_fsm.redact.Redactor` reads from a source."""
+
+    __slots__ = ("api_key",)
+
+    def __init__(self, value: str) -> None:
+        self.api_key = value
 
 
 def result_output(wire: Mapping[str, Any]) -> ToolOutput:

@@ -77,9 +77,15 @@ class _MCPServer(RemoteTools):
     """Why the server is gone, when the session saw its connection close."""
 
     def __init__(
-        self, name: str, *, prefix: str | None, timeout: float | None, requires_approval: Iterable[str]
+        self,
+        name: str,
+        *,
+        prefix: str | None,
+        timeout: float | None,
+        requires_approval: Iterable[str],
+        secrets: Iterable[str] = (),
     ) -> None:
-        super().__init__(name, prefix=prefix, timeout=timeout, requires_approval=requires_approval)
+        super().__init__(name, prefix=prefix, timeout=timeout, requires_approval=requires_approval, secrets=secrets)
         self._session: ClientSession | None = None
         self._owner: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
@@ -156,7 +162,7 @@ class _MCPServer(RemoteTools):
                     ready.set_result(None)
                 await self._stop.wait()
         except BaseException as exc:
-            reason = why or _reason(exc)
+            reason = why or _reason(exc, self._redactor)
             if isinstance(exc, asyncio.CancelledError):
                 ready.cancel()
             elif not ready.done():
@@ -212,7 +218,7 @@ class _MCPServer(RemoteTools):
         try:
             await session.send_notification(types.ClientNotification(notification))
         except Exception as exc:  # the server is gone: nothing left to cancel
-            self._log.info("could not cancel the call on the server", error=Redactor().error(exc))
+            self._log.info("could not cancel the call on the server", error=self._redactor.error(exc))
 
 
 class MCPServerStdio(_MCPServer):
@@ -252,13 +258,13 @@ class MCPServerStdio(_MCPServer):
         self.args = tuple(args)
         self.env = dict(env) if env is not None else None
         self.cwd = cwd
-        name = Redactor()(shlex.join([command, *self.args]))
+        name = shlex.join([command, *self.args])
         super().__init__(name, prefix=prefix, timeout=timeout, requires_approval=requires_approval)
 
     async def _open(self, stack: contextlib.AsyncExitStack) -> tuple[_Read, _Write]:
         params = StdioServerParameters(command=self.command, args=list(self.args), env=self.env, cwd=self.cwd)
         read_fd, write_fd = os.pipe()
-        stack.push_async_callback(log_lines(read_fd, self._log))  # runs once the process is gone
+        stack.push_async_callback(log_lines(read_fd, self._log, self._redactor))  # runs once the process is gone
         with os.fdopen(write_fd, "w") as errlog:  # the child gets its own copy; ours closes once it has it
             streams: tuple[_Read, _Write] = await stack.enter_async_context(stdio_client(params, errlog=errlog))
         return streams
@@ -292,7 +298,11 @@ class MCPServerHTTP(_MCPServer):
         self.url = url
         self._headers = dict(headers or {})
         super().__init__(
-            Redactor()(_without_userinfo(url)), prefix=prefix, timeout=timeout, requires_approval=requires_approval
+            _without_userinfo(url),
+            prefix=prefix,
+            timeout=timeout,
+            requires_approval=requires_approval,
+            secrets=self._headers.values(),
         )
 
     async def _open(self, stack: contextlib.AsyncExitStack) -> tuple[_Read, _Write]:
@@ -314,8 +324,8 @@ class MCPServerHTTP(_MCPServer):
 
     def _dropped(self, exc: Exception, cut: anyio.Event) -> None:
         if self._gone is None:
-            self._gone = f"the connection dropped ({Redactor().error(exc)})"
-            self._log.warning("mcp server connection dropped", error=Redactor().error(exc))
+            self._gone = f"the connection dropped ({self._redactor.error(exc)})"
+            self._log.warning("mcp server connection dropped", error=self._redactor.error(exc))
         cut.set()
 
 
@@ -330,14 +340,14 @@ async def _list_tools(session: ClientSession) -> AsyncIterator[types.Tool]:
             return
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException, redactor: Redactor) -> str:
     """The first real cause inside an exception (group), redacted, for a one-line message."""
     while isinstance(exc, BaseExceptionGroup):
         inner = [e for e in exc.exceptions if not isinstance(e, asyncio.CancelledError)] or list(exc.exceptions)
         exc = inner[0]
     if isinstance(exc, McpError):
-        return f"the server answered with an error: {Redactor()(exc.error.message)}"
-    return Redactor().error(exc)
+        return f"the server answered with an error: {redactor(exc.error.message)}"
+    return redactor.error(exc)
 
 
 def _without_userinfo(url: str) -> str:

@@ -284,6 +284,9 @@ def test_secrets_never_name_a_server() -> None:
     )
     assert "hunter2" not in server.name and "sk-abcdefghijklmnop" not in server.name
     assert "example.com/mcp" in server.name
+    # a header's value is a secret whatever its shape, wherever it shows (here, in the URL)
+    odd = MCPServerHTTP("https://example.com/mcp/plainsecretvalue42", headers={"X-Custom": "plainsecretvalue42"})
+    assert "plainsecretvalue42" not in odd.name and "[REDACTED]" in odd.name
 
 
 # ---------------------------------------------------------------------------------------------- agents
