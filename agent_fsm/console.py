@@ -52,15 +52,24 @@ class _Style:
 
 
 async def print_run(
-    run: AsyncIterable[StreamItem], *, file: TextIO | None = None, color: bool | None = None
+    run: AsyncIterable[StreamItem], *, file: TextIO | None = None, color: bool | None = None, final: bool = True
 ) -> FinalResponse | None:
     """Print every item of a run legibly as it arrives: reasoning, text, tool calls and their
-    arguments as they stream, tool results, each turn's usage; return the ``FinalResponse``."""
+    arguments as they stream, tool results, each turn's usage; return the ``FinalResponse``.
+
+    Each kind of item starts on its own line, and the output always ends with a newline, also
+    when the run raises or is cancelled (the error then propagates): a shell prompt never
+    follows partial text.
+
+    Args:
+        final: also print the final response and the run's usage at the end (its text was
+            already printed as it streamed).
+    """
     from .events import Final, ToolCallDelta, ToolCallReady
 
     out = file if file is not None else sys.stdout
     style = _Style(out.isatty() if color is None else color)
-    final: FinalResponse | None = None
+    result: FinalResponse | None = None
     at_line_start = True
     mode = ""
 
@@ -75,59 +84,61 @@ async def print_run(
         if not at_line_start:
             write("\n")
 
-    async for item in run:
-        if isinstance(item, StreamAssistantItem):
-            c = item.content
-            if isinstance(c, ReasoningDelta):
-                if mode != "reasoning":
+    try:
+        async for item in run:
+            if isinstance(item, StreamAssistantItem):
+                c = item.content
+                if isinstance(c, ReasoningDelta):
+                    if mode != "reasoning":
+                        newline()
+                        write(style("thinking: ", "2;3"))
+                        mode = "reasoning"
+                    write(style(c.reasoning, "2;3"))
+                elif isinstance(c, Reasoning):
+                    if mode != "reasoning":
+                        newline()
+                        write(style(f"thinking: {c.text}", "2;3"))
                     newline()
-                    write(style("thinking: ", "2;3"))
-                    mode = "reasoning"
-                write(style(c.reasoning, "2;3"))
-            elif isinstance(c, Reasoning):
-                if mode != "reasoning":
+                    signed = "signed" if c.signature else "unsigned"
+                    write(style(f"  [reasoning block {c.id or '-'}: {len(c.text)} chars, {signed}]\n", "2"))
+                    mode = ""
+                elif isinstance(c, TextDelta):
+                    if mode != "text":
+                        newline()
+                        write(style("assistant: ", "1;36"))
+                        mode = "text"
+                    write(c.text)
+                elif isinstance(c, ToolCallDelta):
+                    if c.name is not None:
+                        newline()
+                        write(style(f"tool call -> {c.name}", "2;33") + style(f" [{c.id}] ", "2"))
+                        mode = "call"
+                    else:
+                        write(style(c.arguments, "2;33"))
+                elif isinstance(c, ToolCallReady):
                     newline()
-                    write(style(f"thinking: {c.text}", "2;3"))
+                    write(style(f"  ready: {c.tool_call.function.name}({c.tool_call.function.arguments})\n", "2"))
+                    mode = ""
+                elif isinstance(c, Final):
+                    newline()
+                    u = c.usage
+                    write(style(f"  [turn done: {u.input_tokens} in / {u.output_tokens} out tokens]\n", "2"))
+                    mode = ""
+            elif isinstance(item, StreamUserItem):
                 newline()
-                signed = "signed" if c.signature else "unsigned"
-                write(style(f"  [reasoning block {c.id or '-'}: {len(c.text)} chars, {signed}]\n", "2"))
+                r = item.tool_result
+                flag = style(" (error)", "31") if r.is_error else ""
+                write(style(f"tool result <- [{r.id}]{flag} ", "2;32") + style(r.text, "2") + "\n")
                 mode = ""
-            elif isinstance(c, TextDelta):
-                if mode != "text":
-                    newline()
-                    write(style("assistant: ", "1;36"))
-                    mode = "text"
-                write(c.text)
-            elif isinstance(c, ToolCallDelta):
-                if c.name is not None:
-                    newline()
-                    write(style(f"tool call -> {c.name}", "33") + style(f" [{c.id}] ", "2"))
-                    mode = "call"
-                else:
-                    write(style(c.arguments, "33"))
-            elif isinstance(c, ToolCallReady):
+            elif isinstance(item, FinalResponse):
                 newline()
-                write(style(f"  ready: {c.tool_call.function.name}({c.tool_call.function.arguments})\n", "2"))
+                result = item
+                if final:
+                    u = item.usage
+                    write(style(f"\nfinal response: {item.response}\n", "1"))
+                    usage = f"run usage: {u.input_tokens} in / {u.output_tokens} out / {u.cached_input_tokens} cached"
+                    write(style(usage + "\n", "2"))
                 mode = ""
-            elif isinstance(c, Final):
-                newline()
-                u = c.usage
-                write(style(f"  [turn done: {u.input_tokens} in / {u.output_tokens} out tokens]\n", "2"))
-                mode = ""
-        elif isinstance(item, StreamUserItem):
-            newline()
-            r = item.tool_result
-            flag = style(" (error)", "31") if r.is_error else ""
-            write(style(f"tool result <- [{r.id}]{flag} ", "32") + r.text + "\n")
-            mode = ""
-        elif isinstance(item, FinalResponse):
-            newline()
-            final = item
-            u = item.usage
-            write(style(f"\nfinal response: {item.response}\n", "1"))
-            write(
-                style(f"run usage: {u.input_tokens} in / {u.output_tokens} out / {u.cached_input_tokens} cached\n", "2")
-            )
-            mode = ""
-    newline()
-    return final
+    finally:
+        newline()
+    return result

@@ -2,8 +2,9 @@
 
 The library never configures structlog. When the application has configured it, events go through
 the application's configuration. When it has not, they go to the standard library logger
-``agent_fsm`` (silent below WARNING unless the application says otherwise), instead of structlog's
-default of printing everything to stdout, which no embedder asked for.
+``agent_fsm`` instead of structlog's default of printing everything to stdout, which no embedder
+asked for. That logger has a ``NullHandler``, as a library's should: an application that configured
+no logging sees nothing (not even WARNING through Python's last-resort handler on stderr).
 
 :class:`LoggingObserver` (the default observer, see :mod:`agent_fsm.observe`) logs a run as
 structured events - ``run started``, ``state change``, ``model call started`` / ``finished`` /
@@ -29,7 +30,6 @@ from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from . import genai as G
 from .errors import CompletionError
-from .table import State
 
 if TYPE_CHECKING:
     from .observe import ModelCall, RunEnd, RunInfo, StateChange, ToolCallRecord
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["LoggingObserver", "enabled", "get_logger"]
 
 _STDLIB = logging.getLogger("agent_fsm")
+_STDLIB.addHandler(logging.NullHandler())
 TOOL_SERVER = "tool_server"
 """The field naming the tool server (an MCP server's command or URL) on a tool call's events."""
 _FALLBACK_PROCESSORS: tuple[Any, ...] = (
@@ -70,8 +71,9 @@ class LoggingObserver:
     """Logs every run as structured events (the default observer of an ``Agent``).
 
     Levels: the run's start, state changes and the starts of calls at DEBUG; finished calls and
-    the run's end at INFO; failed model calls, failed tool servers and runs ending in ``Failed``
-    or ``MaxTurnsExceeded`` at WARNING. Error text is redacted (:mod:`agent_fsm.redact`).
+    the run's end at INFO, however it ended (an ending the caller receives as an exception, such
+    as ``Failed`` or ``MaxTurnsExceeded``, is not a warning); failed model calls and failed tool
+    servers at WARNING. Error text is redacted (:mod:`agent_fsm.redact`).
 
     Args:
         capture_content: also log the prompt, each model call's input and output messages, tool
@@ -187,8 +189,7 @@ class _RunLog:
     # ------------------------------------------------------------------ the end
 
     def run_ended(self, end: RunEnd) -> None:
-        warn = end.state in (State.Failed, State.MaxTurnsExceeded)
-        if not (warn or self._info):
+        if not self._info:
             return
         fields: dict[str, Any] = {
             G.OPERATION: G.INVOKE_AGENT,
@@ -199,8 +200,7 @@ class _RunLog:
             fields.update(self._error_fields(end.error))
         if self._capture and end.result is not None:
             fields["response"] = end.result.response
-        emit = self._log.warning if warn else self._log.info
-        emit("run ended", turn=end.turns, state=end.state.value, duration_s=end.duration, **fields)
+        self._log.info("run ended", turn=end.turns, state=end.state.value, duration_s=end.duration, **fields)
 
     def _error_fields(self, error: BaseException) -> dict[str, Any]:
         fields: dict[str, Any] = {G.ERROR_TYPE: type(error).__name__, "error": self._run.redact.error(error)}

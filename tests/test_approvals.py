@@ -157,3 +157,22 @@ def test_approval_flow_across_a_process_restart(tmp_path: Path) -> None:
         ("d2", "the operator said no"),
     ]
     assert result["items"][-1]["type"] == "finalResponse"
+
+
+async def test_at_concurrency_1_each_deferred_call_is_its_own_approval_round() -> None:
+    """README, Approvals: one round per deferred call at concurrency 1, one per batch above."""
+    _, first = await collect(build_agent([first_turn()], concurrency=1).stream_prompt("clean up"))
+    assert isinstance(first, ApprovalRequired)
+    assert [c.id for c in first.pending] == ["d1"]
+    assert RAN == ["ls"], "the calls before the first deferred one ran"
+    _, second = await collect(
+        build_agent(second_turn(), concurrency=1).resume(first.snapshot, approvals={"d1": approve})
+    )
+    assert isinstance(second, ApprovalRequired)
+    assert [c.id for c in second.pending] == ["d2"]
+    assert RAN == ["ls", "a.txt"]
+    _, done = await collect(
+        build_agent(second_turn(), concurrency=1).resume(second.snapshot, approvals={"d2": approve})
+    )
+    assert done is None
+    assert RAN == ["ls", "a.txt", "b.txt"]

@@ -112,17 +112,25 @@ def test_picture_groups_the_states_that_share_the_abort_edges() -> None:
     aborting = {e.source for e in EDGES if e.trigger == "close"}
     assert shared_sources(EDGES) == aborting
     assert picture(EDGES, None, TITLE).group == tuple(s for s in State if s in aborting)
-    assert 'state "any of AwaitingCompletion, Streaming, ExecutingTool" as Group' in render("mermaid")
+    out = render("mermaid")
+    assert "  state Live {\n" in out
+    assert "  note left of Live: any of AwaitingCompletion, Streaming, ExecutingTool\n" in out
+    block = out[out.index("  state Live {\n") : out.index("\n  }\n")]
+    assert re.findall(r'^    state "\w+" as (\w+)$', block, re.M) == [
+        "AwaitingCompletion",
+        "Streaming",
+        "ExecutingTool",
+    ]
 
 
-def test_render_joins_every_edge_into_cancelled_to_the_group_arrow() -> None:
-    cancelled = re.findall(r"^  (\w+) --> Cancelled", render("mermaid"), re.M)
-    assert cancelled == ["Group"]
-    line = next(x for x in render("mermaid").splitlines() if x.startswith("  Group --> Cancelled: "))
-    assert line.startswith(
-        "  Group --> Cancelled: close<br>AwaitingCompletion: request [on_completion_call = terminate]"
-    )
-    assert "ExecutingTool: tool_result [on_tool_result = terminate]" in line
+def test_render_mermaid_leaves_the_composite_state_for_cancelled_and_lists_the_one_state_edges_in_the_box() -> None:
+    out = render("mermaid")
+    assert re.findall(r"^  (\w+) --> Cancelled", out, re.M) == ["Live"]
+    assert "  Live --> Cancelled: close\n" in out
+    assert "  Live --> Failed: hook_error<br>illegal_event\n" in out
+    assert "  Cancelled: AwaitingCompletion: request [on_completion_call = terminate]\n" in out
+    assert "  Cancelled: ExecutingTool: tool_result [on_tool_result = terminate]\n" in out
+    assert "  Failed: ExecutingTool: tool_error\n" in out
 
 
 @pytest.mark.parametrize("trigger", UNIVERSAL)
@@ -261,7 +269,7 @@ def test_render_overlay_sums_a_universal_edge_over_the_states_it_left() -> None:
     request = next(e for e in EDGES if e.trigger == "request" and e.dest is State.Streaming)
     trace = ((request, 1), (next(e for e in by_close if e.source is State.Streaming), 1))
     out = render("mermaid", trace=trace)
-    assert f"Group --> Cancelled: <b>close {X}1</b>" in out
+    assert f"Live --> Cancelled: <b>close {X}1</b>" in out
 
 
 def test_render_overlay_of_a_run_out_of_turns() -> None:

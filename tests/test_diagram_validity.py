@@ -86,3 +86,35 @@ def test_dot_renders_every_diagram_without_a_warning(name: str) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert "<svg" in done.stdout
+
+
+def test_mermaid_graph_as_mermaid_reads_it_means_what_the_table_says(tmp_path: Path) -> None:
+    """Read back through mermaid's parser: the group is a composite state holding the live states,
+    and following mermaid's semantics (an edge from a composite leaves each state inside it), every
+    state the table can reach from a state is reachable from it in the mermaid graph."""
+    import json
+
+    from agent_fsm.table import EDGES, State
+
+    path = tmp_path / "table.mmd"
+    path.write_text(render("mermaid"))
+    done = subprocess.run(
+        [_node(), str(JS / "parse.mjs"), "--tree", str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    tree = json.loads(done.stdout)
+    parents: dict[str, str | None] = tree["parents"]
+    states = {s.value for s in State}
+    assert {name for name in parents if name not in states} == {"Live", "root_start", "root_end"}
+    live = {name for name, parent in parents.items() if parent == "Live"}
+    assert live == {e.source.value for e in EDGES if e.trigger == "close"}
+
+    def leaves(name: str) -> set[str]:
+        inside = {child for child, parent in parents.items() if parent == name}
+        return inside or {name}
+
+    mermaid_next = {(a, b) for src, dst in tree["relations"] for a in leaves(src) for b in leaves(dst)}
+    table_next = {(e.source.value, (e.dest or e.source).value) for e in EDGES}  # dest None: internal
+    assert table_next <= mermaid_next
+    for state in live:
+        assert (state, "Cancelled") in mermaid_next and (state, "Failed") in mermaid_next

@@ -6,6 +6,8 @@ import asyncio
 import io
 import json
 import logging
+import subprocess
+import sys
 from contextlib import redirect_stderr
 from typing import Any
 
@@ -118,12 +120,13 @@ async def test_content_is_logged_only_when_the_user_opts_in() -> None:
     assert output == [{"role": "assistant", "parts": [{"type": "text", "content": SECRET_ANSWER}]}]
 
 
-async def test_levels_warn_only_for_failures() -> None:
+async def test_levels_warn_only_for_failed_calls_not_for_endings_the_caller_receives() -> None:
     with captured_logs(logging.WARNING) as events:
         await collect(Agent(ScriptedModel(tool_script()), tools=[shout]).stream_prompt("go"))
         assert events == []
         await collect(Agent(ScriptedModel([[CompletionError("down", status=503)]])).stream_prompt("go"))
-    assert [(e["event"], e["level"]) for e in events] == [("model call failed", "warning"), ("run ended", "warning")]
+        await collect(Agent(ScriptedModel(tool_script()), tools=[shout], max_turns=1).stream_prompt("go"))
+    assert [(e["event"], e["level"]) for e in events] == [("model call failed", "warning")]
     failed = events[0]
     assert failed["error.type"] == "CompletionError" and failed["http.response.status_code"] == 503
 
@@ -135,6 +138,23 @@ async def test_without_structlog_configured_events_go_to_the_stdlib_logger(caplo
         await collect(run)
     messages = [r.getMessage() for r in caplog.records if r.name == "agent_fsm"]
     assert any("event='run ended'" in m and f"run_id='{run.run_id}'" in m and "state='Failed'" in m for m in messages)
+
+
+def test_an_application_that_configured_no_logging_sees_nothing_on_stderr() -> None:
+    code = (
+        "import asyncio, structlog\n"
+        "from agent_fsm import Agent, CompletionError\n"
+        "from agent_fsm.testing import ScriptedModel\n"
+        "async def main():\n"
+        "    run = Agent(ScriptedModel([[CompletionError('down', status=503)]])).stream_prompt('go')\n"
+        "    try:\n"
+        "        async for _ in run: pass\n"
+        "    except CompletionError:\n"
+        "        print('raised')\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "raised\n", "")
 
 
 def test_the_cli_renders_json_lines_when_not_on_a_terminal() -> None:

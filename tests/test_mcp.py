@@ -472,7 +472,9 @@ async def test_cli_run_offers_the_tools_of_mcp_servers(
         code = await asyncio.to_thread(args.handler, args)
         first, second = (r.body for r in model_server.requests)
     assert code == 0
-    assert capsys.readouterr().out == "The capital of the UK is London.\n"
+    out = capsys.readouterr().out
+    assert "London (said the MCP server)" in out.split("tool result <- ", 1)[1].split("\n", 1)[0]
+    assert "assistant: The capital of the UK is London.\n" in out
     assert b'"get_capital"' in first  # the model was offered the server's tools
     assert b"London (said the MCP server)" in second  # and the server's result went back
 

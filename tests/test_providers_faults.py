@@ -19,6 +19,7 @@ from agent_fsm.providers import (
     AuthenticationError,
     InBandError,
     IncompleteStreamError,
+    MissingAPIKeyError,
     OllamaModel,
     OpenAIChatModel,
     ProtocolError,
@@ -155,6 +156,7 @@ async def test_401_is_not_retried_and_never_shows_the_key(caplog: pytest.LogCapt
     assert str(error) == (
         "OpenAI-compatible server at "
         f"{server.url}/v1 returned HTTP 401: Incorrect API key provided: [redacted]. "
+        f"(POST {server.url}/v1/chat/completions) "
         "(check the API key; its value is never shown)"
     )
     assert_no_secret(error)
@@ -323,3 +325,44 @@ def test_retry_policy_backoff_is_bounded() -> None:
     assert all(0.5 <= d < 1 for d in delays[:1])
     assert all(d < 4 for d in delays)
     assert all(d >= 2 for d in delays[3:])
+
+
+@pytest.mark.parametrize(
+    ("build", "path", "hint"),
+    [
+        (lambda url: AnthropicModel("c", api_key=KEY, base_url=f"{url}/v1"), "/v1/v1/messages", "without /v1"),
+        (lambda url: OpenAIChatModel("m", api_key=KEY, base_url=url), "/chat/completions", "includes the API version"),
+    ],
+)
+async def test_a_404_names_the_url_and_the_base_url_convention_never_the_key(build: Any, path: str, hint: str) -> None:
+    async with WireServer() as server:
+        server.queue(Reply(404, b"Not Found", "text/plain"))
+        _, error = await collect(build(server.url))
+    assert isinstance(error, APIStatusError)
+    assert error.status == 404
+    assert f"POST {server.url}{path}" in str(error)
+    assert hint in str(error)
+    assert "Anthropic returned" not in str(error)  # a server at another URL is not named Anthropic
+    assert_no_secret(error)
+
+
+def test_anthropic_at_a_custom_base_url_needs_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
+    model = AnthropicModel("c", base_url="http://127.0.0.1:4000")
+    assert model.label == "Anthropic-compatible server at http://127.0.0.1:4000"
+    with pytest.raises(MissingAPIKeyError, match="ANTHROPIC_API_KEY"):
+        AnthropicModel("c")
+
+
+async def test_a_connection_error_names_the_url() -> None:
+    async with WireServer() as server:
+        url = server.url
+    _, error = await collect(chat_at(url))
+    assert isinstance(error, APIConnectionError)
+    assert f"POST {url}/v1/chat/completions" in str(error)
+    assert_no_secret(error)
+
+
+def chat_at(url: str) -> OpenAIChatModel:
+    return OpenAIChatModel("m", api_key=KEY, base_url=f"{url}/v1", retry=RetryPolicy(max_retries=0))

@@ -386,3 +386,98 @@ def test_new_parser_rejects_an_unknown_format() -> None:
 
 def _dump(frame: tuple[str, Any]) -> tuple[str, str]:
     return frame[0], json.dumps(frame[1])
+
+
+# ---------------------------------------------------------------------- cut tool calls, whatever the frame order
+
+
+def test_anthropic_a_tool_use_block_stopped_before_a_max_tokens_stop_reason_is_cut() -> None:
+    frames = [
+        ("message_start", MSG),
+        a("content_block_start", index=0, content_block={"type": "tool_use", "id": "t1", "name": "f", "input": {}}),
+        a("content_block_delta", index=0, delta={"type": "input_json_delta", "partial_json": '{"a": '}),
+        a("content_block_stop", index=0),  # LiteLLM closes the cut block first
+        a("message_delta", delta={"stop_reason": "max_tokens"}, usage={"output_tokens": 30}),
+        a("message_stop"),
+    ]
+    assert_cut_before_ready(AnthropicParser(), frames, "max_tokens", "t1")
+
+
+def test_anthropic_a_complete_call_followed_by_text_cut_at_max_tokens_stays_ready() -> None:
+    events = feed(
+        AnthropicParser(),
+        [
+            ("message_start", MSG),
+            a("content_block_start", index=0, content_block={"type": "tool_use", "id": "t1", "name": "f", "input": {}}),
+            a("content_block_delta", index=0, delta={"type": "input_json_delta", "partial_json": '{"a": 1}'}),
+            a("content_block_stop", index=0),
+            a("content_block_start", index=1, content_block={"type": "text", "text": ""}),
+            a("content_block_delta", index=1, delta={"type": "text_delta", "text": "and"}),
+            a("content_block_stop", index=1),
+            a("message_delta", delta={"stop_reason": "max_tokens"}, usage={"output_tokens": 30}),
+            a("message_stop"),
+        ],
+    )
+    assert ToolCallReady(ToolCall("t1", ToolFunction("f", {"a": 1})), "msg:0") in events
+    assert isinstance(events[-1], Final)
+
+
+def test_responses_a_call_done_as_completed_before_response_incomplete_is_cut() -> None:
+    done = {**CALL, "arguments": '{"x": ', "status": "completed"}
+    frames = [
+        CREATED,
+        r("response.output_item.added", output_index=0, item=CALL),
+        r("response.function_call_arguments.delta", item_id="fc", output_index=0, delta='{"x": '),
+        r("response.output_item.done", output_index=0, item=done),
+        r("response.incomplete", response={"id": "resp", "incomplete_details": {"reason": "max_output_tokens"}}),
+    ]
+    assert_cut_before_ready(OpenAIResponsesParser(), frames, "max_output_tokens", "call")
+
+
+def assert_cut_before_ready(parser: StreamParser, frames: list[tuple[str, Any]], reason: str, call_id: str) -> None:
+    """Feeding ``frames`` raises IncompleteToolCallError for ``call_id``, with no call emitted ready."""
+    events: list[ModelEvent] = []
+    error: IncompleteToolCallError | None = None
+    for frame in frames:
+        try:
+            events += parser.feed(*_dump(frame))
+        except IncompleteToolCallError as exc:
+            error = exc
+            break
+    assert error is not None
+    assert reason in str(error)
+    assert error.tool_call_id == call_id
+    assert not any(isinstance(e, ToolCallReady) for e in events)
+
+
+def test_responses_a_call_followed_by_another_item_is_ready_even_if_the_response_is_incomplete() -> None:
+    parser = OpenAIResponsesParser()
+    done = {**CALL, "arguments": '{"x": 1}', "status": "completed"}
+    message = {"type": "message", "id": "m", "content": []}
+    events: list[ModelEvent] = []
+    for frame in [
+        CREATED,
+        r("response.output_item.added", output_index=0, item=CALL),
+        r("response.output_item.done", output_index=0, item=done),
+        r("response.output_item.added", output_index=1, item=message),
+        r("response.output_text.delta", item_id="m", output_index=1, delta="so"),
+        r("response.incomplete", response={"id": "resp", "incomplete_details": {"reason": "max_output_tokens"}}),
+    ]:
+        events += parser.feed(*_dump(frame))
+    assert ToolCallReady(ToolCall("call", ToolFunction("f", {"x": 1}), call_id="fc"), "resp:0") in events
+    assert isinstance(events[-1], Final)
+
+
+@pytest.mark.parametrize("code", ["500", "503", 502])
+def test_an_in_band_error_whose_code_is_a_5xx_status_is_retryable_even_as_a_string(code: Any) -> None:
+    body = json.dumps({"error": {"message": "upstream failed", "type": None, "code": code}})
+    with pytest.raises(InBandError, match="upstream failed") as caught:
+        OpenAIChatParser().feed("", body)
+    assert (caught.value.status, caught.value.retryable) == (int(code), True)
+
+
+def test_an_in_band_error_with_a_4xx_string_code_is_not_retryable() -> None:
+    body = json.dumps({"error": {"message": "bad", "type": None, "code": "400"}})
+    with pytest.raises(InBandError) as caught:
+        OpenAIChatParser().feed("", body)
+    assert (caught.value.status, caught.value.retryable) == (400, False)

@@ -1,7 +1,9 @@
 """The ``agent-fsm`` command line. Each subcommand lives in its own module here.
 
 The CLI is the only place that configures logging: structlog renders to the console on a
-terminal and as JSON lines otherwise, at WARNING unless ``-v`` / ``-vv``.
+terminal and as JSON lines otherwise. By default only errors are logged: a failed run is the
+command's own one-line message, and the log events that led to it (``model call failed``...) are
+shown from ``-v`` (INFO, warnings included) and ``-vv`` (DEBUG).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ _SUBCOMMANDS = ("demo", "run", "diagram", "fuzz", "replay")
 
 
 def configure_logging(verbosity: int) -> None:
-    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    level = logging.ERROR if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     renderer: structlog.types.Processor = (
         structlog.dev.ConsoleRenderer() if sys.stderr.isatty() else structlog.processors.JSONRenderer(sort_keys=True)
     )
@@ -42,7 +44,13 @@ def configure_logging(verbosity: int) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agent-fsm", description="Run, draw, fuzz and replay agent-fsm turn loops.")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-v: info, -vv: debug)")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log more (-v: warnings and info, -vv: debug; default: errors)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _SUBCOMMANDS:
         importlib.import_module(f"{__name__}.{name}").register(sub)

@@ -8,9 +8,11 @@
     agent-fsm run --model ollama:llama3.2 "hi"
     agent-fsm run --model openai:gpt-4o-mini --mcp "python -m my_server" --mcp-url http://127.0.0.1:8000/mcp "hi"
 
-Exit codes: 0 done, 1 the run failed (the error is printed on one line), 2 bad usage (an unknown
-provider, a tool that cannot be imported, an MCP server that cannot be started or reached, a
-missing API key: the message names the variable).
+The text streams as it comes; each tool call (with its arguments) and each result is shown on
+its own line, and turns are separated. Exit codes: 0 done, 1 the run failed (the error is printed
+on one line; ``-v`` also shows the logs), 2 bad usage (an unknown provider, a tool that cannot be
+imported, an MCP server that cannot be started or reached, a missing API key: the message names
+the variable), 130 interrupted (Ctrl-C: the run is closed, what streamed is kept, no traceback).
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ import asyncio
 import contextlib
 import shlex
 import sys
+import textwrap
 from typing import Any
 
 from ..agent import DEFAULT_MAX_TURNS, Agent
-from ..console import stream_to_stdout
+from ..console import print_run
 from ..errors import AgentFSMError, ConfigurationError, ToolServerError
 from ..providers import AnthropicModel, OllamaModel, OpenAIChatModel, OpenAIResponsesModel
 from ..providers._base import HTTPModel
@@ -46,7 +49,11 @@ def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "run",
         help="run a prompt against a real model, streamed to the terminal",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        description="Run one prompt against a hosted or local model, streamed to the terminal: text, "
+        "tool calls with their arguments, tool results. Exit codes: 0 done, 1 the run failed "
+        "(one line on stderr; -v shows the logs), 2 bad usage, 130 interrupted.",
+        epilog=_environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("prompt", help="the user prompt")
     p.add_argument(
@@ -55,7 +62,10 @@ def register(sub: Any) -> None:
         metavar="PROVIDER:MODEL",
         help=f"provider ({', '.join(PROVIDERS)}) and model, e.g. openai:gpt-4o-mini",
     )
-    p.add_argument("--base-url", help="API root, e.g. http://localhost:8000/v1 for an OpenAI-compatible server")
+    p.add_argument(
+        "--base-url",
+        help="API root: with /v1 for openai and responses (http://localhost:8000/v1), without it for anthropic",
+    )
     p.add_argument(
         "--tools",
         action="append",
@@ -95,7 +105,11 @@ def run(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         _say(str(exc))
         return 2
-    return asyncio.run(_run(args, model, tools, servers))
+    try:
+        return asyncio.run(_run(args, model, tools, servers))
+    except KeyboardInterrupt:
+        # asyncio.run cancelled the run on Ctrl-C: it is closed and what streamed is printed.
+        return 130
 
 
 async def _run(args: argparse.Namespace, model: HTTPModel, tools: list[Any], servers: list[Any]) -> int:
@@ -117,7 +131,8 @@ async def _run(args: argparse.Namespace, model: HTTPModel, tools: list[Any], ser
                 temperature=args.temperature,
                 max_tokens=args.max_tokens,
             )
-            await stream_to_stdout(agent.stream_prompt(args.prompt))
+            async with agent.stream_prompt(args.prompt) as run:
+                await print_run(run, final=False)
         except ConfigurationError as exc:
             _say(str(exc))
             return 2
@@ -182,6 +197,25 @@ def mcp_servers(commands: list[str], urls: list[str]) -> list[Any]:
         servers.append(MCPServerStdio(argv[0], argv[1:]))
     servers += [MCPServerHTTP(url) for url in urls]
     return servers
+
+
+def _environment_help() -> str:
+    """The environment variables each provider reads, for ``--help``."""
+    lines = ["environment:"]
+    for prefix, model in PROVIDERS.items():
+        key = f"key {model.api_key_env}" if model.api_key_env else "no key (OLLAMA_API_KEY is sent if set)"
+        where = f"{model.base_url_env} (default {model.default_base_url})" if model.base_url_env else ""
+        lines.append(f"  {prefix:<10} {key}; base URL {where}")
+    lines.append(
+        textwrap.fill(
+            "A key is required only for the vendor's own server (api.openai.com, api.anthropic.com); "
+            "--base-url overrides the base URL variable.",
+            width=96,
+            initial_indent="  ",
+            subsequent_indent="  ",
+        )
+    )
+    return "\n".join(lines)
 
 
 def _say(message: str) -> None:

@@ -5,9 +5,11 @@ gets wrong (each found by rendering mermaid 11 in a browser and looking):
 
 * A self-loop's label lands on top of its neighbours' labels, so internal transitions are listed
   inside their state's box (UML's internal-transition compartment), under an unlabelled loop.
-* The group box is a dashed pseudo-state, "any of AwaitingCompletion, Streaming, ExecutingTool":
-  a composite state would be the UML form, but mermaid lays edges crossing its border out badly
-  and will not style states inside it.
+* The group is a real composite state, ``Live``: its states are declared inside it, with the
+  edges between them, and the edges every one of them shares (``close``, ``hook_error``...) leave
+  its border (``Live --> Cancelled``). So the mermaid graph means what the SVG shows: a tool that
+  follows mermaid's semantics reaches ``Cancelled`` and ``Failed`` from each live state. Edges
+  that cross the border (into ``Finalizing``, ``AwaitingApproval``...) are written outside it.
 * ``;`` ends a statement even inside a label, ``#lt;``-style entities come out garbled and
   ``<x>`` is read as HTML: text is escaped with numeric entities (``#59;``, ``#60;``, ...).
 * Of several arrows between the same two states only the last is drawn, so the picture's
@@ -20,11 +22,12 @@ from __future__ import annotations
 
 import json
 
+from ..table import State
 from ._picture import TIMES, Arrow, Line, Node, Picture
 
 __all__ = ["GROUP_ID", "mermaid"]
 
-GROUP_ID = "Group"
+GROUP_ID = "Live"
 _CLASSES = {
     "success": "fill:#f0fdf4,stroke:#15803d,color:#14532d",
     "resumable": "fill:#f5f3ff,stroke:#6d28d9,color:#4c1d95",
@@ -48,7 +51,7 @@ def _line(line: Line) -> str:
     return f"<b>{text} {TIMES}{line.count}</b>" if line.count else text
 
 
-def _state(node: Node, loops: dict[str, Arrow]) -> list[str]:
+def _state(node: Node, loops: dict[str, Arrow], entries: dict[str, list[Line]]) -> list[str]:
     name = node.state.value
     label = name
     if node.visits:
@@ -58,6 +61,7 @@ def _state(node: Node, loops: dict[str, Arrow]) -> list[str]:
     loop = loops.get(name)
     if loop is not None:
         out += [f"{name}: {_line(line)}" for line in loop.lines]
+    out += [f"{name}: {_line(line)}" for line in entries.get(name, ())]
     return out
 
 
@@ -69,15 +73,30 @@ def _class(node: Node, overlay: bool) -> str | None:
     return None
 
 
+def _arrow(arrow: Arrow, group: tuple[State, ...]) -> str:
+    source = GROUP_ID if arrow.source is None else arrow.source.value
+    lines = [line for line in arrow.lines if not (arrow.source is None and _from_one(line, group))]
+    label = "" if arrow.loop else ": " + "<br>".join(_line(line) for line in lines)
+    return f"{source} --> {arrow.dest.value}{label}"
+
+
+def _from_one(line: Line, group: tuple[State, ...]) -> bool:
+    """Whether a line of a group arrow is the edge of one state of the group (``Streaming: ...``)."""
+    return any(line.text.startswith(f"{state.value}: ") for state in group)
+
+
 def mermaid(picture: Picture) -> str:
     """The picture as mermaid source, ending in a newline."""
     loops = {a.dest.value: a for a in picture.arrows if a.loop}
-    arrows = []
-    for arrow in picture.arrows:
-        source = GROUP_ID if arrow.source is None else arrow.source.value
-        label = "" if arrow.loop else ": " + "<br>".join(_line(line) for line in arrow.lines)
-        arrows.append(f"{source} --> {arrow.dest.value}{label}")
+    group = picture.group
+    entries = {
+        a.dest.value: [line for line in a.lines if _from_one(line, group)] for a in picture.arrows if a.source is None
+    }
     grouped = any(a.source is None for a in picture.arrows)
+    inside = set(picture.group) if grouped else set()
+
+    def within(arrow: Arrow) -> bool:
+        return arrow.source in inside and arrow.dest in inside
 
     out = [
         "---",
@@ -87,11 +106,16 @@ def mermaid(picture: Picture) -> str:
         "  %% Generated from agent_fsm.table by agent_fsm.diagram. Do not edit: run `make diagrams`.",
         "  direction TB",
     ]
-    out += [f"  {line}" for node in picture.nodes for line in _state(node, loops)]
     if grouped:
-        out.append(f'  state "any of {", ".join(s.value for s in picture.group)}" as {GROUP_ID}')
+        out.append(f"  state {GROUP_ID} {{")
+        members = [node for node in picture.nodes if node.state in inside]
+        out += [f"    {line}" for node in members for line in _state(node, loops, entries)]
+        out += [f"    {_arrow(a, group)}" for a in picture.arrows if within(a)]
+        out.append("  }")
+        out.append(f"  note left of {GROUP_ID}: any of {', '.join(s.value for s in picture.group)}")
+    out += [f"  {line}" for node in picture.nodes if node.state not in inside for line in _state(node, loops, entries)]
     out += [f"  [*] --> {n.state.value}" for n in picture.nodes if n.start]
-    out += [f"  {a}" for a in arrows]
+    out += [f"  {_arrow(a, group)}" for a in picture.arrows if not within(a)]
     out += [f"  {n.state.value} --> [*]" for n in picture.nodes if n.final]
     classes = [(n.state.value, _class(n, picture.overlay)) for n in picture.nodes]
     if grouped:

@@ -94,6 +94,7 @@ class HTTPModel:
         """Who this model talks to, as errors and logs name it."""
         self._http = StreamingClient(
             self.label,
+            not_found_hint=self.base_url_hint,
             headers={**self.auth_headers(key or None), **(headers or {})},
             secrets=(key,) if key else (),
             http_client=http_client,
@@ -108,8 +109,15 @@ class HTTPModel:
         return self.provider
 
     def key_required(self) -> bool:
-        """Whether this model cannot work without an API key (checked at construction)."""
-        return self.api_key_env is not None
+        """Whether this model cannot work without an API key (checked at construction).
+
+        Only when it talks to the vendor's own server: a local server or a proxy at a custom
+        ``base_url`` may need none (the same rule for every provider).
+        """
+        return self.api_key_env is not None and self.base_url == self._normalize_base_url(self.default_base_url)
+
+    base_url_hint: ClassVar[str] = ""
+    """What a 404 adds to its message: the base URL convention of this provider."""
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
         """The headers that authenticate a request (none without a key)."""

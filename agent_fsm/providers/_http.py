@@ -99,6 +99,7 @@ class StreamingClient:
         timeout: the request timeout; defaults to :data:`DEFAULT_TIMEOUT` (or, with a given
             ``http_client``, that client's own).
         retry: the retry policy; defaults to ``RetryPolicy()``.
+        not_found_hint: what a 404 adds to its message (the provider's base URL convention).
     """
 
     def __init__(
@@ -110,8 +111,10 @@ class StreamingClient:
         http_client: httpx.AsyncClient | None = None,
         timeout: httpx.Timeout | float | None = None,
         retry: RetryPolicy | None = None,
+        not_found_hint: str = "",
     ) -> None:
         self.provider = provider
+        self._not_found_hint = not_found_hint
         self._headers = dict(headers)
         self._secrets = tuple(s for s in secrets if s)
         self._client = http_client
@@ -152,7 +155,7 @@ class StreamingClient:
                     if line:
                         yield "", line
         except httpx.HTTPError as exc:
-            error = self._transport_error(exc, streaming=True)
+            error = self._transport_error(exc, url, streaming=True)
         except SSEError as exc:  # pragma: no cover - the content type is checked in _open
             error = ProtocolError(f"{self.provider}: {self._scrub(str(exc))}")
         finally:
@@ -183,14 +186,14 @@ class StreamingClient:
             try:
                 response = await client.send(request, stream=True)
             except httpx.HTTPError as exc:
-                error = self._transport_error(exc, streaming=False)
+                error = self._transport_error(exc, url, streaming=False)
             else:
                 if response.is_success:
                     if framing == "sse":
                         await self._check_event_stream(response)
                     log.debug("model response streaming", status=response.status_code, attempts=attempt + 1)
                     return response
-                error, retry_after = await self._status_error(response)
+                error, retry_after = await self._status_error(response, url)
             retryable = error.retryable and not isinstance(error, AuthenticationError)
             too_long = retry_after is not None and retry_after > policy.max_retry_after
             if not retryable or too_long or attempt >= policy.max_retries:
@@ -219,11 +222,14 @@ class StreamingClient:
             body=body,
         )
 
-    async def _status_error(self, response: httpx.Response) -> tuple[CompletionError, float | None]:
+    async def _status_error(self, response: httpx.Response, url: str) -> tuple[CompletionError, float | None]:
         status = response.status_code
         body = await self._read_excerpt(response)
         detail = _error_message(body) or response.reason_phrase or "no details"
-        message = f"{self.provider} returned HTTP {status}: {detail}"
+        where = f"POST {self._scrub(url)}"
+        if status == 404 and self._not_found_hint:
+            where += f"; is the base URL right? {self._not_found_hint}"
+        message = f"{self.provider} returned HTTP {status}: {detail} ({where})"
         retry_after = _retry_after(response.headers)
         error: APIStatusError
         if status in (401, 403):
@@ -254,8 +260,9 @@ class StreamingClient:
         text = self._scrub(data.decode("utf-8", errors="replace"))
         return text if len(text) <= BODY_EXCERPT_CHARS else text[:BODY_EXCERPT_CHARS] + "..."
 
-    def _transport_error(self, exc: httpx.HTTPError, *, streaming: bool) -> CompletionError:
+    def _transport_error(self, exc: httpx.HTTPError, url: str, *, streaming: bool) -> CompletionError:
         where = "while streaming the response" if streaming else "before the response arrived"
+        where += f" (POST {self._scrub(url)})"
         detail = self._scrub(str(exc)) or type(exc).__name__
         if isinstance(exc, httpx.TimeoutException):
             kind = "connect" if isinstance(exc, httpx.ConnectTimeout) else "read" if streaming else "request"

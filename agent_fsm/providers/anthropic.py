@@ -33,8 +33,9 @@ class AnthropicModel(HTTPModel):
     """A model behind ``POST {base_url}/v1/messages``.
 
     ``base_url`` has no version, as in the Anthropic SDK: ``https://api.anthropic.com`` (the
-    default, or ``ANTHROPIC_BASE_URL``). The key comes from ``ANTHROPIC_API_KEY`` and is
-    required. Extended thinking is a setting:
+    default, or ``ANTHROPIC_BASE_URL``). The key comes from ``ANTHROPIC_API_KEY``; it is required
+    for api.anthropic.com only (a local server or a proxy at another ``base_url`` may need none).
+    Extended thinking is a setting:
     ``AnthropicModel("claude-sonnet-4-5", thinking={"type": "enabled", "budget_tokens": 2048})``.
     See :class:`HTTPModel` for the other arguments.
     """
@@ -45,6 +46,12 @@ class AnthropicModel(HTTPModel):
     base_url_env = "ANTHROPIC_BASE_URL"
     default_base_url = "https://api.anthropic.com"
     endpoint = "/v1/messages"
+    base_url_hint = "the base URL is the server root without /v1, e.g. https://api.anthropic.com"
+
+    def describe(self) -> str:
+        if self.base_url == self.default_base_url:
+            return self.provider
+        return f"Anthropic-compatible server at {self.base_url}"
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
         headers = {"anthropic-version": ANTHROPIC_VERSION}

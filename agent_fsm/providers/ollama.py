@@ -40,6 +40,7 @@ class OllamaModel(HTTPModel):
     base_url_env = "OLLAMA_HOST"
     default_base_url = "http://localhost:11434"
     endpoint = "/api/chat"
+    base_url_hint = "the base URL is the server root, e.g. http://localhost:11434"
     framing: ClassVar[Framing] = "ndjson"
 
     def __init__(self, model_name: str, **kwargs: Any) -> None:

@@ -46,6 +46,7 @@ class OpenAIChatModel(HTTPModel):
     base_url_env = "OPENAI_BASE_URL"
     default_base_url = OPENAI_BASE_URL
     endpoint = "/chat/completions"
+    base_url_hint = "the base URL includes the API version, e.g. https://api.openai.com/v1"
 
     def __init__(self, model_name: str, **kwargs: Any) -> None:
         super().__init__(model_name, **kwargs)

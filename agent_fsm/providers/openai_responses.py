@@ -42,6 +42,7 @@ class OpenAIResponsesModel(HTTPModel):
     base_url_env = "OPENAI_BASE_URL"
     default_base_url = OPENAI_BASE_URL
     endpoint = "/responses"
+    base_url_hint = "the base URL includes the API version, e.g. https://api.openai.com/v1"
 
     def describe(self) -> str:
         return self.provider if is_openai_url(self.base_url) else f"Responses-compatible server at {self.base_url}"

@@ -178,11 +178,13 @@ def _model_error(draw: st.DrawFn, turn: int) -> BaseException:
     return CompletionError(f"model failed in turn {turn}", status=_ERROR_STATUS[which])
 
 
-def draw_script(draw: st.DrawFn, tools: Iterable[Any], *, max_turns: int, unknown_tools: bool, errors: bool) -> Script:
+def draw_script(
+    draw: st.DrawFn, tools: Iterable[Any], *, max_turns: int, unknown_tools: bool, errors: bool, min_turns: int = 1
+) -> Script:
     specs = tool_specs(tools)
     if unknown_tools or not specs:
         specs.append((UNKNOWN_TOOL, None))
-    n = draw(st.integers(1, max_turns))
+    n = draw(st.integers(min(min_turns, max_turns), max_turns))
     script: Script = []
     for t in range(n):
         calls = t < n - 1 or draw(st.integers(0, 3)) == 3

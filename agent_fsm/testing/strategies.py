@@ -63,8 +63,20 @@ _STALL_TIMEOUTS: Final = (0.001, 0.002, 0.005)
 
 
 def draw_policy(
-    draw: st.DrawFn, *, allow_async: bool, allow_raise: bool, allow_invalid: bool, hangs: bool
+    draw: st.DrawFn,
+    *,
+    allow_async: bool,
+    allow_raise: bool,
+    allow_invalid: bool,
+    hangs: bool,
+    swarm: bool = False,
 ) -> HookPolicy:
+    """A drawn :class:`HookPolicy`.
+
+    With ``swarm``, each method first switches each of its unusual answers (terminate, skip,
+    defer, not a verdict) on or off as a whole (swarm testing): the answers left on are then
+    frequent, and a terminate of one method no longer cuts every run short before the others.
+    """
     mask = draw(st.integers(0, (1 << len(HOOK_NAMES)) - 1))  # shrinks toward no hook methods
     chosen = [name for i, name in enumerate(HOOK_NAMES) if mask >> i & 1]
     async_mask = draw(st.integers(0, (1 << len(chosen)) - 1)) if allow_async and chosen else 0
@@ -78,6 +90,8 @@ def draw_policy(
             kinds.append("invalid")
         if hangs and name in async_methods:
             kinds.append("hang")
+        if swarm:
+            kinds = [k for k in kinds if k == "continue" or draw(st.booleans())]
         n = draw(st.integers(0, 5))
         answers[name] = tuple(kinds[draw(st.integers(0, len(kinds) - 1))] for _ in range(n))
     raises = None
@@ -119,8 +133,17 @@ def hook_policies(
 
 
 def draw_behaviours(
-    draw: st.DrawFn, *, names: Sequence[str], min_size: int, hangs: bool, server_errors: bool, mcp: bool = True
+    draw: st.DrawFn,
+    *,
+    names: Sequence[str],
+    min_size: int,
+    hangs: bool,
+    server_errors: bool,
+    server_fails: bool = False,
+    mcp: bool = True,
 ) -> ToolBehaviours:
+    """Drawn tool behaviours; with ``server_fails`` the server always fails at a drawn call; with
+    ``mcp`` a quarter are served by a fake MCP server."""
     kinds = ["text", "text", "json", "raise", "stall", "stubborn"] + (["hang"] if hangs else [])
     behaviours = []
     for i, name in enumerate(names):
@@ -130,7 +153,7 @@ def draw_behaviours(
         value = _VALUES[draw(st.integers(0, len(_VALUES) - 1))]
         timeout = _STALL_TIMEOUTS[draw(st.integers(0, 2))] if kind in ("stall", "stubborn") else None
         behaviours.append(ToolBehaviour(name, kind, value, timeout))
-    fails_at = draw(st.integers(1, 4)) if server_errors and draw(st.integers(0, 7)) == 7 else None
+    fails_at = draw(st.integers(1, 4)) if server_fails or (server_errors and draw(st.integers(0, 7)) == 7) else None
     served_by = "mcp" if mcp and draw(st.integers(0, 3)) == 3 else "toolset"
     return ToolBehaviours(behaviours, fails_at, served_by)
 
@@ -166,6 +189,8 @@ def tool_behaviours(
 
 
 _TOOL_NAMES: Final = ("lookup", "convert", "book")
+_FOCUS: Final = ("plain", "server", "verdict skip", "verdict defer", *(f"stop {name}" for name in HOOK_NAMES))
+"""The swarm features of :func:`fuzz_cases`; a case has one (shrinking toward ``plain``)."""
 _PRIOR: Final = (
     UserMessage((Text("earlier question"),)),
     AssistantMessage((ToolCall("old_1", ToolFunction("lookup", {"text": "x"})),)),
@@ -185,6 +210,22 @@ def fuzz_cases(
 ) -> FuzzCase:
     """A whole :class:`~agent_fsm.testing.FuzzCase`: script, hook policy, tools, limits, closing.
 
+    Swarm testing: each case has one focus, drawn first, and switches whole features on or off
+    instead of holding a bit of everything (where a terminate of one hook cuts most runs short
+    before the rarer answers are asked):
+
+    - ``plain``: a drawn script (one in four malformed), most often a hook whose methods each
+      switch their unusual answers (terminate, skip, defer, not a verdict) on or off;
+    - ``verdict skip`` / ``verdict defer``: the model calls tools before its last turn and
+      ``on_tool_call`` answers skip or defer at its first, second or third call;
+    - ``stop <method>`` (one focus per hook method): a hook with only that method, which
+      terminates (or raises) at its first, second or third call; for the tool hooks the model
+      calls tools before its last turn;
+    - ``server``: the model calls tools and the tool server fails at one of its calls.
+
+    That reaches every edge of the table within a few hundred examples (the README's fuzz
+    section has the figures).
+
     Args:
         driver: ``"sync"``, ``"async"``, or ``None`` to draw it. Only async cases hang.
         tools: the caller's own tools; by default tool behaviours are drawn.
@@ -200,19 +241,31 @@ def fuzz_cases(
     chosen = driver if driver is not None else ("sync", "async")[draw(st.integers(0, 1))]
     is_async = chosen == "async"
     user_tools = tuple(tools)
+    focus = _FOCUS[draw(st.integers(0, len(_FOCUS) - 1))]
+    calls_tools = focus in ("server", "verdict skip", "verdict defer", "stop on_tool_call", "stop on_tool_result")
     if user_tools:
         behaviours, offered = ToolBehaviours(), list(user_tools)
     else:
-        behaviours = draw_behaviours(draw, names=_TOOL_NAMES, min_size=1, hangs=is_async, server_errors=True)
+        behaviours = draw_behaviours(
+            draw, names=_TOOL_NAMES, min_size=1, hangs=is_async, server_errors=True, server_fails=focus == "server"
+        )
         offered = [behaviours]
-    if malformed and draw(st.integers(0, 3)) == 3:
+    if malformed and not calls_tools and draw(st.integers(0, 3)) == 3:
         script = draw_malformed(draw, offered, max_turns=5)
     else:
-        script = draw_script(draw, offered, max_turns=5, unknown_tools=True, errors=True)
+        min_turns = 2 if calls_tools else 1
+        script = draw_script(draw, offered, max_turns=5, unknown_tools=True, errors=True, min_turns=min_turns)
     hook = None
-    if hooks and draw(st.integers(0, 3)) > 0:
-        hook = draw_policy(draw, allow_async=is_async, allow_raise=True, allow_invalid=True, hangs=is_async)
-    close_after = draw(st.integers(0, 12)) if draw(st.integers(0, 2)) == 2 else None
+    if hooks and focus.startswith("verdict "):
+        hook = HookPolicy({"on_tool_call": _first_calls(draw, focus.removeprefix("verdict "))})
+    elif hooks and focus.startswith("stop "):
+        name = focus.removeprefix("stop ")
+        answers = {name: _first_calls(draw, "terminate")}
+        raises = (name, len(answers[name]) - 1) if draw(st.integers(0, 2)) == 2 else None
+        hook = HookPolicy(answers, raises)
+    elif hooks and focus == "plain" and draw(st.integers(0, 3)) > 0:
+        hook = draw_policy(draw, allow_async=is_async, allow_raise=True, allow_invalid=True, hangs=is_async, swarm=True)
+    close_after = draw(st.integers(0, 12)) if not calls_tools and draw(st.integers(0, 2)) == 2 else None
     return FuzzCase(
         script,
         max_turns=draw(st.integers(1, 5)),
@@ -224,6 +277,11 @@ def fuzz_cases(
         history=_PRIOR if draw(st.integers(0, 3)) == 3 else (),
         user_tools=user_tools,
     )
+
+
+def _first_calls(draw: st.DrawFn, answer: str) -> tuple[str, ...]:
+    """``answer`` at a hook method's first, second or third call; continue before it."""
+    return ("continue",) * draw(st.integers(0, 2)) + (answer,)
 
 
 @st.composite

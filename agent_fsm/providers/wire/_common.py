@@ -97,21 +97,22 @@ def _not_json(word: str) -> Any:
 
 
 def in_band_error(provider: str, error: Any, *, body: str, status: int | None = None) -> InBandError:
-    """An :class:`InBandError` from a provider's error object (or bare error string)."""
+    """An :class:`InBandError` from a provider's error object (or bare error string).
+
+    A ``code`` or ``status`` that is an HTTP status, as a number or as a string of digits
+    (``"500"``, as proxies send it), gives the error's ``status``, hence its ``retryable``.
+    """
     code: str | None = None
     error_type: str | None = None
     message = ""
     if isinstance(error, dict):
         message = str(error.get("message") or "")
         raw_code = error.get("code")
-        if isinstance(raw_code, int) and not isinstance(raw_code, bool) and status is None:
-            status = raw_code
         code = None if raw_code is None else str(raw_code)
         raw_type = error.get("type")
         error_type = raw_type if isinstance(raw_type, str) else None
-        raw_status = error.get("status_code", error.get("status"))
-        if status is None and isinstance(raw_status, int) and not isinstance(raw_status, bool):
-            status = raw_status
+        if status is None:
+            status = _http_status(raw_code) or _http_status(error.get("status_code", error.get("status")))
     elif error is not None:
         message = str(error)
     retryable = (
@@ -122,6 +123,15 @@ def in_band_error(provider: str, error: Any, *, body: str, status: int | None = 
     label = error_type or code or "error"
     text = f"{provider} reported an error mid-stream ({label}): {message or 'no message'}"
     return InBandError(text, status=status, body=excerpt(body), retryable=retryable, code=code, error_type=error_type)
+
+
+def _http_status(value: Any) -> int | None:
+    """``value`` as an HTTP status (100-599), whether an int or a string of digits; else ``None``."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599:
+        return value
+    return None
 
 
 class ToolCallSlot:

@@ -10,8 +10,11 @@ Decisions:
   the server's business: ignored, never turned into a client tool call.
 - **Ids** are ``"{message id}:{block index}"``, for reasoning blocks and for tool calls'
   ``internal_call_id``.
-- **Truncation**: a ``message_delta`` with ``stop_reason == "max_tokens"`` while a ``tool_use``
-  block is still open raises :class:`IncompleteToolCallError`; that call is never emitted ready.
+- **Truncation**: a ``message_delta`` with ``stop_reason == "max_tokens"`` raises
+  :class:`IncompleteToolCallError` when a ``tool_use`` block was the last thing streamed, whether
+  that block is still open or was already stopped (proxies such as LiteLLM send
+  ``content_block_stop`` for the cut block first). So a stopped ``tool_use`` block is emitted
+  ready only once something proves it complete: the next block starting, or the stop reason.
 - **Usage** starts from ``message_start`` and takes every non-null field of ``message_delta``'s
   usage (as the SDK does). ``input_tokens`` is reported as Anthropic's ``input_tokens`` +
   ``cache_creation_input_tokens`` + ``cache_read_input_tokens`` - every prompt token, like
@@ -63,7 +66,7 @@ _Block = _Thinking | _Redacted | ToolCallSlot | str
 class AnthropicParser:
     """Parser of one Messages stream. See the module docstring for its decisions."""
 
-    __slots__ = ("_blocks", "_final_sent", "_id", "_model", "_stop_reason", "_usage")
+    __slots__ = ("_blocks", "_final_sent", "_held", "_id", "_model", "_stop_reason", "_usage")
 
     def __init__(self) -> None:
         self._id = ""
@@ -72,6 +75,8 @@ class AnthropicParser:
         self._stop_reason: str | None = None
         self._blocks: dict[int, _Block] = {}
         self._final_sent = False
+        self._held: ToolCallSlot | None = None
+        """A stopped tool_use block, not yet emitted ready: it may still be cut at max_tokens."""
 
     def feed(self, event: str, data: str) -> Sequence[ModelEvent]:
         if self._final_sent:
@@ -95,12 +100,14 @@ class AnthropicParser:
         if kind == "message_delta":
             return self._message_delta(frame)
         if kind == "message_stop":
-            return (self._final(),)
+            return (*self._release(), self._final())
         if kind == "error":
             raise in_band_error(_PROVIDER, frame.get("error"), body=data)
         return NOTHING  # ping, and event types added after this was written
 
     def _start(self, frame: dict[str, Any]) -> Sequence[ModelEvent]:
+        if self._held is not None:  # something follows the held call: it was complete
+            return (*self._release(), *self._start(frame))
         index = frame.get("index", 0)
         block = frame.get("content_block") or {}
         kind = block.get("type")
@@ -156,7 +163,8 @@ class AnthropicParser:
         block = self._blocks.pop(frame.get("index", 0), None)
         kind = type(block)
         if kind is ToolCallSlot:
-            return (block.ready(),)  # type: ignore[union-attr]
+            self._held = block  # type: ignore[assignment]
+            return NOTHING
         if kind is _Thinking:
             return (Reasoning(("".join(block.pieces),), block.id, block.signature),)  # type: ignore[union-attr]
         if kind is _Redacted:
@@ -171,16 +179,21 @@ class AnthropicParser:
         if stop_reason:
             self._stop_reason = stop_reason
         if stop_reason == "max_tokens":
-            cut = [b for b in self._blocks.values() if type(b) is ToolCallSlot]
-            if cut:
-                call = cut[-1]
+            open_calls = [b for b in self._blocks.values() if type(b) is ToolCallSlot]
+            call = open_calls[-1] if open_calls else self._held
+            if call is not None:
                 raise IncompleteToolCallError(
                     f"Anthropic stopped at max_tokens while streaming tool call {call.name!r} ({call.id}); "
                     "raise max_tokens and try again",
                     tool_name=call.name,
                     tool_call_id=call.id,
                 )
-        return NOTHING
+        return self._release() if stop_reason else NOTHING
+
+    def _release(self) -> Sequence[ModelEvent]:
+        """The held tool call, ready (nothing when none is held)."""
+        held, self._held = self._held, None
+        return (held.ready(),) if held is not None else NOTHING
 
     def _final(self) -> Final:
         self._final_sent = True
@@ -196,7 +209,7 @@ class AnthropicParser:
             return NOTHING
         if self._stop_reason is None or any(type(b) is ToolCallSlot for b in self._blocks.values()):
             raise IncompleteStreamError("the Anthropic stream ended before message_stop: the connection was cut")
-        return (self._final(),)
+        return (*self._release(), self._final())
 
     def usage(self) -> Usage:
         """The response's usage so far; see the module docstring for the mapping."""

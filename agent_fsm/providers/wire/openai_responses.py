@@ -7,8 +7,10 @@ Decisions:
 - **Tool calls**: a ``function_call`` output item is one call. Its ``ToolCall.id`` is the item's
   ``call_id`` (what a ``function_call_output`` must reference) and ``ToolCall.call_id`` the item
   id (``fc_...``); its ``internal_call_id`` is ``"{response id}:{output_index}"``. It is emitted
-  ready at ``output_item.done`` with the item's final ``arguments``. An item done with status
-  ``incomplete``, or still open at ``response.incomplete``, raises :class:`IncompleteToolCallError`.
+  ready with the item's final ``arguments`` once it is known complete: at the next
+  ``output_item.added`` or at ``response.completed``. An item done with status ``incomplete``, or
+  open or the last item done at ``response.incomplete``, raises :class:`IncompleteToolCallError`
+  (proxies mark a cut call ``completed`` and only then say the response is incomplete).
 - **Reasoning**: ``reasoning_summary_text.delta`` and ``reasoning_text.delta`` are reasoning
   deltas with the item id; the reasoning item's ``output_item.done`` is one complete ``Reasoning``
   whose pieces are its summaries (or, with none, its ``reasoning_text`` contents) and whose
@@ -26,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ...events import Final, ModelEvent, Reasoning, ReasoningDelta, TextDelta
+from ...events import Final, ModelEvent, Reasoning, ReasoningDelta, TextDelta, ToolCallReady
 from ...messages import Usage
 from ..errors import IncompleteStreamError, IncompleteToolCallError, ProtocolError
 from ._common import NOTHING, ToolCallSlot, excerpt, in_band_error, loads
@@ -39,7 +41,7 @@ _REASONING_DELTAS = frozenset({"response.reasoning_summary_text.delta", "respons
 class OpenAIResponsesParser:
     """Parser of one Responses stream. See the module docstring for its decisions."""
 
-    __slots__ = ("_final", "_id", "_model", "_slots", "provider")
+    __slots__ = ("_final", "_held", "_id", "_model", "_slots", "provider")
 
     def __init__(self, provider: str = "OpenAI Responses") -> None:
         self.provider = provider
@@ -47,6 +49,8 @@ class OpenAIResponsesParser:
         self._model: str | None = None
         self._slots: dict[str, ToolCallSlot] = {}
         self._final: dict[str, Any] | None = None
+        self._held: tuple[ToolCallSlot, ToolCallReady] | None = None
+        """The last call done, not yet emitted: the response may still end incomplete."""
 
     def feed(self, event: str, data: str) -> Sequence[ModelEvent]:
         if self._final is not None or data == "[DONE]":
@@ -75,13 +79,13 @@ class OpenAIResponsesParser:
             self._model = response.get("model") or self._model
             return NOTHING
         if kind == "response.completed":
-            return (self._finish_response(frame.get("response") or {}),)
+            return (*self._release(), self._finish_response(frame.get("response") or {}))
         if kind == "response.incomplete":
             response = frame.get("response") or {}
-            if self._slots:
-                slot = next(reversed(self._slots.values()))
+            if self._slots or self._held is not None:
+                slot = next(reversed(self._slots.values())) if self._slots else self._held[0]  # type: ignore[index]
                 raise self._cut(slot, (response.get("incomplete_details") or {}).get("reason"))
-            return (self._finish_response(response),)
+            return (*self._release(), self._finish_response(response))
         if kind == "response.failed":
             raise in_band_error(self.provider, (frame.get("response") or {}).get("error"), body=data)
         if kind == "error":
@@ -89,6 +93,8 @@ class OpenAIResponsesParser:
         return NOTHING
 
     def _item_added(self, frame: dict[str, Any]) -> Sequence[ModelEvent]:
+        if self._held is not None:  # something follows the held call: it was complete
+            return (*self._release(), *self._item_added(frame))
         item = frame.get("item") or {}
         if item.get("type") != "function_call":
             return NOTHING
@@ -116,7 +122,8 @@ class OpenAIResponsesParser:
             if item.get("status") == "incomplete":
                 raise self._cut(slot, "the item is incomplete")
             arguments = item.get("arguments")
-            out.append(slot.ready(arguments if isinstance(arguments, str) else None))
+            out.extend(self._release())
+            self._held = (slot, slot.ready(arguments if isinstance(arguments, str) else None))
             return out
         if kind == "reasoning":
             pieces = [s.get("text", "") for s in item.get("summary") or () if type(s) is dict]
@@ -124,6 +131,11 @@ class OpenAIResponsesParser:
                 pieces = [c.get("text", "") for c in item.get("content") or () if type(c) is dict]
             return (Reasoning(tuple(pieces), item.get("id"), item.get("encrypted_content") or None),)
         return NOTHING
+
+    def _release(self) -> Sequence[ModelEvent]:
+        """The held call, ready (nothing when none is held)."""
+        held, self._held = self._held, None
+        return (held[1],) if held is not None else NOTHING
 
     def _cut(self, slot: ToolCallSlot, reason: str | None) -> IncompleteToolCallError:
         return IncompleteToolCallError(
