@@ -13,6 +13,7 @@ It ships with the package because users test their own hooks, tools and models w
   :func:`dump_cassette` - replayable fuzz cases, printed as cassettes when they fail;
 - :mod:`agent_fsm.testing.strategies` - hypothesis strategies (needs ``hypothesis``);
 - :class:`EdgeCoverage` - which edges of the machine's table runs took;
+- :class:`FakeMCPServer` - tool behaviours served as an MCP server serves them, with no server;
 - a pytest plugin (fixtures ``scripted_model``, ``fuzz_agent``; option ``--agent-fsm-examples``).
 
 Names are loaded lazily: importing the sync driver pulls in neither asyncio nor hypothesis.
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from .scripted import ScriptedModel as ScriptedModel
     from .scripted import StatelessScriptedModel as StatelessScriptedModel
     from .scripted import turn_of as turn_of
+    from .servers import FakeMCPServer as FakeMCPServer
 
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, __file__)
