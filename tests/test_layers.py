@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("services", frozenset({"tools", "observe", "providers", "log", "otel", "cassette"})),
     ("run", frozenset({"run", "effects"})),
     ("agent", frozenset({"agent"})),
+    ("integrations", frozenset({"durable", "mcp", "_mcp_io"})),
     ("testing", frozenset({"testing"})),
     ("entry points", frozenset({"diagram", "cli", "__main__"})),
 )

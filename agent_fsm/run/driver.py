@@ -66,6 +66,7 @@ class AgentRun:
         self._model = model
         self._hooks = {name: (fn, inspect.iscoroutinefunction(fn)) for name, fn in hooks.items()}
         self._tools = tools
+        self._server_of: Callable[[str], str | None] | None = getattr(tools, "server_of", None)
         self._effects: Effects = effects if effects is not None else DirectEffects()
         # A ToolSet called directly already runs each tool in a task of its own, within its time
         # (``run_bounded``), and nothing else in ``ToolSet.call`` waits: a second task around it
@@ -307,12 +308,16 @@ class AgentRun:
         if not tele.watch_tool_calls:
             output = await self._call_tool(call)
             if type(output) is not ToolOutput and isinstance(output, ToolServerError):
-                tele.tool_failed(call, output)
+                tele.tool_failed(call, output, self._server(call))
             return output
-        with tele.tool_call(call) as finish:
+        with tele.tool_call(call, self._server(call)) as finish:
             output = await self._call_tool(call)
             finish(output)
         return output
+
+    def _server(self, call: ToolCall) -> str | None:
+        """The tool server serving ``call`` (an MCP server's command or URL), for the observers."""
+        return self._server_of(call.function.name) if self._server_of is not None else None
 
     async def _call_tool(self, call: ToolCall) -> ToolOutput | ToolServerError:
         name = call.function.name

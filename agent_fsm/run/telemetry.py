@@ -150,9 +150,11 @@ class RunTelemetry:
     # ------------------------------------------------------------------ tool calls
 
     @contextmanager
-    def tool_call(self, call: ToolCall) -> Iterator[Callable[[ToolOutput | ToolServerError], None]]:
-        """Around one tool call: yields ``finish(output)``, to call with what the call gave."""
-        record = ToolCallRecord(call, self._m.turns, self._now())
+    def tool_call(
+        self, call: ToolCall, server: str | None = None
+    ) -> Iterator[Callable[[ToolOutput | ToolServerError], None]]:
+        """Around one tool call (served by ``server``): yields ``finish(output)``, to call with what it gave."""
+        record = ToolCallRecord(call, self._m.turns, self._now(), server)
 
         def finish(output: ToolOutput | ToolServerError) -> None:
             record.finish(output, self._now())
@@ -170,13 +172,13 @@ class RunTelemetry:
         finally:
             record.ended = record.ended if record.ended is not None else self._now()
 
-    def tool_failed(self, call: ToolCall, error: ToolServerError) -> None:
+    def tool_failed(self, call: ToolCall, error: ToolServerError, server: str | None = None) -> None:
         """Report a failed tool call to the observers that hear only of failures (when nobody
         watches every call, the driver calls this instead of :meth:`tool_call`): each one's
         ``tool_call`` context is entered and left at once, with the complete record."""
         if self._failure_sinks:
             now = self._now()
-            record = ToolCallRecord(call, self._m.turns, now)
+            record = ToolCallRecord(call, self._m.turns, now, server)
             record.finish(error, now)
             with _Contexts(self, self._failure_sinks, "tool_call", record):
                 pass

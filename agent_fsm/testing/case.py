@@ -61,6 +61,7 @@ from .behaviours import ToolBehaviours
 from .policy import HookPolicy, PolicyHook
 from .record import RunRecord, check_deterministic, played_usage, run_agent
 from .scripted import ScriptedModel
+from .servers import serve
 
 __all__ = ["FuzzAgent", "FuzzCase", "check_case", "run_case"]
 
@@ -147,7 +148,7 @@ class FuzzAgent(Agent):
 
     def __init__(self, case: FuzzCase) -> None:
         self.case = case
-        tools: Any = case.tools.server()
+        tools: Any = serve(case.tools)
         if len(case.user_tools) == 1 and isinstance(case.user_tools[0], ToolServer):
             tools = case.user_tools[0]
         elif case.user_tools:
@@ -186,7 +187,7 @@ def _run_sync(case: FuzzCase, *, fast_path: bool) -> RunRecord:
     if not case.sync_runnable:
         raise ValueError("this case hangs or uses the caller's own tools or hook: run it on the async driver")
     hook = case.make_hook(sync=True)
-    server = case.tools.server()
+    server = serve(case.tools)
     model = SyncScript(case.fresh_script())
     m = TurnMachine(
         case.prompt,
