@@ -655,22 +655,34 @@ class TurnMachine:
         self._request_pending = True
 
     def emit_text(self, verdict: Verdict, event: TextDelta) -> None:
-        self._emit(self.text_item(event))
+        self._turn.add_text(event.text)  # type: ignore[union-attr]
+        self._emit(StreamAssistantItem(event))
 
-    def text_item(self, event: TextDelta) -> StreamAssistantItem:
-        """What ``emit_text`` does, the item handed back rather than queued (the fast path's)."""
-        # The hottest code: one per text delta. It extends the turn's current text run in place
-        # (what ``TurnBuffer.add_text`` does) without the extra call.
-        turn = self._turn
-        run = turn._text_run  # type: ignore[union-attr]
-        if run is None:
-            turn.add_text(event.text)  # type: ignore[union-attr]
+    def fast_text_delta(self, event: TextDelta) -> Action | StreamAssistantItem:
+        """The text delta's whole fast path, one call (see :mod:`.fastpath`): what ``fast`` does
+        for other deltas - a stream is open and the event well-formed, else the generic handler
+        raises; count the edge; run ``emit_text`` - with the item handed back, not queued."""
+        text = event.text
+        if not self._open or type(text) is not str:
+            return self._on_text_delta(event)
+        trace = self._trace
+        last = trace[-1]
+        if last[0] == self._text_delta_edge:
+            last[1] += 1
         else:
-            run.append(event.text)
+            trace.append([self._text_delta_edge, 1])
+        turn = self._turn
+        run = turn._text_run  # type: ignore[union-attr]  # TurnBuffer.add_text, inline
+        if run is None:
+            turn.add_text(text)  # type: ignore[union-attr]
+        else:
+            run.append(text)
         return StreamAssistantItem(event)
 
-    handing_over: ClassVar[dict[str, str]] = {"emit_text": "text_item"}
-    """For the fast path: callbacks with a variant that hands its one item back."""
+    _text_delta_edge: ClassVar[int] = -1
+    """The index of the text delta's fast edge (set by ``compile_fast``)."""
+    written_fast: ClassVar[dict[str, tuple[str, str]]] = {"emit_text": ("fast_text_delta", "_text_delta_edge")}
+    """For :func:`~.fastpath.compile_fast`: the fast functions this class writes itself."""
 
     def emit_tool_call_delta(self, verdict: Verdict, event: ToolCallDelta) -> None:
         self._turn.break_text()  # type: ignore[union-attr]

@@ -17,7 +17,8 @@ at import:
   live: the verdict is then always "continue", so the edge is chosen here, once, among those
   whose guards read nothing but the verdict. Each delta then only checks that a stream is open
   and the event well-formed, counts the edge in the trace, runs the edge's callback and hands
-  back the one item it emitted (a callback with a handing-over variant returns it directly).
+  back the one item it emitted. For the hottest edge (a text delta) the machine class writes
+  that function itself, all inline (``written_fast``); this module tells it its edge.
 
 ``TurnMachine(fast_path=False)`` takes every edge through ``transitions`` instead; property tests
 hold the two to identical items, history, states and traces.
@@ -123,16 +124,16 @@ def _make_fast(cls: type, edge: Edge, generic: Fn, problem: Callable[[Any], str 
     if len(callbacks) != 1:
         raise TypeError(f"fast-path edge {edge.label} must have exactly one callback")
     (callback,) = callbacks
-    # A callback may name the same work with the item handed back instead of queued
-    # (``handing_over``, on the class): the fast function then skips the outbox's round trip.
-    direct = getattr(cls, "handing_over", {}).get(callback.__name__)
-    if direct is not None:
-        handed: Fn = getattr(cls, direct)
-    else:
-
-        def handed(self: Any, event: Any) -> Any:
-            callback(self, CONTINUE, event)
-            return self.outbox.pop()  # the one item the edge emitted, handed over directly
+    # The class may write an edge's whole fast function itself (``written_fast``: callback name ->
+    # (method, attribute for the edge's index)), for the hottest edge: every check, the count and
+    # the callback's work inline in one call. It is told its edge's index here; the property
+    # tests hold it to what ``transitions`` does, like the rest.
+    written = getattr(cls, "written_fast", {}).get(callback.__name__)
+    if written is not None:
+        method, index_attr = written
+        setattr(cls, index_attr, index)
+        fn: Fn = getattr(cls, method)
+        return fn
 
     def fast(self: Any, event: Any) -> Any:
         if not self._open or problem(event) is not None:
@@ -142,7 +143,8 @@ def _make_fast(cls: type, edge: Edge, generic: Fn, problem: Callable[[Any], str 
             last[1] += 1
         else:
             self._trace.append([index, 1])
-        return handed(self, event)
+        callback(self, CONTINUE, event)
+        return self.outbox.pop()  # the one item the edge emitted, handed over directly
 
     fast.__qualname__ = fast.__name__ = f"fast_{edge.trigger}"
     return fast

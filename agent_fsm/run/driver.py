@@ -239,7 +239,8 @@ class AgentRun:
                             action = m.model_failed(exc)
                             break
                     self._stream = None
-                    await _aclose(stream)
+                    if getattr(stream, "ag_frame", stream) is not None:  # an async generator run to its end
+                        await _aclose(stream)  # has nothing to close: skip the round trip
                     tele.model_call_ended()
                 elif kind is CallHook:
                     action = await self._call_hook(action)  # type: ignore[arg-type]
