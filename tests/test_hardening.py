@@ -487,8 +487,21 @@ async def test_a_ToolSet_call_costs_at_most_one_task_and_none_when_the_tool_neve
         loop.set_task_factory(factory)
     assert outcome is None and outcome_sync is None
     # before: two (the driver's bound around the ToolSet's bound around the tool)
-    assert async_tasks == (0 if sys.version_info >= (3, 12) else 1)
+    assert async_tasks == 1
     assert len(made) == 1  # a sync tool: the worker thread's call, bounded once
+
+
+async def test_a_tool_call_that_never_waits_takes_no_pass_of_the_event_loop_on_312() -> None:
+    # On 3.12+ its task starts eagerly and is over at once; on 3.11 it takes one pass.
+    loop = asyncio.get_running_loop()
+    passes: list[int] = []
+    loop.call_soon(passes.append, 1)
+
+    async def quick() -> str:
+        return "done"
+
+    assert await tools_module.run_bounded(quick(), 60, name="quick") == "done"
+    assert passes == ([] if sys.version_info >= (3, 12) else [1])
 
 
 _REAL_SNAPSHOTS: list[str] = []

@@ -58,7 +58,7 @@ async def run_bounded(call: Awaitable[T], limit: float | None, *, name: str) -> 
     """
     loop = asyncio.get_running_loop()
     coro = call if isinstance(call, Coroutine) else _awaited(call)
-    if _EAGER:
+    if _EAGER and loop.get_task_factory() is None:  # (a factory of the application's is respected)
         task = asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
     else:
         task = loop.create_task(coro)
