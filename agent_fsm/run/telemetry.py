@@ -115,8 +115,10 @@ class RunTelemetry:
         return {**handlers, FinalEvent: on_final}
 
     def model_call_started(self, request: CompletionRequest) -> None:
+        if not self._sinks:
+            return  # nobody to tell: no record (``_call`` stays None, so the rest is skipped too)
         self._usage_before = self._m.usage
-        self._history_len = len(self._m.history)
+        self._history_len = len(request.history) + 1  # the run's history so far: it, then the prompt
         self._call = ModelCall(self._m.turns, request, self._now())
         self._notify(self._call_sinks, "model_call_started", self._call)
 
