@@ -31,6 +31,8 @@ CHANGES: list[tuple[str, str]] = [
     ("c302e4c", "3.11: a tool call's task takes its first step in one loop pass; no timer if it is done"),
     ("3727949", "the text delta's fast path hands its item back directly (no outbox round trip)"),
     ("dedcc24", "the sync driver dispatches through `event_handlers` (machine-only figures)"),
+    ("6790efd", "the text delta's fast path is one method; `json_problem` by exact type; no `aclose` when done"),
+    ("2a5122e", "no observers: no model call record; the history's length read off the request"),
 ]
 ROUNDS = int(os.environ.get("BENCH_CHANGES_ROUNDS", "5"))
 FIELDS = ("S1_ratio", "S2_ratio", "S2_full_us", "S2_machine_us", "S2_tool_call_us", "S2_driver_us")
