@@ -68,7 +68,7 @@ from .table import EDGES, FINAL, TRIGGER_HOOKS, Edge, State, build_machine
 from .tool_stage import ToolStage
 from .turn import TurnBuffer
 
-__all__ = ["TurnMachine"]
+__all__ = ["TurnMachine", "appends", "emits"]
 
 S = State
 _STREAMING: Final = S.Streaming
@@ -84,6 +84,20 @@ _EMITTING: Final = frozenset(
 )  # fmt: skip
 """Callbacks that emit exactly one item each time their edge is taken."""
 _EMITS: Final = tuple(any(cb in _EMITTING for cb in e.callbacks) for e in EDGES)
+_APPENDING: Final = frozenset({"commit_turn", "send_tool_results"})
+"""Callbacks that append exactly one message to the history each time their edge is taken."""
+
+
+def emits(edge: Edge) -> bool:
+    """Whether taking ``edge`` emits exactly one item (so a trace says which items each step emitted)."""
+    return _EMITS[edge.index]
+
+
+def appends(edge: Edge) -> bool:
+    """Whether taking ``edge`` appends exactly one message to the history; only the ending's
+    sealing adds messages otherwise (so a trace says how long the history was at each step)."""
+    return any(cb in _APPENDING for cb in edge.callbacks)
+
 
 _FSM: Final = build_machine()
 """The one ``transitions.Machine``; runs are passed to it as models, never registered on it."""

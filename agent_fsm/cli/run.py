@@ -6,6 +6,7 @@
     agent-fsm run --model anthropic:claude-sonnet-4-5 --tools mytools:TOOLS "Plan a trip"
     agent-fsm run --model openai:qwen2.5 --base-url http://localhost:8000/v1 "hi"   # vLLM, llama.cpp...
     agent-fsm run --model ollama:llama3.2 "hi"
+    agent-fsm run --model openai:gpt-4o-mini --record run.cassette.jsonl "hi"    # then: agent-fsm report
 
 Exit codes: 0 done, 1 the run failed (the error is printed on one line), 2 bad usage (an unknown
 provider, a tool that cannot be imported, a missing API key: the message names the variable).
@@ -19,6 +20,7 @@ import sys
 from typing import Any
 
 from ..agent import DEFAULT_MAX_TURNS, Agent
+from ..cassette import RecordingModel
 from ..console import stream_to_stdout
 from ..errors import AgentFSMError, ConfigurationError
 from ..providers import AnthropicModel, OllamaModel, OpenAIChatModel, OpenAIResponsesModel
@@ -63,6 +65,11 @@ def register(sub: Any) -> None:
     p.add_argument("--preamble", help="the system prompt")
     p.add_argument("--temperature", type=float)
     p.add_argument("--max-tokens", type=int)
+    p.add_argument(
+        "--record",
+        metavar="CASSETTE",
+        help="record every model call to this cassette (for agent-fsm replay and agent-fsm report)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -84,7 +91,7 @@ async def _run(args: argparse.Namespace, model: HTTPModel, tools: list[Any]) -> 
         try:
             server = tools[0] if len(tools) == 1 and isinstance(tools[0], ToolServer) else tools
             agent = Agent(
-                model,
+                RecordingModel(model, args.record) if args.record else model,
                 preamble=args.preamble,
                 tools=server,
                 max_turns=args.max_turns,

@@ -29,7 +29,7 @@ from .record import RunRecord, check_deterministic, played_usage, run_agent
 from .scripted import ScriptedModel
 from .sync_driver import CONSUMER_CLOSED, SyncScript, iter_sync
 
-__all__ = ["FuzzAgent", "FuzzCase", "check_case", "run_case"]
+__all__ = ["FuzzAgent", "FuzzCase", "attach_case", "check_case", "failing_case", "run_case"]
 
 Driver = Literal["sync", "async"]
 
@@ -243,9 +243,25 @@ def check_case(
             other = case.on("async" if case.driver == "sync" else "sync")
             check_deterministic(first, run_case(other, runner=runner), what="the sync and async drivers")
     except Exception as exc:
-        exc.add_note(cassette_note(case))
+        attach_case(exc, case)
         raise
     return first
+
+
+_CASE = "agent_fsm_case"
+
+
+def attach_case(exc: BaseException, case: FuzzCase) -> None:
+    """Attach the failing case to ``exc``: as a cassette note, which pytest and hypothesis print
+    with the failure, and as itself, which :func:`failing_case` finds for reports."""
+    exc.add_note(cassette_note(case))
+    setattr(exc, _CASE, case)
+
+
+def failing_case(exc: BaseException) -> FuzzCase | None:
+    """The case :func:`attach_case` attached to ``exc``, if any."""
+    case = getattr(exc, _CASE, None)
+    return case if isinstance(case, FuzzCase) else None
 
 
 def cassette_note(case: FuzzCase) -> str:
