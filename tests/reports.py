@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from agent_fsm import Agent, CompletionError, RecordingModel, Usage, tool
+from agent_fsm import Agent, CompletionError, RecordingModel, State, Usage, tool
 from agent_fsm.cli import main
+from agent_fsm.diagram import RunLog, record_run
 from agent_fsm.events import Final, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
 from agent_fsm.messages import Reasoning, ToolCall, ToolFunction
 from agent_fsm.testing import ScriptedModel
 
 from .support import collect
+
+T = TypeVar("T")
 
 
 @tool
@@ -38,6 +43,17 @@ FAILING_TURNS: list[list[Any]] = [
 """A tool turn, then the model fails mid-answer: the run ends in Failed."""
 
 
+def off_loop(fn: Callable[[], T]) -> T:
+    """``fn()``, in a thread of its own when this one runs an event loop (Playwright's sync API
+    keeps one running), since the CLI and the recordings start event loops of their own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return fn()
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn).result()
+
+
 def record_cassette(path: Path, turns: list[list[Any]], **agent: Any) -> None:
     """Record a run of a scripted model into a cassette, as ``agent-fsm run --record`` does."""
 
@@ -45,12 +61,12 @@ def record_cassette(path: Path, turns: list[list[Any]], **agent: Any) -> None:
         model = RecordingModel(ScriptedModel(turns), path)
         await collect(Agent(model, preamble="be loud", tools=[shout], **agent).stream_prompt("shout hi"))
 
-    asyncio.run(go())
+    off_loop(lambda: asyncio.run(go()))
 
 
 def report(cassette: Path, out: Path, *options: str) -> int:
     """``agent-fsm report CASSETTE -o OUT [options]``; its exit code."""
-    return main(["report", str(cassette), "-o", str(out), *options])
+    return off_loop(lambda: main(["report", str(cassette), "-o", str(out), *options]))
 
 
 class Dom(HTMLParser):
@@ -99,3 +115,36 @@ def plugin_session(directory: Path) -> tuple[str, Path]:
         capture_output=True, text=True, cwd=directory, timeout=300,
     )  # fmt: skip
     return result.stdout + result.stderr, out
+
+
+def replayed_log(cassette: Path) -> RunLog:
+    """The cassette re-run as ``agent-fsm report`` re-runs it, as a :class:`RunLog`."""
+    from argparse import Namespace
+
+    from agent_fsm.cli.replay import replay_agent, start_run
+
+    args = Namespace(cassette=str(cassette), hook=None, tools=None, max_turns=None)
+    agent, calls = replay_agent(args)
+    return off_loop(lambda: asyncio.run(record_run(start_run(agent, calls), title=cassette.name)))
+
+
+def run_failing_campaign(directory: Path) -> Path:
+    """``agent-fsm fuzz --report`` on a campaign whose invariant check is made to fail on every
+    run that ends in ``Failed``; returns the report's path."""
+    import pytest
+
+    from agent_fsm.testing import record
+
+    out = directory / "fuzz.html"
+    original = record.RunRecord.check
+
+    def check(self: Any) -> None:
+        original(self)
+        assert self.state is not State.Failed, "planted: no run may fail"
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(record.RunRecord, "check", check)
+        argv = ["fuzz", "--examples", "200", "--seed", "1", "--plain", "--shares", "sync=1", "--report", str(out)]
+        code = off_loop(lambda: main(argv))
+    assert code == 1
+    return out

@@ -29,7 +29,17 @@ from agent_fsm.testing import FuzzCase, ScriptedModel
 from agent_fsm.testing.strategies import fuzz_cases
 from agent_fsm.testing.sync_driver import SyncScript, iter_sync
 
-from .reports import FAILING_TURNS, NAMESPACES, TOOL_TURNS, URL, Dom, record_cassette, shout
+from .reports import (
+    FAILING_TURNS,
+    NAMESPACES,
+    TOOL_TURNS,
+    URL,
+    Dom,
+    record_cassette,
+    replayed_log,
+    run_failing_campaign,
+    shout,
+)
 from .reports import report as report_cli
 from .support import collect
 from .wire_server import WIRE_DIR, Reply, WireServer
@@ -125,20 +135,10 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return out
 
 
-def _log(cassette: Path) -> RunLog:
-    from argparse import Namespace
-
-    from agent_fsm.cli.replay import replay_agent, start_run
-
-    args = Namespace(cassette=str(cassette), hook=None, tools=None, max_turns=None)
-    agent, calls = replay_agent(args)
-    return asyncio.run(record_run(start_run(agent, calls), title=cassette.name))
-
-
 def test_report_holds_the_dom_contract(reports: dict[str, Path]) -> None:
     html = reports["tools"].read_text()
     dom = Dom(html)
-    log = _log(reports["tools.jsonl"])
+    log = replayed_log(reports["tools.jsonl"])
     assert [s["data-step"] for s in dom.steps] == [str(i) for i in range(len(log.trace) + 1)]
     assert sorted(dom.states) == sorted(s.value for s in State), "every state of the table, once"
     assert [s["data-at"] for s in dom.steps] == [s.state.value for s in steps(log)]
@@ -297,21 +297,7 @@ def test_fuzz_report_marks_edges_never_taken(tmp_path: Path, capsys: Any) -> Non
 
 @pytest.fixture(scope="module")
 def failing_campaign(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A campaign whose invariant check is made to fail on runs that end in Failed."""
-    from agent_fsm.testing import record
-
-    out = tmp_path_factory.mktemp("campaign") / "fuzz.html"
-    original = record.RunRecord.check
-
-    def check(self: Any) -> None:
-        original(self)
-        assert self.state is not State.Failed, "planted: no run may fail"
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(record.RunRecord, "check", check)
-        code = main(["fuzz", "--examples", "200", "--seed", "1", "--plain", "--shares", "sync=1", "--report", str(out)])
-    assert code == 1
-    return out
+    return run_failing_campaign(tmp_path_factory.mktemp("campaign"))
 
 
 def test_fuzz_report_shows_each_failure_with_its_case_and_replay_command(failing_campaign: Path) -> None:

@@ -104,7 +104,7 @@ def fuzz_report(campaign: Campaign) -> str:
     )
     figures = [
         (str(examples), "examples"),
-        (str(campaign.total_runs), "runs"),
+        (str(sum(p[2] for p in campaign.phases)), "runs"),
         (f"{seconds:.1f} s", "time"),
         ("-" if campaign.seed is None else str(campaign.seed), "seed"),
         (f"{len(EDGES) - len(never)}/{len(EDGES)}", "edges taken"),

@@ -124,7 +124,7 @@ def fuzz_agent(request: pytest.FixtureRequest) -> Callable[..., FuzzSummary]:
         try:
             summary = run_fuzz_agent(hook, **kwargs)
         except AssertionError as exc:
-            text = "".join(traceback.format_exception(exc))
+            text = f"{type(exc).__name__}: {exc}\n\n" + "".join(traceback.format_exception(exc))
             calls.append(_Call(nodeid, 0, time.perf_counter() - start, None, text, failing_case(exc)))
             raise
         calls.append(_Call(nodeid, summary.examples, time.perf_counter() - start, summary.coverage))
