@@ -188,6 +188,9 @@ async def test_report_from_code_is_the_cli_report(reports: dict[str, Path]) -> N
 
 
 def test_report_cli_takes_the_replay_options(reports: dict[str, Path], tmp_path: Path, monkeypatch: Any) -> None:
+    real = tmp_path / "tools.html"
+    assert report_cli(reports["tools.jsonl"], real, "--tools", "tests.reports:shout", "--title", "tools.jsonl") == 0
+    assert real.read_bytes() == reports["tools"].read_bytes(), "the real tool answers what was recorded"
     out = tmp_path / "one.html"
     assert report_cli(reports["tools.jsonl"], out, "--max-turns", "1") == 0
     dom = Dom(out.read_text())

@@ -25,6 +25,7 @@ from ..protocol import ToolOutput
 from ..request import ToolDefinition
 from ..tools import ToolServer
 from ._load import LoadError, load_object
+from .run import agent_tools, load_tools
 
 
 def register(sub: Any) -> None:
@@ -106,7 +107,7 @@ def replay_agent(args: argparse.Namespace) -> tuple[Agent, list[CassetteCall]]:
     tools: Any = recorded
     effects: DirectEffects = RecordedEffects(recorded)
     if args.tools:
-        tools, effects = load_object(args.tools), DirectEffects()
+        tools, effects = agent_tools(load_tools(args.tools)), DirectEffects()
     agent = Agent(
         ReplayModel(calls),
         preamble=first.preamble,

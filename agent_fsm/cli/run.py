@@ -29,7 +29,7 @@ from ..providers.errors import MissingAPIKeyError
 from ..tools import Tool, ToolServer
 from ._load import LoadError, load_object
 
-__all__ = ["PROVIDERS", "build_model", "load_tools", "register"]
+__all__ = ["PROVIDERS", "agent_tools", "build_model", "load_tools", "register"]
 
 PROVIDERS: dict[str, type[HTTPModel]] = {
     "openai": OpenAIChatModel,
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 async def _run(args: argparse.Namespace, model: HTTPModel, tools: list[Any]) -> int:
     async with model:
         try:
-            server = tools[0] if len(tools) == 1 and isinstance(tools[0], ToolServer) else tools
+            server = agent_tools(tools)
             agent = Agent(
                 RecordingModel(model, args.record) if args.record else model,
                 preamble=args.preamble,
@@ -138,6 +138,11 @@ def load_tools(spec: str) -> list[Any]:
     if isinstance(value, list | tuple):
         return list(value)
     raise ConfigurationError(f"--tools {spec}: expected a tool, a function, a ToolServer or a list; got {value!r}")
+
+
+def agent_tools(tools: list[Any]) -> Any:
+    """What ``Agent(tools=...)`` takes for the loaded tools: a lone ToolServer as it is, else the list."""
+    return tools[0] if len(tools) == 1 and isinstance(tools[0], ToolServer) else tools
 
 
 def _say(message: str) -> None:
