@@ -21,11 +21,11 @@ from agent_fsm.cassette import read_cassette
 from agent_fsm.cli import main
 from agent_fsm.diagram import RunLog, record_run, report, steps
 from agent_fsm.diagram._steps import unsealed_length
-from agent_fsm.hooks import live_hooks
 from agent_fsm.items import StreamAssistantItem, StreamUserItem
 from agent_fsm.machine import TurnMachine, appends, emits
 from agent_fsm.table import EDGES
 from agent_fsm.testing import FuzzCase, ScriptedModel
+from agent_fsm.testing.case import sync_machine
 from agent_fsm.testing.strategies import fuzz_cases
 from agent_fsm.testing.sync_driver import SyncScript, iter_sync
 
@@ -67,14 +67,7 @@ class _Appends(list[Any]):
 def _run_watching_history(case: FuzzCase) -> tuple[RunLog, list[int]]:
     hook = case.make_hook(sync=True)
     server = case.tools.server()
-    m = TurnMachine(
-        case.prompt,
-        case.history,
-        max_turns=case.max_turns,
-        live_hooks=live_hooks(hook).keys(),
-        tool_concurrency=case.tool_concurrency,
-        tools=server.definitions(),
-    )
+    m = sync_machine(case, hook, server)
     start = m.history
     history = m._history = _Appends(m._history, m)
     items: list[Any] = []
@@ -244,33 +237,16 @@ needs_wire = pytest.mark.skipif(not WIRE_DIR.exists(), reason=f"the shared recor
 
 @needs_wire
 async def test_cli_run_records_a_real_provider_run_that_reports(tmp_path: Path, monkeypatch: Any) -> None:
-    (tmp_path / "record_tools.py").write_text(
-        textwrap.dedent(
-            '''
-            from agent_fsm import tool
-
-            @tool
-            def get_capital(country: str) -> str:
-                """The capital city of a country."""
-                return "London"
-
-            TOOLS = [get_capital]
-            '''
-        )
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     cassette = tmp_path / "run.cassette.jsonl"
     async with WireServer() as server:
         for name in ("tool_call_gpt4o_mini.sse", "text_after_tool_gpt4o_mini.sse"):
             server.queue(Reply(body=(WIRE_DIR / "openai_chat" / name).read_bytes()))
-        argv = ["run", "--model", "openai:gpt-4o-mini", "--base-url", f"{server.url}/v1", "--tools",
-                "record_tools:TOOLS", "--record", str(cassette), "What is the capital of the UK?"]  # fmt: skip
+        argv = ["run", "--model", "openai:gpt-4o-mini", "--base-url", f"{server.url}/v1",
+                "--tools", "tests.test_providers_e2e:get_capital", "--record", str(cassette),
+                "What is the capital of the UK?"]  # fmt: skip
         monkeypatch.setenv("OPENAI_API_KEY", "sk-recorded-never-0123456789abcdef")
-        try:
-            assert await asyncio.to_thread(main, argv) == 0
-        finally:
-            sys.modules.pop("record_tools", None)
+        assert await asyncio.to_thread(main, argv) == 0
     text = cassette.read_text()
     assert "sk-recorded-never" not in text
     header, calls = read_cassette(cassette)

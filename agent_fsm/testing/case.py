@@ -151,13 +151,9 @@ def run_case(case: FuzzCase, *, runner: asyncio.Runner | None = None, fast_path:
     return _run_sync(case, fast_path=fast_path)
 
 
-def _run_sync(case: FuzzCase, *, fast_path: bool) -> RunRecord:
-    if not case.sync_runnable:
-        raise ValueError("this case hangs or uses the caller's own tools or hook: run it on the async driver")
-    hook = case.make_hook(sync=True)
-    server = case.tools.server()
-    model = SyncScript(case.fresh_script())
-    m = TurnMachine(
+def sync_machine(case: FuzzCase, hook: object | None, server: ToolServer, *, fast_path: bool = True) -> TurnMachine:
+    """The machine that runs ``case`` on the sync driver, with ``hook`` and the tools of ``server``."""
+    return TurnMachine(
         case.prompt,
         case.history,
         max_turns=case.max_turns,
@@ -166,6 +162,15 @@ def _run_sync(case: FuzzCase, *, fast_path: bool) -> RunRecord:
         tools=server.definitions(),
         fast_path=fast_path,
     )
+
+
+def _run_sync(case: FuzzCase, *, fast_path: bool) -> RunRecord:
+    if not case.sync_runnable:
+        raise ValueError("this case hangs or uses the caller's own tools or hook: run it on the async driver")
+    hook = case.make_hook(sync=True)
+    server = case.tools.server()
+    model = SyncScript(case.fresh_script())
+    m = sync_machine(case, hook, server, fast_path=fast_path)
     items: list[Any] = []
     outcome: BaseException | None = None
     ended_by: str | None = None
