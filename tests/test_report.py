@@ -307,3 +307,17 @@ def test_pytest_plugin_writes_the_same_report(plugin_session: tuple[str, Path]) 
     dom = Dom(html)
     assert len(dom.views) == 1 and dom.steps[-1]["data-at"] == "Cancelled"
     assert dom.views[0]["data-open"] == dom.steps[-1]["data-step"]
+
+
+def test_a_run_ending_in_an_illegal_transition_opens_at_that_step() -> None:
+    from agent_fsm import Usage
+    from agent_fsm.diagram import log_of_record
+    from agent_fsm.errors import IllegalTransition
+    from agent_fsm.events import Final, TextDelta
+    from agent_fsm.testing import run_case
+
+    record = run_case(FuzzCase([[TextDelta("a"), Final(Usage(1, 1)), TextDelta("after the end")]]))
+    assert isinstance(record.error, IllegalTransition)
+    dom = Dom(report(log_of_record(record, "illegal")))
+    assert dom.steps[-1]["data-at"] == "Failed" and dom.views[0]["data-open"] == dom.steps[-1]["data-step"]
+    assert dom.views[0]["data-open"] == str(len(record.trace))

@@ -46,7 +46,7 @@ from ._dot import dot
 from ._graphviz import IMAGE_FORMATS, GraphvizError, GraphvizNotFound, ImageFormat, dot_to_image
 from ._mermaid import mermaid
 from ._picture import picture
-from ._report import Campaign, Failure, fuzz_report, log_of_record, run_report
+from ._report import Campaign, Failure, fuzz_report, log_of_record, report
 from ._steps import RunLog, Step, record_run, steps
 from ._trace import Trace, TraceError, check_trace, trace_from_json, trace_to_json
 
@@ -111,20 +111,3 @@ def render_image(fmt: ImageFormat = "svg", *, trace: Trace | None = None) -> byt
         TraceError: as for :func:`render`.
     """
     return dot_to_image(render("dot", trace=trace), fmt)
-
-
-def report(log: RunLog) -> str:
-    """A run as one self-contained HTML page: its path on the live diagram, stepped through with
-    its timeline and its history (README, "Looking at a run").
-
-    Args:
-        log: the run, from :func:`record_run` (``log = await record_run(agent.stream_prompt(...))``).
-
-    Returns:
-        The page; the same run gives the same bytes (no timestamps, nothing fetched).
-
-    Raises:
-        GraphvizNotFound: when Graphviz's ``dot`` is not installed.
-        TraceError: for a trace that is not a path through the machine.
-    """
-    return run_report(log)

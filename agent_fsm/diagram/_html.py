@@ -136,11 +136,9 @@ def _entry(step: Step, arrows: dict[int, int], log: RunLog, calls: dict[str, Too
         head = f'<span class="state">{step.state.value}</span> <span class="trigger">start</span>'
         body = _start(log)
     else:
-        move = (
-            f'<span class="state">{edge.source.value}</span>'
-            if edge.internal
-            else f'<span class="state">{edge.source.value}</span> &#8594; <span class="state">{edge.dest.value}</span>'  # type: ignore[union-attr]
-        )
+        move = f'<span class="state">{edge.source.value}</span>'
+        if edge.dest is not None:
+            move += f' &#8594; <span class="state">{edge.dest.value}</span>'
         guard = f' <span class="guard">[{escape(edge.guard)}]</span>' if edge.conditions else ""
         times = f' <span class="count">{TIMES}{step.count}</span>' if step.count > 1 else ""
         head = f'{move} <span class="trigger">{escape(edge.trigger)}</span>{guard}{times}'

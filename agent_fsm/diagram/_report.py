@@ -21,14 +21,19 @@ from ._steps import RunLog
 if TYPE_CHECKING:
     from ..testing.record import RunRecord
 
-__all__ = ["Campaign", "Failure", "fuzz_report", "log_of_record", "run_report"]
+__all__ = ["Campaign", "Failure", "fuzz_report", "log_of_record", "report"]
 
 
-def run_report(log: RunLog) -> str:
-    """The run report: the run's path on the live diagram, its timeline and its history.
+def report(log: RunLog) -> str:
+    """A run as one self-contained HTML page: its path on the live diagram, stepped through with
+    its timeline and its history (README, "Looking at a run").
+
+    Args:
+        log: the run, from :func:`~._steps.record_run`
+            (``log = await record_run(agent.stream_prompt(...))``).
 
     Returns:
-        One self-contained HTML page; the same run gives the same bytes.
+        The page; the same run gives the same bytes (no timestamps, nothing fetched).
 
     Raises:
         GraphvizNotFound: when Graphviz's ``dot`` is not installed.
