@@ -31,7 +31,12 @@ def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "report",
         help="re-run a recorded cassette and write it as a self-contained HTML report",
-        description=__doc__.split("\n\n")[1] if __doc__ else None,
+        description=(
+            "Re-run a recorded cassette as agent-fsm replay does (same --hook, --tools, --max-turns) and write "
+            "the run as one self-contained HTML page: its path on the live diagram, its timeline and its "
+            "history, stepped through with the arrow keys. Nothing is fetched; the same cassette gives the "
+            "same bytes."
+        ),
     )
     replay_options(p)
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the report (run.html)")

@@ -8,7 +8,8 @@ Nothing in it depends on the clock or the machine: the same run gives the same b
 The DOM is a contract (README, "Looking at a run"), for tests and for users' own tooling:
 
 * a run's view is an element with the class ``run-view``; each entry of its timeline has
-  ``data-step`` (0, 1, 2, ... in order);
+  ``data-step`` (0, 1, 2, ... in order), ``data-at`` (the state after the step), ``data-taken``
+  (the arrow of the edge it took) and ``data-history`` (how many messages the history held);
 * every state of its diagram is an SVG element with ``data-state`` (the state's name); the state
   of the current step also has the class ``current``; every arrow has ``data-arrow`` (its
   position) and the one just taken has the class ``taken-now``;
@@ -129,7 +130,7 @@ def _calls(log: RunLog) -> dict[str, ToolCall]:
 def _entry(step: Step, arrows: dict[int, int], log: RunLog, calls: dict[str, ToolCall]) -> str:
     edge = step.edge
     arrow = "" if edge is None else str(arrows[edge.index])
-    attrs = f'data-step="{step.index}" data-at="{step.state.value}" data-arrow="{arrow}" data-history="{step.history}"'
+    attrs = f'data-step="{step.index}" data-at="{step.state.value}" data-taken="{arrow}" data-history="{step.history}"'
     last = step.index == len(log.trace)
     kind = "ending" if last and step.sealed else "start" if edge is None else "internal" if edge.internal else "move"
     if edge is None:

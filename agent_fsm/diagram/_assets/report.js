@@ -23,8 +23,8 @@
     var state = view.querySelector('svg [data-state="' + entry.dataset.at + '"]');
     if (state) { state.classList.add("current"); }
     each(view.querySelectorAll("svg [data-arrow].taken-now"), function (e) { e.classList.remove("taken-now"); });
-    if (entry.dataset.arrow !== "") {
-      var arrow = view.querySelector('svg [data-arrow="' + entry.dataset.arrow + '"]');
+    if (entry.dataset.taken) {
+      var arrow = view.querySelector('svg [data-arrow="' + entry.dataset.taken + '"]');
       if (arrow) { arrow.classList.add("taken-now"); }
     }
     var shown = parseInt(entry.dataset.history, 10);
