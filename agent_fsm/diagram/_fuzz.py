@@ -19,7 +19,6 @@ from ._steps import RunLog
 if TYPE_CHECKING:
     from ..testing.campaign import FuzzReport
     from ..testing.case import FuzzCase
-    from ..testing.coverage import EdgeCoverage
 
 __all__ = ["campaign_of", "case_run", "failure_file"]
 
@@ -70,10 +69,7 @@ def campaign_of(report: FuzzReport, command: Sequence[str], report_path: str | P
         again,
         report.seed,
         tuple((p.name, p.examples, p.runs, p.seconds) for p in report.phases),
-        *_coverage(report.coverage),
+        tuple(report.coverage.hits),
+        tuple(report.coverage.runs),
         tuple(failures),
     )
-
-
-def _coverage(coverage: EdgeCoverage) -> tuple[tuple[int, ...], tuple[int, ...], int]:
-    return tuple(coverage.hits), tuple(coverage.runs), coverage.total_runs

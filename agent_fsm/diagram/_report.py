@@ -86,7 +86,6 @@ class Campaign:
     """Times each edge of the table was taken, by edge index."""
     runs: tuple[int, ...]
     """Runs that took each edge."""
-    total_runs: int
     failures: tuple[Failure, ...] = ()
 
 
@@ -115,7 +114,8 @@ def fuzz_report(campaign: Campaign) -> str:
         (f"{len(EDGES) - len(never)}/{len(EDGES)}", "edges taken"),
         (str(len(campaign.failures)), "failures"),
     ]
-    drawn = picture(EDGES, None, f"{campaign.title}: edge coverage over {campaign.total_runs} runs", hits=campaign.hits)
+    title = f"{campaign.title}: edge coverage, {len(EDGES) - len(never)} of {len(EDGES)} edges taken"
+    drawn = picture(EDGES, None, title, hits=campaign.hits)
     parts = [
         f'<header class="top"><h1>{escape(campaign.title)}</h1>'
         f'<p class="summary">gate {gate} &#183; <code>{escape(campaign.command)}</code></p></header>',
@@ -156,7 +156,7 @@ def _coverage(campaign: Campaign) -> str:
             f'<td class="num">{TIMES}{hits}</td><td class="num">{runs}</td></tr>'
         )
     head = "<tr><th>#</th><th>from</th><th>to</th><th>edge</th><th>hits</th><th>runs</th></tr>"
-    return f'<table class="coverage">{head}{"".join(rows)}</table>'
+    return f'<div class="pane"><table class="coverage">{head}{"".join(rows)}</table></div>'
 
 
 def _failure(n: int, failure: Failure) -> str:

@@ -173,7 +173,6 @@ def _write_report(path: str, calls: Sequence[_Call]) -> None:
         tuple((c.nodeid, c.examples, 0 if c.coverage is None else c.coverage.total_runs, c.seconds) for c in calls),
         tuple(coverage.hits),
         tuple(coverage.runs),
-        coverage.total_runs,
         tuple(failures),
     )
     Path(path).write_text(fuzz_report(campaign), encoding="utf-8")
