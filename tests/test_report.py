@@ -321,3 +321,13 @@ def test_a_run_ending_in_an_illegal_transition_opens_at_that_step() -> None:
     dom = Dom(report(log_of_record(record, "illegal")))
     assert dom.steps[-1]["data-at"] == "Failed" and dom.views[0]["data-open"] == dom.steps[-1]["data-step"]
     assert dom.views[0]["data-open"] == str(len(record.trace))
+
+
+def test_readme_shows_the_screenshot_make_diagrams_takes() -> None:
+    from agent_fsm.diagram._gallery import REPORT, SCREENSHOT
+
+    root = Path(__file__).resolve().parent.parent
+    assert f"](diagrams/{SCREENSHOT})" in (root / "README.md").read_text()
+    png = (root / "diagrams" / SCREENSHOT).read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(png[16:20], "big") == 1440
+    assert (root / "diagrams" / REPORT).exists(), "its source, drift-checked by test_diagram_committed"
