@@ -35,7 +35,7 @@ from cattrs.errors import (
 from cattrs.gen import make_dict_structure_fn
 from cattrs.gen.typeddicts import make_dict_structure_fn as make_typeddict_structure_fn
 
-from .messages import JSONValue
+from .messages import JSONValue, json_problem
 from .schema import ARRAYS, MAPPINGS, SETS, is_object_class, object_fields
 
 __all__ = [
@@ -103,17 +103,26 @@ def load_arguments(raw: JSONValue) -> dict[str, Any]:
         if not text.strip():
             return {}
         try:
-            raw = json.loads(text)
+            raw = json.loads(text, parse_constant=_not_json)
         except json.JSONDecodeError as exc:
             raise ArgumentError(
                 [f"$: the arguments are not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}): "
                  f"{_excerpt(text, 200)}"]
             ) from None  # fmt: skip
+        except (ValueError, RecursionError) as exc:
+            raise ArgumentError([f"$: the arguments are not valid JSON ({exc or 'nested too deeply'})"]) from None
+    problem = json_problem(raw)
+    if problem is not None:
+        raise ArgumentError([f"$: the arguments are not valid JSON ({problem})"])
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
         raise ArgumentError([f"$: expected an object of named arguments, got {describe_value(raw)}"])
     return dict(raw)
+
+
+def _not_json(word: str) -> Any:
+    raise ValueError(f"{word} is not a JSON number")
 
 
 def structurer(tp: Any) -> Callable[[Any], Any]:

@@ -107,8 +107,14 @@ def _register() -> None:
         if cls is Image:
             continue
         overrides = {
-            name: override(rename=renames.get(name), omit_if_default=name in omit)
-            for name in (a.name for a in cls.__attrs_attrs__)  # type: ignore[attr-defined]
+            a.name: override(
+                rename=renames.get(a.name),
+                omit_if_default=a.name in omit,
+                # a JSON value is plain data already: written as it is, not walked (recursively) by
+                # cattrs, so any depth ``json`` can write is written
+                unstruct_hook=_plain if a.type == "JSONValue" else None,
+            )
+            for a in cls.__attrs_attrs__  # type: ignore[attr-defined]
         }
         unstructure: Callable[[Any], dict[str, Any]] = make_dict_unstructure_fn(cls, converter, **overrides)  # type: ignore[arg-type]
         structure: Callable[[Any, Any], Any] = make_dict_structure_fn(cls, converter, **overrides)  # type: ignore[arg-type]
@@ -119,6 +125,10 @@ def _register() -> None:
         converter.register_structure_hook(cls, structure)
     converter.register_unstructure_hook(Image, _image_unstructure)
     converter.register_structure_hook(Image, _image_structure)
+
+
+def _plain(value: Any) -> Any:
+    return value
 
 
 def _tagged(fn: Callable[[Any], dict[str, Any]], key: str, value: str | None) -> Callable[[Any], dict[str, Any]]:
@@ -181,8 +191,16 @@ def to_json_value(obj: Any) -> Any:
 
 
 def to_json(obj: Any) -> str:
-    """Canonical JSON text of ``obj``: equal values give equal bytes."""
-    return json.dumps(to_dict(obj), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """Canonical JSON text of ``obj``: equal values give equal bytes.
+
+    Raises:
+        CodecError: for a value standard JSON cannot hold (a ``NaN``, nesting ``json`` cannot
+            write); the library refuses such values where they come in (see ``json_problem``).
+    """
+    try:
+        return json.dumps(to_dict(obj), sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (ValueError, RecursionError) as exc:
+        raise CodecError(f"cannot write as JSON: {type(exc).__name__}: {exc}") from None
 
 
 def from_dict(data: Any, tp: type[T] | Any) -> T:

@@ -9,15 +9,16 @@ An :class:`AgentRun` is an async iterator of items and an async context manager.
 run does: after ``FinalResponse`` on success, or by raising the machine's ending error
 (``PromptCancelled``, ``MaxTurnsExceeded``, ``CompletionError``, ``HookError``,
 ``IllegalTransition``), each carrying the history. Closing it early (``aclose()``, leaving
-``async with``, or ``break``, once the event loop collects the iterator) cancels the run: the
-model stream is closed and no task is left running.
+``async with``; after a bare ``break``, once the run is collected) cancels the run: the model
+stream is closed and no task is left running when ``aclose()`` returns. Any exception the driver
+did not expect ends the run ``Failed``: ``Cancelled`` only ever means a hook or the consumer
+stopped it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import weakref
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
@@ -28,7 +29,7 @@ from .errors import AgentFSMError, ToolServerError
 from .items import FinalResponse, StreamAssistantItem, StreamItem
 from .log import LoggingObserver, get_logger
 from .machine import TurnMachine
-from .messages import Message, Text, ToolCall, Usage
+from .messages import Message, ToolCall, Usage
 from .observe import Observer
 from .protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
 from .redact import Redactor
@@ -36,7 +37,7 @@ from .request import CompletionRequest, Model
 from .snapshot import Snapshot
 from .table import Edge, State
 from .telemetry import RunTelemetry
-from .tools import ToolServer, to_output
+from .tools import ToolServer, converted, raised, run_bounded
 
 __all__ = ["AgentRun"]
 
@@ -67,8 +68,7 @@ class AgentRun:
         self.run_id = self._effects.new_id()
         """An id for logs and traces; never part of items or history."""
         self.agent_name = agent_name
-        self._agen: weakref.ref[AsyncGenerator[StreamItem, None]] | None = None
-        self._held: AsyncGenerator[StreamItem, None] | None = None
+        self._agen: AsyncGenerator[StreamItem, None] | None = None
         self._stream: Any = None
         self._pending_tools: deque[asyncio.Task[ToolOutput | ToolServerError] | ToolCall] = deque()
         self._result: FinalResponse | None = None
@@ -127,24 +127,22 @@ class AgentRun:
     def __aiter__(self) -> AsyncGenerator[StreamItem, None]:
         if self._agen is not None:
             raise RuntimeError("an AgentRun can be iterated only once")
-        agen = self._drive()
-        # Only a weak reference: when a consumer breaks out of ``async for``, the generator is
-        # collected, and the event loop's finalizer closes it, which cancels the run.
-        self._agen = weakref.ref(agen)
-        return agen
+        # Held strongly: ``aclose()`` closes it itself, so closing never waits for the garbage
+        # collector or leaves the event loop's asyncgen finalizer a task to run (a generator that
+        # is already closed is not finalized again). A run dropped without ``aclose()`` is still
+        # closed by that finalizer when the run and its generator are collected.
+        self._agen = self._drive()
+        return self._agen
 
     def __anext__(self) -> Awaitable[StreamItem]:
-        if self._held is None:
-            self._held = self.__aiter__()
-        return self._held.__anext__()
+        agen = self._agen if self._agen is not None else self.__aiter__()
+        return agen.__anext__()
 
     async def aclose(self) -> None:
         """Stop the run now: it becomes ``Cancelled`` (unless it already ended)."""
-        agen = self._held or (self._agen() if self._agen is not None else None)
-        if agen is not None:
-            await agen.aclose()
-        # After ``break`` the generator may already be collected, its own closing only scheduled
-        # by the event loop: do the cleanup now (it is idempotent), so closing is immediate.
+        if self._agen is not None:
+            await self._agen.aclose()
+        # A run never iterated has no generator to close: do the cleanup here (it is idempotent).
         await self._cleanup("the run was closed by its consumer")
 
     async def __aenter__(self) -> AgentRun:
@@ -167,6 +165,7 @@ class AgentRun:
         watch_steps = tele.watch_steps
         handlers = tele.watch_final(m.event_handlers)
         model_event = m.model_event
+        check_event = m.check_event
         closed_reason = "the run was closed by its consumer"
         try:
             action: Action = m.start()
@@ -210,7 +209,11 @@ class AgentRun:
                         action = m.model_failed(failure)
                     while streaming:  # the hot loop: one pass per model event
                         handler = handlers.get(type(event))
-                        result = handler(event) if handler is not None else model_event(event)
+                        if handler is not None:
+                            check_event(event)
+                            result = handler(event)
+                        else:
+                            result = model_event(event)
                         if isinstance(result, StreamAssistantItem):  # the fast path's one item
                             yield result
                         else:
@@ -248,6 +251,13 @@ class AgentRun:
         except asyncio.CancelledError:
             closed_reason = "the run's task was cancelled"
             raise
+        except AgentFSMError:
+            raise  # the machine's own ending (an illegal event): it has already stopped
+        except Exception as exc:
+            # Only a consumer closing the run may end it as "closed by its consumer"
+            if m.done:
+                raise
+            m.driver_failed(exc)
         finally:
             await self._cleanup(closed_reason)
         if m.error is not None:
@@ -299,14 +309,15 @@ class AgentRun:
     async def _call_tool(self, call: ToolCall) -> ToolOutput | ToolServerError:
         name = call.function.name
         try:
-            output: Any = await self._effects.call_tool(self._tools, call)
+            # in its own task: a server that ignores the run's cancellation cannot hang the run
+            output: Any = await run_bounded(self._effects.call_tool(self._tools, call), None, name=name)
         except ToolServerError as exc:
             return exc
-        except Exception as exc:
+        except (Exception, GeneratorExit) as exc:  # a GeneratorExit from a tool is the tool's bug
             trace = self._redact.traceback(exc)
             self._logger().warning("tool server raised", tool=name, tool_call_id=call.id, exception=trace)
-            return ToolOutput((Text(f"Tool {name!r} raised {type(exc).__name__}: {exc}"),), is_error=True)
-        return output if isinstance(output, ToolOutput) else to_output(output)
+            return raised(name, exc, self._redact)
+        return output if isinstance(output, ToolOutput) else converted(name, output, self._redact)
 
     async def _cleanup(self, reason: str) -> None:
         """Leave nothing behind: close the stream, cancel tool tasks, end the machine. Idempotent."""

@@ -9,6 +9,7 @@ the history stays valid to send back to a provider. ``TurnMachine`` inherits the
 
 from __future__ import annotations
 
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from .errors import AgentFSMError, ApprovalRequired, MaxTurnsExceeded, PromptCancelled
@@ -43,6 +44,7 @@ class Endings:
     _turn: TurnBuffer | None
     _calls: list[ToolCallReady]
     _results: list[ToolResult | None]
+    _running: deque[int]
     _result_ix: int
     _checkpoint: Checkpoint
 
@@ -116,6 +118,7 @@ class Endings:
         self._open = False
         calls: list[ToolCallReady] = []
         results: list[ToolResult | None] = []
+        running = set(self._running)  # handed to the driver, no output yet: they may have had effects
         turn = self._turn
         if turn is not None:
             self._turn = None
@@ -125,12 +128,17 @@ class Endings:
         elif self._calls:
             calls, results = self._calls, self._results
         if calls:
-            text = f"Tool call not executed: {why}"
+            not_run = f"Tool call not executed: {why}"
+            stopped = f"Tool call cancelled while running: {why}. It may have had effects."
             self._history.append(
                 UserMessage(
                     tuple(
-                        r if r is not None else ToolResult(c.tool_call.id, (Text(text),), c.tool_call.call_id, True)
-                        for c, r in zip(calls, results, strict=True)
+                        r
+                        if r is not None
+                        else ToolResult(
+                            c.tool_call.id, (Text(stopped if i in running else not_run),), c.tool_call.call_id, True
+                        )
+                        for i, (c, r) in enumerate(zip(calls, results, strict=True))
                     )
                 )
             )

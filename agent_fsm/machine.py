@@ -55,7 +55,7 @@ from .errors import (
     ToolServerError,
 )
 from .events import Final as FinalEvent
-from .events import ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
+from .events import ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady, event_problem
 from .fastpath import compile_dispatch, compile_fast
 from .hooks import HookAction, ToolCallHookAction, Verdict
 from .items import StreamAssistantItem, StreamItem
@@ -237,6 +237,7 @@ class TurnMachine(StreamStage, ToolStage, Endings):
         """
         if snapshot.state not in (S.AwaitingCompletion, S.ExecutingTool):
             raise SnapshotError(f"a snapshot of a run in {snapshot.state.value} cannot be resumed")
+        snapshot.validate()  # made in Python, it was not read through ``from_dict``
         waiting = snapshot.state is S.AwaitingCompletion
         if not snapshot.history or (waiting and not isinstance(snapshot.history[-1], UserMessage)):
             raise SnapshotError("malformed snapshot: a run waiting for a model call must end with a user message")
@@ -304,11 +305,29 @@ class TurnMachine(StreamStage, ToolStage, Endings):
         handler = self._on_event.get(type(event))
         if handler is None:
             raise self._illegal(f"model event {type(event).__name__}", "not a model event")
+        self.check_event(event)
         result = handler(event)
         if isinstance(result, StreamAssistantItem):  # the fast path handed its item over: queue it
             self._emit(result)
             return NEXT_EVENT
         return result
+
+    def check_event(self, event: object) -> None:
+        """Refuse a model event whose fields have the wrong types (``TextDelta(None)``, a call
+        without an id): the run fails with ``IllegalTransition``. :meth:`model_event` does this;
+        a driver dispatching through :attr:`event_handlers` calls it first."""
+        problem = event_problem(event)
+        if problem is not None:
+            raise self._illegal(f"model event {type(event).__name__}", f"malformed event: {problem}")
+
+    def driver_failed(self, error: BaseException) -> Action:
+        """The driver met an exception nobody expected (a bug, or user code misbehaving outside
+        the hooks): the run fails with ``IllegalTransition`` chaining ``error``, never looking as
+        if its consumer had closed it. Does nothing once stopped."""
+        if self.state not in FINAL:
+            err = self._illegal("driver error", f"unexpected {type(error).__name__}: {error}")
+            err.__cause__ = error
+        return STOP
 
     @property
     def event_handlers(self) -> Mapping[type, Callable[[Any], Action | StreamAssistantItem]]:

@@ -9,7 +9,7 @@ follow rig's ``message`` module so histories can move between the two.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 
 import attrs
 from attrs import frozen
@@ -19,6 +19,7 @@ __all__ = [
     "AssistantMessage",
     "Image",
     "JSONValue",
+    "MAX_JSON_DEPTH",
     "Message",
     "Reasoning",
     "Text",
@@ -29,10 +30,33 @@ __all__ = [
     "Usage",
     "UserContent",
     "UserMessage",
+    "json_problem",
 ]
 
 JSONValue: TypeAlias = Any
 """A value that ``json.dumps`` accepts: dict, list, str, int, float, bool or None."""
+
+MAX_JSON_DEPTH: Final = 512
+"""The deepest nesting of containers a JSON value from outside may have. ``json`` itself gives
+up near 1,000 (the interpreter's recursion limit); half of that leaves room for the frames of
+whoever is writing it, so a history that was accepted can always be written."""
+
+
+def json_problem(value: JSONValue, max_depth: int = MAX_JSON_DEPTH) -> str | None:
+    """Why ``value`` cannot travel as standard JSON - nested deeper than ``max_depth``, or a
+    ``NaN`` / ``Infinity``, which ``json`` would write as bare words no parser accepts - else
+    ``None``. Walks without recursion, so any depth can be judged."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, float):
+            if v != v or v in (float("inf"), float("-inf")):
+                return f"{v!r} is not a JSON number"
+        elif isinstance(v, dict | list | tuple):
+            if depth >= max_depth:
+                return f"nested deeper than {max_depth} levels"
+            stack.extend((c, depth + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return None
 
 
 @frozen

@@ -23,9 +23,10 @@ from attrs import frozen
 
 from .codec import CodecError, from_dict, to_dict
 from .errors import SnapshotError
-from .events import ToolCallReady
+from .events import ToolCallReady, event_problem
+from .history import history_problem
 from .hooks import ToolCallHookAction, Verdict
-from .messages import Message, ToolResult, Usage
+from .messages import AssistantMessage, Message, Text, ToolResult, Usage, UserMessage, json_problem
 from .table import State, definition_hash
 
 __all__ = ["SNAPSHOT_VERSION", "Approval", "Snapshot", "ToolStageSnapshot", "approve", "deny"]
@@ -119,7 +120,10 @@ class Snapshot:
         arguments, raw payloads) as they came - so a resumed run hands tools exactly what the
         uninterrupted run would have, down to the order of their argument keys.
         """
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        try:
+            return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        except (ValueError, RecursionError) as exc:  # kept out where values come in: a last line
+            raise SnapshotError(f"the snapshot cannot be written as JSON: {type(exc).__name__}: {exc}") from None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Snapshot:
@@ -139,9 +143,12 @@ class Snapshot:
                 f"snapshot schema version {version} is newer than this agent-fsm understands "
                 f"({SNAPSHOT_VERSION}); upgrade agent-fsm to resume it"
             )
-        data = dict(data)
-        while data["version"] < SNAPSHOT_VERSION:
-            data = _MIGRATIONS[data["version"]](data)
+        try:
+            data = dict(data)
+            while data["version"] < SNAPSHOT_VERSION:
+                data = _MIGRATIONS[data["version"]](data)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise SnapshotError(f"malformed snapshot of schema version {version}: {type(exc).__name__}: {exc}") from exc
         expected = definition_hash()
         if data.get("definition") != expected:
             raise SnapshotError(
@@ -157,29 +164,106 @@ class Snapshot:
                     tuple(from_dict(t["results"], list[ToolResult])),
                     tuple(_verdict(d) for d in t["decisions"]),
                 )
-            return cls(
+            snapshot = cls(
                 State(data["state"]),
                 State(data["stopped_in"]),
                 tuple(from_dict(data["history"], list[Message])),
-                int(data["turns"]),
-                int(data["max_turns"]),
+                data["turns"],  # checked by validate(), never coerced (int(True) is 1)
+                data["max_turns"],  # checked by validate(), never coerced (int(True) is 1)
                 from_dict(data["usage"], Usage),
-                int(data["items_emitted"]),
+                data["items_emitted"],  # checked by validate(), never coerced (int(True) is 1)
                 tools,
                 data["definition"],
                 data["version"],
             )
-        except (KeyError, TypeError, ValueError, CodecError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, CodecError) as exc:
             raise SnapshotError(f"malformed snapshot: {type(exc).__name__}: {exc}") from exc
+        except RecursionError as exc:
+            raise SnapshotError("malformed snapshot: nested too deeply to read") from exc
+        snapshot.validate()
+        return snapshot
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Snapshot:
         """Read a snapshot from JSON text (see :meth:`from_dict`)."""
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise SnapshotError(f"snapshot is not valid JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise SnapshotError("snapshot is not valid JSON: nested too deeply to read") from exc
         return cls.from_dict(data)
+
+    def validate(self) -> None:
+        """Check the snapshot against the invariants of a run, as input from outside must be.
+
+        A tampered snapshot must never resume into a run that sends an invalid history to a
+        model or outspends its budget: counts are non-negative and ``turns`` within
+        ``max_turns``; the history is valid to send (every call answered once, no orphan
+        result, every call with an id); a tool-stage snapshot's calls are those of the history's
+        last message, with no more results and decisions than calls.
+
+        Raises:
+            SnapshotError: naming what is wrong.
+        """
+
+        def count(name: str, value: object, least: int = 0) -> None:
+            if type(value) is not int or value < least:
+                raise SnapshotError(f"malformed snapshot: {name} is {value!r}, not an integer >= {least}")
+
+        count("turns", self.turns)
+        count("max_turns", self.max_turns, 1)
+        count("items_emitted", self.items_emitted)
+        if not isinstance(self.usage, Usage):
+            raise SnapshotError("malformed snapshot: usage is not a Usage")
+        for field in ("input_tokens", "output_tokens", "total_tokens", "cached_input_tokens"):
+            count(f"usage.{field}", getattr(self.usage, field))
+        if self.turns > self.max_turns:
+            raise SnapshotError(f"malformed snapshot: {self.turns} turns made of max_turns={self.max_turns}")
+        if self.state not in _CHECKPOINT_STATES:
+            raise SnapshotError(f"malformed snapshot: no checkpoint is taken in state {self.state.value}")
+        history = list(self.history)
+        for message in history:
+            for c in message.tool_calls if isinstance(message, AssistantMessage) else ():
+                problem = json_problem(c.function.arguments)
+                if problem is not None:
+                    raise SnapshotError(f"malformed snapshot: the arguments of call {c.id!r} are not JSON: {problem}")
+        if (self.tools is not None) != (self.state is State.ExecutingTool):
+            raise SnapshotError("malformed snapshot: a tool stage belongs to, and only to, state ExecutingTool")
+        if self.tools is not None:
+            history.append(_stage_results(self.tools, history))
+        broken = history_problem(history)
+        if broken is not None:
+            raise SnapshotError(f"malformed snapshot: its history is not valid to send: {broken[0]}: {broken[1]}")
+
+
+_CHECKPOINT_STATES: Final = (State.AwaitingCompletion, State.ExecutingTool, State.Done)
+
+
+def _stage_results(stage: ToolStageSnapshot, history: list[Message]) -> UserMessage:
+    """The results message the tool stage will add, for checking the history it completes:
+    the stage's calls must be the last message's, each result in its call's place."""
+    last = history[-1] if history else None
+    called = [c.id for c in last.tool_calls] if isinstance(last, AssistantMessage) else []
+    staged = [c.tool_call.id if isinstance(c, ToolCallReady) else None for c in stage.calls]
+    for c in stage.calls:
+        problem = event_problem(c)
+        if problem is not None:
+            raise SnapshotError(f"malformed snapshot: a tool-stage call is malformed: {problem}")
+    if not staged or staged != called:
+        raise SnapshotError(
+            f"malformed snapshot: the tool stage's calls {staged} are not those of the history's last message {called}"
+        )
+    if len(stage.results) + len(stage.decisions) > len(stage.calls):
+        raise SnapshotError(
+            f"malformed snapshot: {len(stage.results)} results and {len(stage.decisions)} decisions "
+            f"for {len(stage.calls)} calls"
+        )
+    for result, call_id in zip(stage.results, staged, strict=False):
+        if not isinstance(result, ToolResult) or result.id != call_id:
+            raise SnapshotError(f"malformed snapshot: a tool-stage result does not answer call {call_id!r}")
+    parts = [*stage.results, *(ToolResult(i, (Text(""),)) for i in staged[len(stage.results) :])]
+    return UserMessage(tuple(parts))
 
 
 def _verdict(d: Mapping[str, Any]) -> Verdict:

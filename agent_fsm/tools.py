@@ -15,6 +15,8 @@ arguments that do not fit   ``Invalid arguments for tool 'x' (the tool was not c
                             line per problem: ``$.a: expected integer, got string "5"``
 the tool raises             ``Tool 'x' raised ValueError: <message>`` (logged with traceback)
 the tool takes too long     ``Tool 'x' timed out after 60 s.`` (the call is cancelled)
+...and ignores cancelling   ``Tool 'x' timed out after 60 s and did not stop when cancelled; ...``
+                            (after ``STOP_GRACE`` more seconds; the call is left behind, logged)
 a result JSON cannot hold   ``Tool 'x' returned a value that cannot be converted to JSON: ...``
 ==========================  =====================================================================
 
@@ -30,7 +32,7 @@ import inspect
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any, Literal, Protocol, TypeAlias, TypeVar, overload, runtime_checkable
 
 import attrs
@@ -53,7 +55,13 @@ __all__ = [
     "ToolServer",
     "ToolSet",
     "invalid_arguments",
+    "STOP_GRACE",
+    "ToolDidNotStop",
+    "ToolTimeout",
+    "converted",
+    "did_not_stop",
     "raised",
+    "run_bounded",
     "timed_out",
     "to_output",
     "tool",
@@ -65,6 +73,7 @@ DEFAULT_TOOL_TIMEOUT = 60.0
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what OpenAI and Anthropic both accept
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -165,31 +174,28 @@ class Tool:
         if timeout is not None and math.isinf(timeout):
             timeout = None
         try:
-            async with asyncio.timeout(timeout) as deadline:
-                if self.is_async:
-                    value = await self.fn(*args, **kwargs)
-                else:  # in a worker thread, so a blocking tool never stalls the event loop
-                    value = await asyncio.to_thread(self.fn, *args, **kwargs)
-                    if inspect.isawaitable(value):
-                        value = await value
-        except TimeoutError as exc:
-            if not deadline.expired():  # the tool raised TimeoutError itself: an ordinary failure
-                return self._raised(exc)
+            value = await run_bounded(self._call(args, kwargs), timeout, name=self.name)
+        except ToolDidNotStop:
+            return did_not_stop(self.name, timeout)
+        except ToolTimeout:
             get_logger(component="tools").warning(
                 "tool timed out", tool=self.name, timeout=timeout, thread_left_running=not self.is_async
             )
             return timed_out(self.name, timeout)
-        except Exception as exc:
+        except (Exception, GeneratorExit) as exc:  # a GeneratorExit from a tool is the tool's bug
             return self._raised(exc)
-        try:
-            return to_output(value)
-        except Exception as exc:
-            get_logger(component="tools").warning(
-                "tool result not serializable", tool=self.name, exception=Redactor().traceback(exc)
-            )
-            return _error(
-                f"Tool {self.name!r} returned a value that cannot be converted to JSON: {_exception_text(exc)}"
-            )
+        return converted(self.name, value)
+
+    async def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if self.is_async:
+            return await self.fn(*args, **kwargs)
+        # in a worker thread, so a blocking tool never stalls the event loop
+        value = await asyncio.to_thread(self.fn, *args, **kwargs)
+        return await value if inspect.isawaitable(value) else value
+
+    def _raised(self, exc: BaseException) -> ToolOutput:
+        get_logger(component="tools").warning("tool raised", tool=self.name, exception=Redactor().traceback(exc))
+        return raised(self.name, exc)
 
     def prepare(self, arguments: JSONValue) -> tuple[tuple[Any, ...], dict[str, Any]] | ToolOutput:
         """The call's positional and keyword arguments, or the error output when they do not fit
@@ -199,12 +205,6 @@ class Tool:
         except ArgumentError as exc:
             get_logger(component="tools").info("tool arguments invalid", tool=self.name, problems=exc.problems)
             return invalid_arguments(self.name, exc)
-
-    def _raised(self, exc: Exception) -> ToolOutput:
-        # the traceback and the text the model sees are redacted: a tool's exception may quote a
-        # credential (an API error echoing its key, say)
-        get_logger(component="tools").warning("tool raised", tool=self.name, exception=Redactor().traceback(exc))
-        return raised(self.name, exc)
 
 
 @overload
@@ -405,9 +405,27 @@ def invalid_arguments(name: str, exc: ArgumentError) -> ToolOutput:
     return _error(f"Invalid arguments for tool {name!r} (the tool was not called):\n{exc}")
 
 
-def raised(name: str, exc: BaseException) -> ToolOutput:
-    """The error output for a tool that raised."""
-    return _error(f"Tool {name!r} raised {_exception_text(exc)}")
+def raised(name: str, exc: BaseException, redactor: Redactor | None = None) -> ToolOutput:
+    """The error output for a tool (or a tool server's call) that raised.
+
+    The one place that text is built. It is redacted, like the logged traceback: a tool's
+    exception may quote a credential (an API error echoing its key, say), and the result goes to
+    the model. ``redactor`` knows the run's own secrets (its model's key); without one, secrets
+    are found by shape and in the environment.
+    """
+    clean = redactor if redactor is not None else Redactor()
+    return _error(f"Tool {name!r} raised {_exception_text(exc, clean)}")
+
+
+def converted(name: str, value: Any, redactor: Redactor | None = None) -> ToolOutput:
+    """What a tool (or a tool server) returned, as result content; a value JSON cannot hold is
+    an error output for the call (see :func:`to_output`)."""
+    try:
+        return to_output(value)
+    except (TypeError, ValueError, RecursionError) as exc:
+        clean = redactor if redactor is not None else Redactor()
+        get_logger(component="tools").warning("tool result not serializable", tool=name, exception=clean.traceback(exc))
+        return _error(f"Tool {name!r} returned a value that cannot be converted to JSON: {_exception_text(exc, clean)}")
 
 
 def timed_out(name: str, timeout: float | None) -> ToolOutput:
@@ -415,12 +433,74 @@ def timed_out(name: str, timeout: float | None) -> ToolOutput:
     return _error(f"Tool {name!r} timed out after {timeout or 0:g} s.")
 
 
+def did_not_stop(name: str, timeout: float | None) -> ToolOutput:
+    """The error output for a tool that ran out of time and ignored being cancelled."""
+    return _error(
+        f"Tool {name!r} timed out after {timeout or 0:g} s and did not stop when cancelled; it may still be running."
+    )
+
+
+STOP_GRACE = 1.0
+"""Seconds a cancelled tool call gets to stop before it is left behind (and reported in the log)."""
+
+_left_running: set[asyncio.Task[Any]] = set()
+"""Tool calls that ignored their cancellation, held until they end (the event loop holds tasks
+only weakly)."""
+
+
+class ToolTimeout(Exception):
+    """A tool call ran out of time and was cancelled (not a ``TimeoutError`` the tool raised)."""
+
+
+class ToolDidNotStop(ToolTimeout):
+    """A tool call ran out of time, was cancelled, and was still running after ``STOP_GRACE``."""
+
+
+async def run_bounded(call: Awaitable[T], limit: float | None, *, name: str) -> T:
+    """Await one tool call in its own task, so that a call that ignores cancellation (catches
+    ``CancelledError`` and goes on) can never hang the run.
+
+    Raises:
+        ToolTimeout: the call took longer than ``limit`` seconds and stopped when cancelled.
+        ToolDidNotStop: it took too long and was still running ``STOP_GRACE`` seconds after being
+            cancelled; it is left behind and logged.
+        asyncio.CancelledError: the caller was cancelled; the call is cancelled too and given
+            ``STOP_GRACE`` to stop, after which the cancellation goes on regardless.
+        Exception: whatever the call raised.
+    """
+    task = asyncio.ensure_future(call)
+    try:
+        done, _ = await asyncio.wait((task,), timeout=limit)
+    except asyncio.CancelledError:
+        await _stop(task, name)
+        raise
+    if done:
+        return task.result()
+    if await _stop(task, name):
+        raise ToolTimeout(name)
+    raise ToolDidNotStop(name)
+
+
+async def _stop(task: asyncio.Task[Any], name: str) -> bool:
+    """Cancel a tool call and wait ``STOP_GRACE`` for it to end; whether it did."""
+    task.cancel()
+    done, _ = await asyncio.wait((task,), timeout=STOP_GRACE)
+    if done:
+        if not task.cancelled():
+            task.exception()  # retrieved: the call is over, its outcome no longer matters
+        return True
+    _left_running.add(task)
+    task.add_done_callback(_left_running.discard)
+    get_logger(component="tools").warning("tool did not stop when cancelled", tool=name, grace_s=STOP_GRACE)
+    return False
+
+
 def _error(text: str) -> ToolOutput:
     return ToolOutput((Text(text),), is_error=True)
 
 
-def _exception_text(exc: BaseException) -> str:
-    message = Redactor()(str(exc))
+def _exception_text(exc: BaseException, clean: Redactor) -> str:
+    message = clean(str(exc))
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 

@@ -87,15 +87,17 @@ async def test_AgentRun_aclose_mid_stream_cancels_and_closes_the_model_stream() 
     assert run.error is not None and isinstance(run.error, PromptCancelled)
 
 
-async def test_AgentRun_break_cancels_once_the_loop_collects_the_iterator() -> None:
+async def test_AgentRun_break_without_aclose_cancels_once_the_run_is_collected() -> None:
     model = ScriptedModel([long_stream()])
     run = Agent(model).stream_prompt("go")
+    machine = run.machine
     async for _item in run:
         break
+    del run
     gc.collect()
     for _ in range(5):
         await asyncio.sleep(0)
-    assert run.state is State.Cancelled
+    assert machine.state is State.Cancelled
     assert model.closed == 1
 
 

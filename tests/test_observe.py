@@ -189,9 +189,10 @@ def test_describe_model_reads_attributes_looks_through_wrappers_and_falls_back_t
     assert describe_model(ScriptedModel([])) == ("ScriptedModel", None)
 
 
-async def test_tool_context_is_entered_inside_the_tool_inline_and_in_concurrent_tasks() -> None:
+async def test_tool_context_is_entered_inside_the_tool_one_by_one_and_concurrently() -> None:
     MAIN_TASK[0] = asyncio.current_task()
-    for concurrency, in_task in ((1, False), (2, True)):
+    # every call runs in a task of its own (so one that ignores cancellation cannot hang the run)
+    for concurrency, in_task in ((1, True), (2, True)):
         seen_inside.clear()
         model = ScriptedModel([[ready("c1"), ready("c2"), Final(Usage())], [TextDelta("ok")]])
         agent = Agent(model, tools=[probe], tool_concurrency=concurrency, observers=[Recording()])

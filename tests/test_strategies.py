@@ -18,6 +18,7 @@ from agent_fsm.protocol import ToolOutput
 from agent_fsm.testing import FuzzAgent, HookPolicy, ScriptedModel, ToolBehaviours, check_deterministic, run_agent
 from agent_fsm.testing.strategies import (
     MALFORMATIONS,
+    WRONG_TYPED_EVENTS,
     PolicyHook,
     agents,
     fuzz_cases,
@@ -137,6 +138,7 @@ def _fault(name: str) -> Callable[[list[list[Any]]], bool]:
         ),
         "shuffled": lambda t: bool(t) and isinstance(t[0], Final) and len(t) > 1,
         "unknown_tool": lambda t: any(c.tool_call.function.name == "no_such_tool" for c in calls(t)),
+        "wrong_typed_event": lambda t: any(any(e is w for w in WRONG_TYPED_EVENTS.values()) for e in t),
     }
     check = checks[name]
     return lambda script: any(check(t) for t in script)
@@ -183,11 +185,12 @@ def test_PolicyHook_fresh_answers_like_the_original(hook: PolicyHook) -> None:
 def test_tool_behaviours_are_unique_and_stall_briefly(behaviours: ToolBehaviours) -> None:
     assert len(set(behaviours.names)) == len(behaviours.names) >= 1
     for b in behaviours.behaviours:
-        assert (b.timeout is not None and b.timeout <= 0.005) if b.kind == "stall" else b.timeout is None
+        stalls = b.kind in ("stall", "stubborn")
+        assert (b.timeout is not None and b.timeout <= 0.005) if stalls else b.timeout is None
     assert [d.name for d in behaviours.definitions()] == list(behaviours.names)
 
 
-@pytest.mark.parametrize("kind", ["text", "json", "raise", "stall", "hang"])
+@pytest.mark.parametrize("kind", ["text", "json", "raise", "stall", "stubborn", "hang"])
 def test_tool_behaviours_draw_every_kind(kind: str) -> None:
     assert any(b.kind == kind for behaviours in samples("tools") for b in behaviours.behaviours)
     assert any(behaviours.server_fails_at for behaviours in samples("tools")), "and servers that fail"

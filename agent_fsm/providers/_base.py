@@ -15,8 +15,10 @@ from typing import Any, ClassVar
 
 import httpx
 
+from ..errors import CompletionError
 from ..events import ModelEvent
 from ..messages import JSONValue
+from ..redact import Redactor
 from ..request import CompletionRequest
 from ._http import Framing, RetryPolicy, StreamingClient
 from .errors import MissingAPIKeyError
@@ -84,6 +86,9 @@ class HTTPModel:
         key = api_key if api_key is not None else (os.environ.get(self.api_key_env) if self.api_key_env else None)
         if not key and self.key_required():
             raise MissingAPIKeyError(self.provider, self.api_key_env or "API key")
+        self._api_key = key or None
+        """Kept so that every text this model reports from its server is scrubbed of this exact
+        value (see :meth:`stream`), whatever its shape; also read by the run's ``Redactor``."""
         self.settings: dict[str, JSONValue] = dict(settings)
         self.label = self.describe()
         """Who this model talks to, as errors and logs name it."""
@@ -163,12 +168,20 @@ class HTTPModel:
         """
         body = self.request_body(request)
         parser = self.new_parser()
-        async with aclosing(self._http.frames(self.url, body, self.framing)) as frames:
-            async for event, data in frames:
-                for model_event in parser.feed(event, data):
-                    yield model_event
-        for model_event in parser.finish():
-            yield model_event
+        try:
+            async with aclosing(self._http.frames(self.url, body, self.framing)) as frames:
+                async for event, data in frames:
+                    for model_event in parser.feed(event, data):
+                        yield model_event
+                    if parser.complete:  # the end marker: done, even if the server keeps the body open
+                        break
+            for model_event in parser.finish():
+                yield model_event
+        except CompletionError as exc:
+            # A server may echo the key in an in-band error or a malformed frame, which the
+            # parser quotes: remove this model's own key (any shape) from message, body and repr.
+            Redactor(self).scrub(exc)
+            raise
 
     async def aclose(self) -> None:
         """Close the HTTP client the model created (a client passed in is left open)."""

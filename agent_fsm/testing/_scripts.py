@@ -10,12 +10,13 @@ from hypothesis import strategies as st
 
 from ..errors import CompletionError
 from ..events import Final as FinalEvent
-from ..events import ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
+from ..events import ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady, event_problem
 from ..messages import Reasoning, ToolCall, ToolFunction, Usage
 from ..request import ToolDefinition
 
 __all__ = [
     "MALFORMATIONS",
+    "WRONG_TYPED_EVENTS",
     "Script",
     "draw_malformed",
     "draw_script",
@@ -228,10 +229,37 @@ MALFORMATIONS: Final[tuple[str, ...]] = (
     "empty_turn",
     "not_an_event",
     "delta_after_ready",
+    "wrong_typed_event",
 )
 """The faults ``malformed_scripts`` injects (each one at least once over a fuzz run)."""
 
-_BAD_JSON: Final = ('{"text": "ab', "{", "not json", "", "[1, 2", '{"text": }', "null", '"just a string"')
+_BAD_JSON: Final = (
+    '{"text": "ab', "{", "not json", "", "[1, 2", '{"text": }', "null", '"just a string"',
+    '{"text": NaN}', '{"text": ' + "[" * 3000 + "]" * 3000 + "}",
+)  # fmt: skip
+"""Arguments no tool can take: truncated or invalid JSON, a ``NaN``, nesting deeper than ``json`` reads."""
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "x"
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+WRONG_TYPED_EVENTS: Final[dict[str, Any]] = {
+    "text_none": TextDelta(None),  # type: ignore[arg-type]
+    "text_int": TextDelta(123),  # type: ignore[arg-type]
+    "reasoning_none": ReasoningDelta(None),  # type: ignore[arg-type]
+    "final_none": FinalEvent(None),  # type: ignore[arg-type]
+    "ready_none": ToolCallReady(None, "int_bad"),  # type: ignore[arg-type]
+    "call_id_none": ToolCallReady(ToolCall(None, ToolFunction(UNKNOWN_TOOL, {})), "int_bad"),  # type: ignore[arg-type]
+    "deep_arguments": ToolCallReady(ToolCall("bad_deep", ToolFunction(UNKNOWN_TOOL, _nested(600))), "int_bad"),
+    "nan_arguments": ToolCallReady(ToolCall("bad_nan", ToolFunction(UNKNOWN_TOOL, {"x": float("nan")})), "int_bad"),
+}
+"""Model events of the right class with fields of the wrong type or JSON no provider can take,
+by name (a cassette records the name: these cannot round-trip through the codec). A run fed one
+must end ``Failed`` with ``IllegalTransition``, its history valid."""
 _JUNK: Final = ("a bare string", None, 42, {"type": "textDelta", "text": "dict, not event"})
 
 
@@ -248,11 +276,11 @@ def _stray_event(draw: st.DrawFn, turn: int) -> Any:
 
 
 def _final_index(events: list[Any]) -> int | None:
-    return next((i for i, e in enumerate(events) if isinstance(e, FinalEvent)), None)
+    return next((i for i, e in enumerate(events) if isinstance(e, FinalEvent) and event_problem(e) is None), None)
 
 
 def _calls(events: list[Any]) -> list[int]:
-    return [i for i, e in enumerate(events) if isinstance(e, ToolCallReady)]
+    return [i for i, e in enumerate(events) if isinstance(e, ToolCallReady) and event_problem(e) is None]
 
 
 def _malform(draw: st.DrawFn, events: list[Any], turn: int, fault: str) -> list[Any]:
@@ -294,6 +322,8 @@ def _malform(draw: st.DrawFn, events: list[Any], turn: int, fault: str) -> list[
         events = []
     elif fault == "not_an_event":
         events.insert(draw(st.integers(0, len(events))), _pick(draw, _JUNK))
+    elif fault == "wrong_typed_event":
+        events.insert(draw(st.integers(0, len(events))), WRONG_TYPED_EVENTS[_pick(draw, tuple(WRONG_TYPED_EVENTS))])
     elif fault == "delta_after_ready" and calls:
         ready = events[_pick(draw, calls)]
         events.insert(
@@ -317,10 +347,11 @@ def malformed_scripts(draw: st.DrawFn, tools: Iterable[Any] = (), *, max_turns: 
 
     Faults (:data:`MALFORMATIONS`): an event after ``Final``, a second ``Final``, a turn's events
     shuffled out of order, two calls with one id, a call to an unknown tool, arguments that are
-    invalid or truncated JSON, a model error anywhere (before the first event, mid-turn, after
-    ``Final``), an empty turn, a value that is not a model event at all, a delta after its call
-    completed. Whatever the fault, a run must end cleanly: an error result, ``IllegalTransition``
-    or ``CompletionError``, with a history still valid to send back.
+    invalid or truncated JSON (or ``NaN``, or 3,000 deep), a model error anywhere (before the
+    first event, mid-turn, after ``Final``), an empty turn, a value that is not a model event at
+    all, a delta after its call completed, an event with fields of the wrong type
+    (:data:`WRONG_TYPED_EVENTS`). Whatever the fault, a run must end cleanly: an error result,
+    ``IllegalTransition`` or ``CompletionError``, with a history still valid to send back.
 
     Example::
 

@@ -29,8 +29,9 @@ from .policy import hang
 
 __all__ = ["BEHAVIOUR_KINDS", "BehaviourServer", "HangInSyncDriver", "ToolBehaviour", "ToolBehaviours"]
 
-BehaviourKind = Literal["text", "json", "raise", "stall", "hang"]
-BEHAVIOUR_KINDS: Final[tuple[str, ...]] = ("text", "json", "raise", "stall", "hang")
+BehaviourKind = Literal["text", "json", "raise", "stall", "stubborn", "hang"]
+BEHAVIOUR_KINDS: Final[tuple[str, ...]] = ("text", "json", "raise", "stall", "stubborn", "hang")
+_TIMED: Final = ("stall", "stubborn")
 
 
 class HangInSyncDriver(Exception):
@@ -45,6 +46,7 @@ class ToolBehaviour:
         name: the tool's name.
         kind: ``text`` returns ``value + text``; ``json`` returns ``{"value", "text", "n"}``;
             ``raise`` raises ``ValueError(value)``; ``stall`` sleeps past ``timeout``;
+            ``stubborn`` sleeps past it too and ignores being cancelled once (then returns);
             ``hang`` waits until the consumer cancels the run.
         value: the text returned, or the exception's message.
         timeout: the tool's timeout in seconds (keep it tiny for ``stall``: it is real time).
@@ -56,7 +58,7 @@ class ToolBehaviour:
     timeout: float | None = None
 
     def __attrs_post_init__(self) -> None:
-        if self.kind == "stall" and (self.timeout is None or self.timeout <= 0):
+        if self.kind in _TIMED and (self.timeout is None or self.timeout <= 0):
             raise ValueError(f"tool {self.name!r} stalls, so it needs a timeout > 0")
 
     def tool(self) -> Tool:
@@ -81,10 +83,15 @@ def _make_tool(b: ToolBehaviour) -> Tool:
             return {"value": b.value, "text": text, "n": n}
         if b.kind == "raise":
             raise ValueError(b.value)
-        if b.kind == "stall":
+        if b.kind in _TIMED:
             import asyncio
 
-            await asyncio.sleep(3600)  # the tool's timeout ends this
+            try:
+                await asyncio.sleep(3600)  # the tool's timeout ends this
+            except asyncio.CancelledError:
+                if b.kind == "stall":
+                    raise
+                await asyncio.sleep(0)  # stubborn: carries on after being cancelled, then returns
             return None
         await hang(f"tool {b.name}")
         return None  # pragma: no cover - hang never returns
@@ -183,6 +190,6 @@ class BehaviourServer:
             return to_output({"value": b.value, "text": kwargs["text"], "n": kwargs["n"]})
         if b.kind == "raise":
             return raised(name, ValueError(b.value))
-        if b.kind == "stall":
+        if b.kind in _TIMED:  # a stubborn tool stops within the grace period: it timed out
             return timed_out(name, b.timeout)
         raise HangInSyncDriver(f"tool {name} hangs; only the async driver can run it")

@@ -16,7 +16,7 @@ Line 1, the header (keys sorted, as every line)::
 - ``calls``: how many model-call lines follow; ``history``: messages in the codec's JSON;
 - ``HOOK``: ``null``, or ``{"answers": {"on_tool_call": ["skip", "continue"]}, "raises":
   ["on_text_delta", 2] | null, "async": ["on_tool_call"]}`` (see :class:`~.policy.HookPolicy`);
-- ``TOOLS``: ``{"behaviours": [{"name": "t0", "kind": "text" | "json" | "raise" | "stall" |
+- ``TOOLS``: ``{"behaviours": [{"name": "t0", "kind": "text" | "json" | "raise" | "stall" | "stubborn" |
   "hang", "value": "...", "timeout": 0.002 | null}], "server_fails_at": 3 | null}``;
 - ``user_tools`` / ``user_hook``: the names of the caller's own tools and hook, which the
   cassette cannot hold: pass them to :func:`load_cassette`.
@@ -28,7 +28,8 @@ Then one line per model call, in call order::
 Events are the codec's JSON (:func:`agent_fsm.codec.to_dict`), plus two entries that are not
 events: ``{"type": "modelError", "error": "CompletionError", "message": "...", "status": 500}``
 (the model raises there; ``error`` is one of :data:`ERRORS`) and ``{"type": "notAnEvent",
-"value": ...}`` (a provider bug: the model yields that JSON value itself).
+"value": ...}`` (a provider bug: the model yields that JSON value itself), or ``{"type":
+"wrongTypedEvent", "name": ...}`` (one of :data:`~._scripts.WRONG_TYPED_EVENTS`).
 
 A reader must reject a ``version`` it does not know. Version 1 is this one.
 """
@@ -44,6 +45,7 @@ from ..codec import CodecError, from_dict, to_dict
 from ..errors import CompletionError
 from ..events import ModelEvent
 from ..messages import Message
+from ._scripts import WRONG_TYPED_EVENTS
 from .behaviours import ToolBehaviours
 from .case import FuzzCase
 from .policy import HookPolicy
@@ -73,7 +75,13 @@ def _line(value: Any) -> str:
     return text
 
 
+_WRONG_TYPED_NAMES: Final = {id(e): name for name, e in WRONG_TYPED_EVENTS.items()}
+
+
 def _entry(entry: Any) -> Any:
+    wrong = _WRONG_TYPED_NAMES.get(id(entry))
+    if wrong is not None:
+        return {"type": "wrongTypedEvent", "name": wrong}
     if isinstance(entry, BaseException):
         out: dict[str, Any] = {"type": "modelError", "error": type(entry).__name__, "message": _message(entry)}
         if isinstance(entry, CompletionError) and entry.status is not None:
@@ -126,6 +134,12 @@ def _read_entry(data: Any) -> Any:
     kind = data.get("type")
     if kind == "notAnEvent":
         return data.get("value")
+    if kind == "wrongTypedEvent":
+        if data.get("name") not in WRONG_TYPED_EVENTS:
+            raise CodecError(
+                f"unknown wrong-typed event {data.get('name')!r}; expected one of {sorted(WRONG_TYPED_EVENTS)}"
+            )
+        return WRONG_TYPED_EVENTS[data["name"]]
     if kind == "modelError":
         cls = ERRORS.get(str(data.get("error")))
         if cls is None:

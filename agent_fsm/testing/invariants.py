@@ -23,14 +23,16 @@ from ..errors import (
     ToolServerError,
 )
 from ..events import Final, Reasoning, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
+from ..history import history_problem
 from ..hooks import HOOK_NAMES
 from ..items import FinalResponse, StreamAssistantItem, StreamItem, StreamUserItem
-from ..messages import AssistantMessage, Message, Text, ToolCall, ToolResult, Usage, UserMessage
+from ..messages import AssistantMessage, Message, Text, ToolResult, Usage, UserMessage
 from ..table import FINAL, Edge, State
 
 __all__ = ["check_ending", "check_history_invariants", "check_run", "check_trace", "check_turn_content"]
 
 SYNTHETIC_RESULT_PREFIX = "Tool call not executed: "
+CANCELLED_RESULT_PREFIX = "Tool call cancelled while running: "
 """How the machine's synthetic results (for calls a run never executed) begin."""
 
 _ENDINGS: dict[State, tuple[type[BaseException], ...]] = {
@@ -50,46 +52,15 @@ _fail = fail
 
 
 def check_history_invariants(history: Sequence[Message]) -> None:
-    """Check that ``history`` is valid to send back to a provider.
-
-    Every message is a user or assistant message with content; every tool call has exactly one
-    result with its id, in the user message right after the call; no result is an orphan; no
-    two calls of a message share an id; no assistant message with tool calls is left last.
+    """Check that ``history`` is valid to send back to a provider (see
+    :func:`agent_fsm.history.history_problem` for the rules).
 
     Raises:
         AssertionError: naming the broken invariant and where.
     """
-    for i, message in enumerate(history):
-        if not isinstance(message, UserMessage | AssistantMessage):
-            raise _fail("messages", f"history[{i}] is a {type(message).__name__}")
-        if not message.content:
-            raise _fail("non-empty content", f"history[{i}] has no content")
-        calls = [p for p in message.content if isinstance(p, ToolCall)] if isinstance(message, AssistantMessage) else []
-        results = [p for p in message.content if isinstance(p, ToolResult)] if isinstance(message, UserMessage) else []
-        if isinstance(message, UserMessage) and results:
-            before = history[i - 1] if i > 0 else None
-            prior_calls = before.tool_calls if isinstance(before, AssistantMessage) else ()
-            called = {c.id for c in prior_calls}
-            for r in results:
-                if r.id not in called:
-                    raise _fail(
-                        "no orphan results",
-                        f"history[{i}] has a result for {r.id!r}, which history[{i - 1}] did not call",
-                    )
-        if calls:
-            ids = [c.id for c in calls]
-            if len(set(ids)) != len(ids):
-                raise _fail("unique call ids", f"history[{i}] calls the same id twice: {ids}")
-            if i + 1 >= len(history):
-                raise _fail("every call has a result", f"history[{i}] calls tools {ids} and nothing follows it")
-            after = history[i + 1]
-            if not isinstance(after, UserMessage):
-                raise _fail("results follow their calls", f"history[{i + 1}] is not the user message of results")
-            got = [p.id for p in after.content if isinstance(p, ToolResult)]
-            for call_id in ids:
-                n = got.count(call_id)
-                if n != 1:
-                    raise _fail("exactly one result per call", f"call {call_id!r} of history[{i}] has {n} results")
+    problem = history_problem(history)
+    if problem is not None:
+        raise _fail(*problem)
 
 
 def _run_messages(history: Sequence[Message], initial: int) -> Sequence[Message]:
@@ -216,7 +187,7 @@ def _check_nothing_missing(items: Sequence[StreamItem], run: Sequence[Message]) 
         raise _fail("streamed reasoning is in history", f"reasoning deltas of ids {lost or ['None']} are not")
     emitted: list[Any] = [i.tool_result for i in items if isinstance(i, StreamUserItem)]
     for result in emitted:
-        if result.text.startswith(SYNTHETIC_RESULT_PREFIX):
+        if result.text.startswith((SYNTHETIC_RESULT_PREFIX, CANCELLED_RESULT_PREFIX)):
             raise _fail("synthetic results are never emitted", f"result {result.id!r} was")
     recorded = [p for m in run if isinstance(m, UserMessage) for p in m.content if isinstance(p, ToolResult)]
     it = iter(recorded)

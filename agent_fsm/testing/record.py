@@ -23,7 +23,7 @@ from attrs import frozen
 
 from ..codec import to_dict
 from ..errors import AgentFSMError
-from ..events import Final
+from ..events import Final, event_problem
 from ..items import StreamItem
 from ..messages import Message, Text, Usage, UserMessage
 from ..table import Edge, State
@@ -151,7 +151,7 @@ def played_usage(played: Sequence[Sequence[Any]]) -> Usage:
     total = Usage()
     for events in played:
         final = next((e for e in events if isinstance(e, Final)), None)
-        if final is not None:
+        if final is not None and event_problem(final) is None:  # a malformed one fails the run there
             total = total + final.usage
     return total
 

@@ -27,13 +27,24 @@ from hypothesis import strategies as st
 
 from ..hooks import HOOK_NAMES
 from ..messages import AssistantMessage, Text, ToolCall, ToolFunction, ToolResult, UserMessage
-from ._scripts import MALFORMATIONS, Script, draw_malformed, draw_script, malformed_scripts, turn_scripts
+from ._scripts import (
+    MALFORMATIONS,
+    WRONG_TYPED_EVENTS,
+    Script,
+    draw_malformed,
+    draw_script,
+    malformed_scripts,
+    turn_scripts,
+)
 from .behaviours import ToolBehaviour, ToolBehaviours
 from .case import FuzzAgent, FuzzCase
 from .policy import HookPolicy, PolicyHook
 
 __all__ = [
     "MALFORMATIONS",
+    "SNAPSHOT_TAMPERINGS",
+    "WRONG_TYPED_EVENTS",
+    "tampered_snapshots",
     "HookPolicy",
     "PolicyHook",
     "Script",
@@ -110,14 +121,14 @@ def hook_policies(
 def draw_behaviours(
     draw: st.DrawFn, *, names: Sequence[str], min_size: int, hangs: bool, server_errors: bool
 ) -> ToolBehaviours:
-    kinds = ["text", "text", "json", "raise", "stall"] + (["hang"] if hangs else [])
+    kinds = ["text", "text", "json", "raise", "stall", "stubborn"] + (["hang"] if hangs else [])
     behaviours = []
     for i, name in enumerate(names):
         if i >= min_size and not draw(st.booleans()):
             continue
         kind = kinds[draw(st.integers(0, len(kinds) - 1))]
         value = _VALUES[draw(st.integers(0, len(_VALUES) - 1))]
-        timeout = _STALL_TIMEOUTS[draw(st.integers(0, 2))] if kind == "stall" else None
+        timeout = _STALL_TIMEOUTS[draw(st.integers(0, 2))] if kind in ("stall", "stubborn") else None
         behaviours.append(ToolBehaviour(name, kind, value, timeout))
     fails_at = draw(st.integers(1, 4)) if server_errors and draw(st.integers(0, 7)) == 7 else None
     return ToolBehaviours(behaviours, fails_at)
@@ -233,3 +244,72 @@ def agents(
     """
     case = draw(fuzz_cases(driver="async", tools=tools, malformed=malformed, hooks=hooks))
     return case.agent()
+
+
+def _drop_results(d: dict[str, Any]) -> None:
+    if d["tools"] is None:  # the results message goes: its calls become orphans
+        d["history"] = [*d["history"][:-1], {"role": "user", "content": [{"type": "text", "text": "again"}]}]
+    else:
+        d["tools"]["results"] = []
+        d["tools"]["calls"] = d["tools"]["calls"][:-1]
+
+
+def _orphan_result(d: dict[str, Any]) -> None:
+    orphan = {"type": "toolresult", "id": "orphan", "content": [{"type": "text", "text": "x"}]}
+    target = d["history"][-1] if d["tools"] is None else d["history"][0]
+    target["content"].append(orphan)
+
+
+def _deep(d: dict[str, Any]) -> None:
+    d["history"][0]["content"] = [{"type": "toolresult", "id": "x", "content": [[[[]]]] * 2}]
+
+
+SNAPSHOT_TAMPERINGS: Final[dict[str, Any]] = {
+    "orphan_call": _drop_results,
+    "orphan_result": _orphan_result,
+    "negative_turns": lambda d: d.update(turns=-3),
+    "turns_over_budget": lambda d: d.update(turns=d["max_turns"] + 4),
+    "negative_usage": lambda d: d["usage"].update(input_tokens=-5),
+    "negative_items": lambda d: d.update(items_emitted=-1),
+    "bool_turns": lambda d: d.update(turns=True),
+    "unknown_state": lambda d: d.update(state="Streaming"),
+    "stage_in_wrong_state": lambda d: (
+        d.update(tools={"calls": [], "results": [], "decisions": []})
+        if d["tools"] is None
+        else d.update(state="AwaitingCompletion")
+    ),
+    "stage_ids": lambda d: d["tools"] and d["tools"]["calls"][0]["toolCall"].update(id="other"),
+    "extra_decision": lambda d: d["tools"] and d["tools"]["decisions"].extend([{"kind": "defer", "reason": ""}] * 3),
+    "v1_without_calls": lambda d: d["tools"] and (d.update(version=1), d["tools"].pop("calls")),
+    "nan_arguments": lambda d: d["history"].insert(
+        0,
+        {
+            "role": "assistant",
+            "content": [{"type": "toolcall", "id": "n", "function": {"name": "f", "arguments": {"x": float("nan")}}}],
+        },
+    ),
+    "malformed_history": _deep,
+    "non_utf8": None,  # the text itself: bytes that are not UTF-8
+    "deep_json": None,  # the text itself: nesting deeper than ``json`` reads
+}
+"""Ways to tamper with a snapshot, each of which ``Snapshot.from_json`` must refuse with
+``SnapshotError`` (never resume, never a raw exception). Stage tamperings apply to a snapshot of
+the tool stage; on another they leave it as it is (the strategy skips them there)."""
+
+_STAGE_ONLY: Final = frozenset({"stage_ids", "extra_decision", "v1_without_calls"})
+
+
+@st.composite
+def tampered_snapshots(draw: st.DrawFn, snapshot_json: str) -> tuple[str, str | bytes]:
+    """One of :data:`SNAPSHOT_TAMPERINGS` applied to a real snapshot's JSON: ``(name, text)``."""
+    import json
+
+    data = json.loads(snapshot_json)
+    names = sorted(n for n in SNAPSHOT_TAMPERINGS if data["tools"] is not None or n not in _STAGE_ONLY)
+    name = draw(st.sampled_from(names))
+    if name == "non_utf8":
+        return name, snapshot_json.encode()[:-1] + b'\xff"}'
+    if name == "deep_json":
+        return name, snapshot_json[:-1] + ',"x":' + "[" * 100_000 + "]" * 100_000 + "}"
+    SNAPSHOT_TAMPERINGS[name](data)
+    return name, json.dumps(data)

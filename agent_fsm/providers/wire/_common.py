@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any, Final, Protocol, TypeAlias
 
 from ...events import ModelEvent, Reasoning, ReasoningDelta, ToolCallDelta, ToolCallReady
-from ...messages import JSONValue, ToolCall, ToolFunction
+from ...messages import JSONValue, ToolCall, ToolFunction, json_problem
 from ..errors import BODY_EXCERPT_CHARS, InBandError, ProtocolError
 
 __all__ = [
@@ -46,6 +46,12 @@ class StreamParser(Protocol):
         """
         ...
 
+    @property
+    def complete(self) -> bool:
+        """Whether the format's end marker has arrived. The response is then whole: the caller
+        stops reading and closes it, even if the server keeps the connection open."""
+        ...
+
     def finish(self) -> Sequence[ModelEvent]:
         """The body ended: return the last events (``Final`` last).
 
@@ -74,14 +80,20 @@ def parse_arguments(raw: str) -> JSONValue:
     """A tool call's arguments as a JSON value; ``{}`` when empty; the raw string if not JSON.
 
     The raw string goes through unchanged so the tool layer can tell the model exactly what it
-    sent wrong, instead of the run failing.
+    sent wrong, instead of the run failing; so do arguments standard JSON cannot hold (``NaN``,
+    nesting deeper than :data:`~agent_fsm.messages.MAX_JSON_DEPTH`).
     """
     if not raw or raw.isspace():
         return {}
     try:
-        return json.loads(raw)
-    except ValueError:
+        value = json.loads(raw, parse_constant=_not_json)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than ``json`` reads
         return raw
+    return raw if json_problem(value) is not None else value
+
+
+def _not_json(word: str) -> Any:
+    raise ValueError(f"{word} is not JSON")
 
 
 def in_band_error(provider: str, error: Any, *, body: str, status: int | None = None) -> InBandError:

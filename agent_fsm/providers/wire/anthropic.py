@@ -186,6 +186,11 @@ class AnthropicParser:
         self._final_sent = True
         return Final(self.usage(), self.raw())
 
+    @property
+    def complete(self) -> bool:
+        """Whether ``message_stop`` has arrived: the response is whole, whatever the server does next."""
+        return self._final_sent
+
     def finish(self) -> Sequence[ModelEvent]:
         if self._final_sent:
             return NOTHING

@@ -96,6 +96,11 @@ class OllamaParser:
         keep = ("model", "created_at", "done_reason", "prompt_eval_count", "eval_count", "total_duration")
         return {k: line[k] for k in keep if k in line}
 
+    @property
+    def complete(self) -> bool:
+        """Whether the ``done`` line has arrived: the response is whole, whatever the server does next."""
+        return self._final is not None
+
     def finish(self) -> Sequence[ModelEvent]:
         if self._final is None:
             raise IncompleteStreamError("the Ollama stream ended before its done line: the connection was cut")

@@ -154,6 +154,11 @@ class OpenAIChatParser:
         ready: list[ToolCallReady] = [self._slots[i].ready() for i in sorted(self._slots)]
         out.extend(ready)
 
+    @property
+    def complete(self) -> bool:
+        """Whether ``data: [DONE]`` has arrived: the response is whole, whatever the server does next."""
+        return self._done
+
     def finish(self) -> Sequence[ModelEvent]:
         if self._finish_reason is None and not self._done:
             raise IncompleteStreamError(

@@ -143,6 +143,12 @@ class OpenAIResponsesParser:
         }
         return Final(self.usage(), self._final)
 
+    @property
+    def complete(self) -> bool:
+        """Whether ``response.completed`` (or ``response.incomplete``) has arrived: the response is
+        whole, whatever the server does next."""
+        return self._final is not None
+
     def finish(self) -> Sequence[ModelEvent]:
         if self._final is None:
             raise IncompleteStreamError(
