@@ -331,3 +331,14 @@ def test_readme_shows_the_screenshot_make_diagrams_takes() -> None:
     png = (root / "diagrams" / SCREENSHOT).read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(png[16:20], "big") == 1440
     assert (root / "diagrams" / REPORT).exists(), "its source, drift-checked by test_diagram_committed"
+
+
+def test_reports_import_no_browser_and_no_fuzz_kit_until_used() -> None:
+    import subprocess
+
+    code = (
+        "import sys, agent_fsm.diagram, agent_fsm.cli.report, agent_fsm.cli.run;"
+        "print(sorted(m for m in ('playwright', 'hypothesis') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
