@@ -7,6 +7,7 @@
     agent-fsm run --model openai:qwen2.5 --base-url http://localhost:8000/v1 "hi"   # vLLM, llama.cpp...
     agent-fsm run --model ollama:llama3.2 "hi"
     agent-fsm run --model openai:gpt-4o-mini --mcp "python -m my_server" --mcp-url http://127.0.0.1:8000/mcp "hi"
+    agent-fsm run --model openai:gpt-4o-mini --record run.cassette.jsonl "hi"    # then: agent-fsm report
 
 The text streams as it comes; each tool call (with its arguments) and each result is shown on
 its own line, and turns are separated. Exit codes: 0 done, 1 the run failed (the error is printed
@@ -29,12 +30,13 @@ from ..agent import DEFAULT_MAX_TURNS, Agent
 from ..errors import AgentFSMError, ConfigurationError, ToolServerError
 from ..providers import AnthropicModel, OllamaModel, OpenAIChatModel, OpenAIResponsesModel
 from ..providers._base import HTTPModel
+from ..providers.cassette import RecordingModel
 from ..providers.errors import MissingAPIKeyError
 from ..run.console import print_run
 from ..tools import Tool, ToolServer
 from ._load import LoadError, load_object
 
-__all__ = ["PROVIDERS", "build_model", "load_tools", "mcp_servers", "register"]
+__all__ = ["PROVIDERS", "agent_tools", "build_model", "load_tools", "mcp_servers", "register"]
 
 PROVIDERS: dict[str, type[HTTPModel]] = {
     "openai": OpenAIChatModel,
@@ -91,6 +93,11 @@ def register(sub: Any) -> None:
     p.add_argument("--preamble", help="the system prompt")
     p.add_argument("--temperature", type=float)
     p.add_argument("--max-tokens", type=int)
+    p.add_argument(
+        "--record",
+        metavar="CASSETTE",
+        help="record every model call to this cassette (for agent-fsm replay and agent-fsm report)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -122,9 +129,9 @@ async def _run(args: argparse.Namespace, model: HTTPModel, tools: list[Any], ser
             return 2
         tools = tools + servers
         try:
-            server = tools[0] if len(tools) == 1 and isinstance(tools[0], ToolServer) else tools
+            server = agent_tools(tools)
             agent = Agent(
-                model,
+                RecordingModel(model, args.record) if args.record else model,
                 preamble=args.preamble,
                 tools=server,
                 max_turns=args.max_turns,
@@ -216,6 +223,11 @@ def _environment_help() -> str:
         )
     )
     return "\n".join(lines)
+
+
+def agent_tools(tools: list[Any]) -> Any:
+    """What ``Agent(tools=...)`` takes for the loaded tools: a lone ToolServer as it is, else the list."""
+    return tools[0] if len(tools) == 1 and isinstance(tools[0], ToolServer) else tools
 
 
 def _say(message: str) -> None:
