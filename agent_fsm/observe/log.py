@@ -9,6 +9,10 @@ Around a model call's request and around each tool call it also binds ``run_id``
 a tool's own log events carry them too, when the application merges context variables (the CLI
 does). That binding never outlives the awaited call, so it never reaches the code consuming the
 run or the tasks that code starts.
+
+Decided once per run: when the logger does not listen at INFO (where finished calls are logged),
+nothing is bound and the telemetry builds no call records (``wants_calls``); only failed calls are
+reported, and logged at WARNING. A quiet log then costs nothing per call.
 """
 
 from __future__ import annotations
