@@ -326,6 +326,13 @@ included) for S1 and S2, so the baseline cannot quietly do less.
 
 **Consumption.** Every item is iterated (`async for item in run`), as a user does.
 
+**Default observers.** S2 is timed a third way in the same rounds, with `observers=()`; the
+target compares the default (the logging observer) with it. The harness configures no logging,
+so the library's `agent_fsm` logger has no listener at INFO: what is measured is what a quiet
+log costs. Tools run on the interpreter of the project's venv: on 3.11 each tool call's task
+takes one pass of the event loop; on 3.12+ it starts eagerly and a tool that never waits takes
+none.
+
 **Scenarios.** S1: one turn of 2,000 `TextDelta("abcd")` then `Final(usage)`. S2: 10 turns; turns
 1-9 each a `ToolCallReady` for `echo` then `Final`; turn 10: 50 deltas then `Final`. The engine
 runs `Agent(model, tools=ToolSet([tool(echo)]), max_turns=10).stream_prompt("go")`, with no hook,
