@@ -133,6 +133,21 @@ async def test_levels_warn_only_for_failed_calls_not_for_endings_the_caller_rece
     assert failed["error.type"] == "CompletionError" and failed["http.response.status_code"] == 503
 
 
+async def test_a_model_call_failing_mid_stream_is_a_full_warning_when_nothing_listens_at_info() -> None:
+    # At WARNING the call's record is built only once it failed: it must still say everything.
+    raw = {"id": "resp-1", "model": "m-1"}
+    script = [[TextDelta("partial"), Final(Usage(3, 1), raw=raw), CompletionError("cut", status=502)]]
+    with captured_logs(logging.WARNING) as events:
+        run = Agent(NamedModel(script)).stream_prompt("go")
+        _items, outcome = await collect(run)
+    assert isinstance(outcome, CompletionError)
+    [failed] = events
+    assert (failed["event"], failed["turn"], failed["state"]) == ("model call failed", 1, "Failed")
+    assert failed["gen_ai.response.time_to_first_chunk"] >= 0 and failed["duration_s"] >= 0
+    assert (failed["gen_ai.response.id"], failed["gen_ai.usage.input_tokens"]) == ("resp-1", 3)
+    assert failed["gen_ai.request.model"] == "model-x" and failed["http.response.status_code"] == 502
+
+
 class GoneServer:
     """A tool server that cannot serve any call (its connection is lost, say)."""
 

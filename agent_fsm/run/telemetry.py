@@ -74,7 +74,7 @@ class RunTelemetry:
         """Whether :meth:`steps` has anyone to tell (the driver skips the call otherwise)."""
         # Decided once per run: who hears every model and tool call (and has its context entered
         # around them), and who hears only of the calls that failed. Nobody listening costs
-        # nothing per call: no context is bound, no record built beyond the model call's own.
+        # nothing per call: no context is bound, no record built unless a call fails.
         self._call_sinks = tuple(s for s in sinks if getattr(s, "wants_calls", True))
         self._failure_sinks = tuple(s for s in sinks if not getattr(s, "wants_calls", True))
         self.watch_tool_calls = bool(self._call_sinks)
@@ -82,6 +82,10 @@ class RunTelemetry:
         failed tool call, with :meth:`tool_failed`."""
         self._mark = 0
         self._call: ModelCall | None = None
+        # the model call's start, when only failures are listened for (the record is built late)
+        self._quiet: tuple[int, CompletionRequest, float] | None = None
+        self._quiet_first: float | None = None
+        self._quiet_final: FinalEvent | None = None
         self._history_len = 0
         self._usage_before = machine.usage
         self._ended = False
@@ -110,6 +114,8 @@ class RunTelemetry:
         def on_final(event: FinalEvent) -> Handled:
             if self._call is not None:
                 self._call.final = event
+            else:
+                self._quiet_final = event
             return feed_final(event)
 
         return {**handlers, FinalEvent: on_final}
@@ -119,6 +125,10 @@ class RunTelemetry:
             return  # nobody to tell: no record (``_call`` stays None, so the rest is skipped too)
         self._usage_before = self._m.usage
         self._history_len = len(request.history) + 1  # the run's history so far: it, then the prompt
+        if not self._call_sinks:  # only failures are listened for: a record only if this one fails
+            self._quiet = (self._m.turns, request, self._now())
+            self._quiet_first = self._quiet_final = None
+            return
         self._call = ModelCall(self._m.turns, request, self._now())
         self._notify(self._call_sinks, "model_call_started", self._call)
 
@@ -130,16 +140,21 @@ class RunTelemetry:
         return _Contexts(self, self._call_sinks, "model_call_context", call)
 
     def first_event(self) -> None:
-        if self._call is not None and self._call.first_chunk is None:
-            self._call.first_chunk = self._now()
+        if self._call is not None:
+            if self._call.first_chunk is None:
+                self._call.first_chunk = self._now()
+        elif self._quiet is not None and self._quiet_first is None:
+            self._quiet_first = self._now()
 
     def model_call_ended(self) -> None:
         call, self._call = self._call, None
-        if call is None:
-            return
+        quiet, self._quiet = self._quiet, None
         m = self._m
-        if not self._call_sinks and m.error is None:
-            return  # only failures are listened for, and this call did not end the run
+        if call is None:
+            if quiet is None or m.error is None:
+                return  # nobody listens, or only for failures and this call did not end the run
+            call = ModelCall(*quiet)
+            call.first_chunk, call.final = self._quiet_first, self._quiet_final
         call.ended = self._now()
         call.usage = _minus(m.usage, self._usage_before)
         call.state = m.state
