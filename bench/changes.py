@@ -33,6 +33,7 @@ CHANGES: list[tuple[str, str]] = [
     ("dedcc24", "the sync driver dispatches through `event_handlers` (machine-only figures)"),
     ("6790efd", "the text delta's fast path is one method; `json_problem` by exact type; no `aclose` when done"),
     ("2a5122e", "no observers: no model call record; the history's length read off the request"),
+    ("e4c6502", "only failures listened for: a model call's record is built only if the call failed"),
 ]
 ROUNDS = int(os.environ.get("BENCH_CHANGES_ROUNDS", "5"))
 FIELDS = ("S1_ratio", "S2_ratio", "S2_full_us", "S2_machine_us", "S2_tool_call_us", "S2_driver_us")
