@@ -211,18 +211,21 @@ class TurnMachine:
         self._path = Path()
         self._trace = self._path.steps  # appended to in place by _fire and the fast path
         self._checkpoint = Checkpoint(S.AwaitingCompletion, len(self._history), 0, Usage(), (1, 0))
-        handlers: dict[type, Callable[[Any], Action | StreamAssistantItem]] = {
-            TextDelta: self._on_text_delta,
-            ToolCallDelta: self._on_tool_call_delta,
-            ReasoningDelta: self._on_reasoning_delta,
-            Reasoning: self._on_reasoning,
-            ToolCallReady: self._on_tool_call,
-            FinalEvent: self._on_final,
+        # Plain functions, not methods bound to this machine: a machine holding its own bound
+        # methods is a reference cycle, and every finished run would wait for the garbage
+        # collector (whose passes then scan every live run: half of S3's wall time).
+        handlers: dict[type, Callable[[Any, Any], Action | StreamAssistantItem]] = {
+            TextDelta: TurnMachine._on_text_delta,
+            ToolCallDelta: TurnMachine._on_tool_call_delta,
+            ReasoningDelta: TurnMachine._on_reasoning_delta,
+            Reasoning: TurnMachine._on_reasoning,
+            ToolCallReady: TurnMachine._on_tool_call,
+            FinalEvent: TurnMachine._on_final,
         }
         if fast_path:
             for event_type, (trigger, fast) in _FAST.items():
                 if trigger not in self._asks:
-                    handlers[event_type] = fast.__get__(self)
+                    handlers[event_type] = fast
         self._on_event = handlers
 
     @classmethod
@@ -313,9 +316,10 @@ class TurnMachine:
         event took the fast path - the one ``StreamAssistantItem`` it emitted, handed over
         directly instead of through the outbox (the stream stays open: feed the next event). The
         async driver uses this; ``model_event`` is the same minus the shortcut. Each handler
-        checks its event (:meth:`check_event`) itself. Unknown event types are absent.
+        checks its event (:meth:`check_event`) itself. Unknown event types are absent. Each
+        read makes a new mapping (drivers read it once per run).
         """
-        return self._on_event
+        return {event_type: fn.__get__(self) for event_type, fn in self._on_event.items()}
 
     def start(self) -> Action:
         """Begin the run; returns the first action."""
@@ -329,7 +333,7 @@ class TurnMachine:
         handler = self._on_event.get(type(event))
         if handler is None:
             raise self._illegal(f"model event {type(event).__name__}", "not a model event")
-        result = handler(event)
+        result = handler(self, event)
         if isinstance(result, StreamAssistantItem):  # the fast path handed its item over: queue it
             self._emit(result)
             return NEXT_EVENT
