@@ -84,7 +84,7 @@ from ._turn import TurnBuffer
 from .fastpath import compile_dispatch, compile_fast
 from .protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
 from .snapshot import Approval, Snapshot
-from .table import EDGES, FINAL, TRIGGER_HOOKS, Edge, State, build_machine
+from .table import FINAL, TRIGGER_HOOKS, Edge, State, build_machine
 
 __all__ = ["TurnMachine", "check_limits"]
 
@@ -428,9 +428,11 @@ class TurnMachine:
 
         Cheap enough to call after every step: drivers use it to log state changes.
         """
-        trace = self._trace  # read here, not through Path.since: drivers call this after every step
-        end = len(trace)
-        return [(EDGES[i], n) for i, n in trace[max(mark, 1) : end]], end
+        path = self._path
+        end = len(path.steps) >> 1  # entries, the sentinel's included
+        if mark >= end:
+            return [], end  # nothing new: the usual case, drivers call this after every step
+        return list(path.since(max(mark, 1))), end
 
     # ------------------------------------------------------------------ stepping
 
@@ -542,11 +544,11 @@ class TurnMachine:
                 return False
             raise self._illegal(trigger, _refusal(trigger, payload))
         index, _, dest, steps = edge
-        last = self._trace[-1]
-        if last[0] == index:
-            last[1] += 1
+        trace = self._trace
+        if trace[-2] == index:
+            trace[-1] += 1
         else:
-            self._trace.append([index, 1])
+            trace += (index, 1)
         if dest is not None:
             self._open = False
         if self._fast:
@@ -670,11 +672,10 @@ class TurnMachine:
         if not self._open or type(text) is not str:
             return self._on_text_delta(event)
         trace = self._trace
-        last = trace[-1]
-        if last[0] == self._text_delta_edge:
-            last[1] += 1
+        if trace[-2] == self._text_delta_edge:
+            trace[-1] += 1
         else:
-            trace.append([self._text_delta_edge, 1])
+            trace += (self._text_delta_edge, 1)
         turn = self._turn
         run = turn._text_run  # type: ignore[union-attr]  # TurnBuffer.add_text, inline
         if run is None:

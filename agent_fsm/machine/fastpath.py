@@ -138,11 +138,11 @@ def _make_fast(cls: type, edge: Edge, generic: Fn, problem: Callable[[Any], str 
     def fast(self: Any, event: Any) -> Any:
         if not self._open or problem(event) is not None:
             return generic(self, event)  # it raises the right error
-        last = self._trace[-1]
-        if last[0] == index:
-            last[1] += 1
+        trace = self._trace
+        if trace[-2] == index:
+            trace[-1] += 1
         else:
-            self._trace.append([index, 1])
+            trace += (index, 1)
         callback(self, CONTINUE, event)
         return self.outbox.pop()  # the one item the edge emitted, handed over directly
 
