@@ -34,6 +34,8 @@ CHANGES: list[tuple[str, str]] = [
     ("6790efd", "the text delta's fast path is one method; `json_problem` by exact type; no `aclose` when done"),
     ("2a5122e", "no observers: no model call record; the history's length read off the request"),
     ("e4c6502", "only failures listened for: a model call's record is built only if the call failed"),
+    ("06192a6", "the machine holds its handlers unbound: no reference cycle, a finished run freed at once"),
+    ("6d2d29f", "the path is one flat list of ints, not a list per entry (half a live run's objects)"),
 ]
 ROUNDS = int(os.environ.get("BENCH_CHANGES_ROUNDS", "5"))
 FIELDS = ("S1_ratio", "S2_ratio", "S2_full_us", "S2_machine_us", "S2_tool_call_us", "S2_driver_us")
