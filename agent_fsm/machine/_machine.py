@@ -214,7 +214,7 @@ class TurnMachine:
         self._emit = self.outbox.append
         self.turns = 0
         """Model calls the run has made: each request counts once it is handed to the driver (which
-        sends it at once; a consumer closing the run in between is the only exception)."""
+        sends it at once; a consumer closing or cancelling the run in between is the only exception)."""
         self.usage = Usage()
         """Token usage so far: the sum of every ``Final``."""
         self.error: AgentFSMError | None = None

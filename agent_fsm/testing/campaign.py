@@ -6,7 +6,9 @@ Three phases share the examples:
 - ``sync`` (most): cases on the sync driver, ~10x faster than asyncio; each is checked, re-run
   for determinism, re-run with every edge sent through ``transitions`` (the fast path must agree
   with the table), and re-run once per item with the consumer closing the run right after that
-  item (closing at any point must leave a valid history);
+  item (closing at any point must leave a valid history); a case with run control is also re-run
+  with its first step moved to every item (a cancel both now and after the turn), and a case
+  with a budget under each of a few limits (:func:`control_variants`);
 - ``async``: cases on the real ``Agent`` - async hooks, concurrent tool tasks, tools stalling
   past real timeouts, hooks and tools that hang until the consumer cancels - each re-run for
   determinism and, when the sync driver can run it too, compared with it;
@@ -32,7 +34,9 @@ from attrs import define, field, frozen
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis.stateful import run_state_machine_as_test
 
+from ..request import UsageLimits
 from .case import FuzzCase, cassette_note, check_case, run_case
+from .control import ControlStep
 from .coverage import EdgeCoverage
 from .record import check_deterministic
 from .stateful import TurnMachineRules
@@ -227,12 +231,43 @@ def _sync_phase(n: int, seed_value: int, coverage: EdgeCoverage, tick: Tick) -> 
                 closed.check()
                 coverage.add(closed.trace)
                 runs += 1
+            for current in control_variants(case, record.items):
+                varied = run_case(current)
+                varied.check()
+                coverage.add(varied.trace)
+                runs += 1
         except AssertionError as exc:
             exc.add_note(cassette_note(current))
             raise
         tick(runs, 1)
 
     sync_cases()
+
+
+def control_variants(case: FuzzCase, items: Any) -> list[FuzzCase]:
+    """The same case with its run control varied, as closing varies ``close_after``: the first
+    control step at every item (a cancel both now and after the turn), and a case with a budget
+    (limits or ``on_max_turns``) under each of a few limits, near what the model reports."""
+    out: list[FuzzCase] = []
+    if case.control:
+        first, rest = case.control[0], case.control[1:]
+        kinds = ("cancel", "cancel_after_turn") if first.kind != "steer" else ("steer",)
+        if first.kind != "steer":  # a cancel cuts the run short: how long is it left alone?
+            items = run_case(attrs.evolve(case, control=rest)).items
+        for k in range(0 if first.kind != "steer" else 1, len(items) + 1):
+            out.extend(attrs.evolve(case, control=(ControlStep(k, kind, first.n), *rest)) for kind in kinds)
+    elif case.limits is not None or case.on_max_turns != "error":
+        usage = [i.content.usage for i in items if type(getattr(i, "content", None)).__name__ == "Final"]
+        first_input = usage[0].input_tokens if usage else 0
+        for limits in (
+            UsageLimits(tool_calls=0),
+            UsageLimits(tool_calls=1),
+            UsageLimits(input_tokens=first_input),  # reached, not exceeded, by the first turn
+            UsageLimits(input_tokens=max(first_input - 1, 0)),  # exceeded by the first turn
+            UsageLimits(total_tokens=0),  # reached before the first call
+        ):
+            out.extend(attrs.evolve(case, limits=limits, on_max_turns=m) for m in ("error", "final_answer"))
+    return out
 
 
 def _async_phase(n: int, seed_value: int, coverage: EdgeCoverage, tick: Tick) -> None:
