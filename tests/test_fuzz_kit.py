@@ -35,6 +35,7 @@ from agent_fsm.testing import (
     run_case,
 )
 from agent_fsm.testing.hook_contract import check_hook_calls
+from agent_fsm.testing.servers import serve
 from agent_fsm.testing.strategies import fuzz_cases, tool_behaviours
 
 # ---------------------------------------------------------------- cassettes
@@ -104,7 +105,7 @@ _ARGS = st.one_of(
 @settings(max_examples=60)
 @given(behaviours=tool_behaviours(), calls=st.lists(st.tuples(st.sampled_from(["lookup", "convert", "nope"]), _ARGS)))
 def test_BehaviourServer_call_sync_gives_what_the_async_server_gives(behaviours: ToolBehaviours, calls: Any) -> None:
-    sync_server, async_server = behaviours.server(), behaviours.server()
+    sync_server, async_server = serve(behaviours), serve(behaviours)
 
     async def run_async() -> list[Any]:
         out: list[Any] = []

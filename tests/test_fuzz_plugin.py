@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 USER_TESTS = '''
@@ -46,16 +44,8 @@ def test_scripted_model(scripted_model):
 '''
 
 
-def test_plugin_fixtures_and_option_work_in_a_users_suite(tmp_path: Path) -> None:
-    (tmp_path / "test_user.py").write_text(USER_TESTS)
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--agent-fsm-examples", "12", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-    )
-    out = result.stdout + result.stderr
+def test_plugin_fixtures_and_option_work_in_a_users_suite(plugin_session: tuple[str, Path]) -> None:
+    out, _ = plugin_session  # USER_TESTS, run with --agent-fsm-examples 12 (tests/reports.py)
     assert "2 passed" in out and "1 failed" in out, out
     assert "test_a_check_of_mine_that_fails" in out.split("short test summary")[1]
     failure = out.split("short test summary")[0]

@@ -29,10 +29,12 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("services", frozenset({"tools", "observe", "providers", "log", "otel", "cassette"})),
     ("run", frozenset({"run", "effects"})),
     ("agent", frozenset({"agent"})),
+    ("integrations", frozenset({"durable", "mcp", "_mcp_io"})),
     ("testing", frozenset({"testing"})),
-    ("entry points", frozenset({"diagram", "cli", "__main__"})),
+    ("entry points", frozenset({"diagram", "cli", "__main__", "testing.pytest_plugin"})),
 )
-"""Bottom to top. A name is a top-level module or subpackage of ``agent_fsm``; the thin modules
+"""Bottom to top. A name is a top-level module or subpackage of ``agent_fsm`` (or a module in one, which
+then counts apart from its package: the pytest plugin is an entry point, loaded by pytest); the thin modules
 that keep a documented path (``table``, ``log``, ``otel``, ``cassette``, ``effects``) sit in the
 layer of what they re-export. The package's ``__init__`` is the front door over all of them (its
 re-exports are lazy) and is in no layer."""
@@ -81,9 +83,11 @@ def _layer(module: str) -> int | None:
     parts = module.split(".")
     if len(parts) == 1:
         return None  # the package's front door
-    for rank, (_, names) in enumerate(LAYERS):
-        if parts[1] in names:
-            return rank
+    for depth in range(len(parts), 1, -1):  # the most specific name wins: testing.pytest_plugin, then testing
+        key = ".".join(parts[1:depth])
+        for rank, (_, names) in enumerate(LAYERS):
+            if key in names:
+                return rank
     raise AssertionError(f"{module} is in no layer: add it to LAYERS")
 
 

@@ -40,7 +40,7 @@ from agent_fsm.observe.otel import OTelObserver
 from agent_fsm.testing import ScriptedModel
 
 from .observe_helpers import SlowModel
-from .support import collect
+from .support import collect, modules_after_a_run
 
 PROVIDER: list[TracerProvider] = []
 """The test's provider, for code under test that makes spans of its own (tools, a provider)."""
@@ -408,21 +408,11 @@ async def test_no_span_leaks_across_concurrent_runs_or_into_their_consumers(
 
 
 def test_opentelemetry_is_never_imported_unless_asked_for() -> None:
-    code = (
-        "import asyncio, sys\n"
-        "from agent_fsm import Agent\n"
-        "from agent_fsm.events import TextDelta\n"
-        "from agent_fsm.testing import ScriptedModel\n"
-        "async def main():\n"
-        "    async for _ in Agent(ScriptedModel([[TextDelta('hi')]])).stream_prompt('go'):\n"
-        "        pass\n"
-        "asyncio.run(main())\n"
-        "import agent_fsm.observe, agent_fsm.observe.log, agent_fsm.observe.genai\n"
-        "import agent_fsm.observe.redact, agent_fsm.cli\n"
-        "print([m for m in sys.modules if m.startswith('opentelemetry')])\n"
+    imports = (
+        "import agent_fsm.observe, agent_fsm.observe.log, agent_fsm.observe.genai, agent_fsm.observe.redact, "
+        "agent_fsm.cli"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert modules_after_a_run(imports, ("opentelemetry",)) == []
 
 
 def test_the_documented_console_snippet_prints_the_span_tree() -> None:

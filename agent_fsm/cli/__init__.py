@@ -19,7 +19,7 @@ import structlog
 __all__ = ["main"]
 
 # One module per subcommand, each with register(subparsers).
-_SUBCOMMANDS = ("demo", "run", "diagram", "fuzz", "replay")
+_SUBCOMMANDS = ("demo", "run", "diagram", "fuzz", "replay", "report", "worker")
 
 
 def configure_logging(verbosity: int) -> None:

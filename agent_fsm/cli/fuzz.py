@@ -5,7 +5,9 @@ machine's table (hits per edge, by label) and exits non-zero if an invariant fai
 never exercised. On a terminal, with ``rich`` installed (``pip install agent-fsm[fuzz]``), it shows
 live progress; otherwise - in CI - it prints plain lines.
 
-``agent-fsm fuzz --case FILE`` checks one cassette instead (a failing case, saved from a report).
+``--report FILE`` also writes the campaign as a self-contained HTML page: coverage as a heat map,
+the figures, and each failure's minimal case with its run timeline and replay command (its
+cassette is saved beside the report). ``agent-fsm fuzz --case FILE`` checks one cassette instead.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ def register(sub: Any) -> None:
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1; the gate uses 1)")
     p.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
     p.add_argument("--json", metavar="FILE", help="also write the report (coverage, speed, failures) as JSON")
+    p.add_argument(
+        "--report",
+        metavar="FILE",
+        help="also write an HTML report: coverage heat map, figures, each failure's minimal case and replay command",
+    )
     p.add_argument("--case", metavar="FILE", help="check one cassette instead of fuzzing")
     p.set_defaults(handler=run)
 
@@ -80,7 +87,29 @@ def run(args: argparse.Namespace) -> int:
     _print_report(report, fancy, out)
     if args.json:
         Path(args.json).write_text(json.dumps(_report_json(report), indent=2, sort_keys=True) + "\n")
+    if args.report and not _write_report(report, args, out):
+        return 2
     return 0 if report.ok else 1
+
+
+def _write_report(report: Any, args: argparse.Namespace, out: TextIO) -> bool:
+    """The HTML report (``--report``); False, with the reason on stderr, when it cannot be drawn."""
+    from ..diagram import GraphvizError, fuzz_report
+    from ..diagram._fuzz import campaign_of
+
+    command = ["agent-fsm", "fuzz", "--examples", str(args.examples), "--seed", str(args.seed)]
+    if args.shares:
+        command += ["--shares", args.shares]
+    if args.jobs > 1:
+        command += ["--jobs", str(args.jobs)]
+    try:
+        html = fuzz_report(campaign_of(report, command, args.report))
+    except GraphvizError as exc:
+        print(f"agent-fsm fuzz: --report: {exc}", file=sys.stderr)
+        return False
+    Path(args.report).write_text(html, encoding="utf-8")
+    print(f"report: {args.report}", file=out)
+    return True
 
 
 def _quiet_logs(verbosity: int) -> None:

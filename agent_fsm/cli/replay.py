@@ -20,17 +20,16 @@ from ..messages import Text, ToolCall, ToolResult, UserMessage
 from ..providers.cassette import CassetteCall, ReplayMismatch, ReplayModel, read_cassette
 from ..request import ToolDefinition, ToolOutput
 from ..run.console import print_run
+from ..run.driver import AgentRun
 from ..run.effects import DirectEffects
 from ..tools import ToolServer
 from ._load import LoadError, load_object
+from .run import agent_tools, load_tools
 
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser("replay", help="re-run a recorded cassette offline and print it")
-    p.add_argument("cassette", help="a cassette written by RecordingModel")
-    p.add_argument("--hook", metavar="MODULE:CLASS", help="a hook to run the replay with")
-    p.add_argument("--tools", metavar="MODULE:ATTR", help="real tools to run instead of the recorded results")
-    p.add_argument("--max-turns", type=int, default=None, help="model calls allowed (default: as recorded)")
+    replay_options(p)
     p.set_defaults(handler=run)
 
 
@@ -79,7 +78,21 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
 
-async def _run(args: argparse.Namespace) -> int:
+def replay_options(p: argparse.ArgumentParser) -> None:
+    """The options that say how a cassette is re-run (``replay`` and ``report`` share them)."""
+    p.add_argument("cassette", help="a cassette written by RecordingModel (or agent-fsm run --record)")
+    p.add_argument("--hook", metavar="MODULE:CLASS", help="a hook to run the replay with")
+    p.add_argument("--tools", metavar="MODULE:ATTR", help="real tools to run instead of the recorded results")
+    p.add_argument("--max-turns", type=int, default=None, help="model calls allowed (default: as recorded)")
+
+
+def replay_agent(args: argparse.Namespace) -> tuple[Agent, list[CassetteCall]]:
+    """The agent that re-runs ``args.cassette`` as ``--hook``, ``--tools`` and ``--max-turns`` say.
+
+    Raises:
+        ConfigurationError: for a file that is not a cassette or has no request to start from.
+        LoadError: for a ``--hook`` or ``--tools`` that cannot be imported.
+    """
     _, calls = read_cassette(args.cassette)
     first = calls[0].request if calls else None
     if first is None:
@@ -93,7 +106,7 @@ async def _run(args: argparse.Namespace) -> int:
     tools: Any = recorded
     effects: DirectEffects = RecordedEffects(recorded)
     if args.tools:
-        tools, effects = load_object(args.tools), DirectEffects()
+        tools, effects = agent_tools(load_tools(args.tools)), DirectEffects()
     agent = Agent(
         ReplayModel(calls),
         preamble=first.preamble,
@@ -105,8 +118,20 @@ async def _run(args: argparse.Namespace) -> int:
         additional_params=first.additional_params,
         effects=effects,
     )
+    return agent, calls
+
+
+def start_run(agent: Agent, calls: list[CassetteCall]) -> AgentRun:
+    """The recorded run's first request, made again."""
+    first = calls[0].request
+    assert first is not None  # replay_agent checked it
+    return agent.stream_prompt(first.prompt, history=first.history)
+
+
+async def _run(args: argparse.Namespace) -> int:
+    agent, calls = replay_agent(args)
     print(f"replaying {args.cassette}: {len(calls)} recorded model call(s)\n")
-    run = agent.stream_prompt(first.prompt, history=first.history)
+    run = start_run(agent, calls)
     try:
         await print_run(run)
     except ReplayMismatch as exc:

@@ -46,10 +46,16 @@ from ._dot import dot
 from ._graphviz import IMAGE_FORMATS, GraphvizError, GraphvizNotFound, ImageFormat, dot_to_image
 from ._mermaid import mermaid
 from ._picture import picture
+from ._report import Campaign, Failure, fuzz_report, log_of_record, report
+from ._steps import RunLog, Step, record_run, steps
 from ._trace import Trace, TraceError, check_trace, trace_from_json, trace_to_json
 
 __all__ = [
     "FORMATS",
+    "Campaign",
+    "Failure",
+    "RunLog",
+    "Step",
     "IMAGE_FORMATS",
     "TITLE",
     "Format",
@@ -58,8 +64,13 @@ __all__ = [
     "ImageFormat",
     "Trace",
     "TraceError",
+    "fuzz_report",
+    "log_of_record",
+    "record_run",
     "render",
     "render_image",
+    "report",
+    "steps",
     "trace_from_json",
     "trace_to_json",
 ]

@@ -1,7 +1,8 @@
 """``python -m agent_fsm.diagram [--check] [DIR]``: write or check the committed diagrams.
 
 ``make diagrams`` writes them, and refreshes the mermaid blocks marked in the README and
-``docs/*.md`` beside ``DIR``; ``make diagrams-check`` fails, naming each stale file, when the code
+``docs/*.md`` beside ``DIR``, and takes the README's screenshot of the demo run's report (headless
+Chromium; not drift-checked, its source is); ``make diagrams-check`` fails, naming each stale file, when the code
 would draw something else than what is committed.
 """
 
@@ -13,7 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 
-from ._gallery import committed, embed, markdown_files
+from ._browser import BrowserNotFound, screenshot
+from ._gallery import REPORT, SCREENSHOT, SCREENSHOT_STEP, committed, embed, markdown_files
 from ._graphviz import GraphvizError
 
 
@@ -44,7 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
                 print(f"wrote {path}")
-    except GraphvizError as exc:
+        if not args.check and (directory / REPORT).exists():
+            # Not drift-checked (a browser's pixels vary with its version): its source, REPORT, is.
+            screenshot(directory / REPORT, directory / SCREENSHOT, steps=SCREENSHOT_STEP)
+            print(f"wrote {directory / SCREENSHOT}")
+    except (GraphvizError, BrowserNotFound) as exc:
         print(f"python -m agent_fsm.diagram: {exc}", file=sys.stderr)
         return 2
     return 1 if stale else 0

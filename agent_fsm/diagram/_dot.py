@@ -12,10 +12,12 @@ Graphviz draws it.
 
 from __future__ import annotations
 
+import math
+
 from ..machine.table import State
 from ._picture import TIMES, Arrow, Line, Node, Picture
 
-__all__ = ["FONT", "GROUP_CLUSTER", "dot"]
+__all__ = ["ARROW_ID", "FONT", "GROUP_CLUSTER", "STATE_ID", "dot"]
 
 FONT = "DejaVu Sans"
 GROUP_CLUSTER = "cluster_group"
@@ -25,6 +27,13 @@ _QUIET = "#64748b"
 _FAINT = "#cbd5e1"
 _FAINT_TEXT = "#94a3b8"
 _PATH = "#1d4ed8"
+_NEVER = "#b91c1c"
+_NEVER_MARK = "(never taken)"
+_HEAT = ("#93c5fd", "#60a5fa", "#3b82f6", "#1d4ed8", "#1e3a8a")
+"""Arrow colours of a coverage heat map, from the least taken arrow to the most."""
+STATE_ID = "state_{}"
+ARROW_ID = "arrow_{}"
+"""SVG element ids of a state and of the n-th arrow: what a report's script finds them by."""
 _FINAL_COLOURS = (("#f0fdf4", "#15803d"), ("#f5f3ff", "#6d28d9"), ("#fef2f2", "#b91c1c"))
 """Fill and border of a final state: success, resumable (AwaitingApproval), any other ending."""
 
@@ -50,9 +59,11 @@ def _attrs(**attrs: str) -> str:
     return f" [{' '.join(parts)}]" if parts else ""
 
 
-def _line(line: Line, overlay: bool) -> str:
+def _line(line: Line, overlay: bool, coverage: bool = False) -> str:
     text = _html(line.text)
-    if line.count:
+    if coverage and not line.count:
+        text = f'<font color="{_NEVER}"><b>{text}  {_NEVER_MARK}</b></font>'
+    elif line.count:
         text = f'<font color="{_PATH}"><b>{text}  {TIMES}{line.count}</b></font>'
     elif overlay:
         text = f'<font color="{_FAINT_TEXT}">{text}</font>'
@@ -63,14 +74,19 @@ def _two_lines(name: str, note: str) -> str:
     return f'<{_html(name)}<br/><font point-size="10">{_html(note)}</font>>'
 
 
-def _node(node: Node, overlay: bool) -> str:
+def _node(node: Node, overlay: bool, coverage: bool = False) -> str:
     name = node.state.value
     attrs: dict[str, str] = {}
     if node.final:
         attrs["peripheries"] = "2"
         attrs["fillcolor"], attrs["color"] = _FINAL_COLOURS[0 if node.success else 1 if node.resumable else 2]
     visited = f"{'resumed here, ' if node.resumed else ''}visited {TIMES}{node.visits}"
-    if overlay and node.ended:
+    if coverage:
+        if not node.visits:
+            attrs.update(fillcolor="#ffffff", color=_NEVER, fontcolor=_NEVER, style="rounded,filled,dashed")
+        elif not node.final:
+            attrs.update(fillcolor="#dbeafe", color=_PATH)
+    elif overlay and node.ended:
         attrs.update(label=_two_lines(name, f"run ended here, {visited}"))
         attrs.update(fillcolor="#fde68a", color="#b45309", penwidth="3")
     elif overlay and node.visits:
@@ -78,6 +94,7 @@ def _node(node: Node, overlay: bool) -> str:
         attrs.update(fillcolor="#dbeafe", color=_PATH, penwidth="2")
     elif overlay:
         attrs.update(fillcolor="#ffffff", color=_FAINT, fontcolor=_FAINT_TEXT)
+    attrs["id"] = STATE_ID.format(name)
     return f"{name}{_attrs(**attrs)}"
 
 
@@ -95,9 +112,17 @@ def _depths(picture: Picture) -> dict[State, int]:
     return depth
 
 
-def _arrow(arrow: Arrow, overlay: bool, anchor: str, depth: dict[State, int]) -> str:
+def _heat(taken: int, most: int) -> str:
+    """The arrow's colour on a log scale of how often it was taken, relative to the most taken."""
+    if most <= 1:
+        return _HEAT[-1]
+    return _HEAT[min(len(_HEAT) - 1, int(math.log(max(taken, 1)) / math.log(most) * (len(_HEAT) - 1) + 0.5))]
+
+
+def _arrow(arrow: Arrow, picture: Picture, n: int, anchor: str, depth: dict[State, int]) -> str:
+    overlay, coverage = picture.overlay, picture.coverage
     source = anchor if arrow.source is None else arrow.source.value
-    attrs = {"label": "<" + "".join(_line(line, overlay) for line in arrow.lines) + ">"}
+    attrs = {"label": "<" + "".join(_line(line, overlay, coverage) for line in arrow.lines) + ">"}
     if arrow.source is None:
         attrs["ltail"] = GROUP_CLUSTER
     # Self-loops sit on a state's right with their labels; every other arrow leaves from the top
@@ -112,12 +137,21 @@ def _arrow(arrow: Arrow, overlay: bool, anchor: str, depth: dict[State, int]) ->
         attrs["weight"] = "4"  # keep the main loop short
         forward = depth.get(arrow.dest, 0) > depth.get(arrow.source, 0)
         attrs["tailport"] = "s" if forward else "n"
-    if overlay and arrow.taken:
+    if coverage:
+        most = max(a.taken for a in picture.arrows)
+        if arrow.taken:
+            attrs.update(
+                color=_heat(arrow.taken, most), penwidth=str(1 + 2 * _HEAT.index(_heat(arrow.taken, most)) / 4)
+            )
+        else:
+            attrs.update(color=_NEVER, style="dashed", penwidth="2")
+    elif overlay and arrow.taken:
         attrs.update(color=_PATH, penwidth="2.5")
     elif overlay:
         attrs.update(color=_FAINT, style="dashed" if arrow.ending else "solid")
     elif arrow.ending:
         attrs.update(color=_QUIET, fontcolor=_QUIET, style="dashed")
+    attrs["id"] = ARROW_ID.format(n)
     return f"{source} -> {arrow.dest.value}{_attrs(**attrs)}"
 
 
@@ -144,9 +178,9 @@ def dot(picture: Picture) -> str:
             f'    label="{_GROUP_CAPTION}" labeljust=l style="rounded,dashed" color="{_FAINT_TEXT}"'
             f' fontcolor="{_QUIET}" fontsize=11'
         )
-        out += [f"    {_node(n, overlay)}" for n in grouped]
+        out += [f"    {_node(n, overlay, picture.coverage)}" for n in grouped]
         out.append("  }")
-    out += [f"  {_node(n, overlay)}" for n in picture.nodes if not n.grouped]
+    out += [f"  {_node(n, overlay, picture.coverage)}" for n in picture.nodes if not n.grouped]
     row = sorted((n.state for n in picture.nodes if n.final), key=_row_order)
     order = " [style=invis]" if len(row) > 1 else ""  # invisible arrows keep the row in that order
     out.append("  { rank=sink; " + " -> ".join(s.value for s in row) + order + " }")
@@ -155,6 +189,6 @@ def dot(picture: Picture) -> str:
         + (f' [color="{_PATH}" penwidth="2.5"]' if start.visits and not any(n.resumed for n in picture.nodes) else "")
     )
     depth = _depths(picture)
-    out += [f"  {_arrow(a, overlay, anchor, depth)}" for a in picture.arrows]
+    out += [f"  {_arrow(a, picture, i, anchor, depth)}" for i, a in enumerate(picture.arrows)]
     out.append("}")
     return "\n".join(out) + "\n"

@@ -19,26 +19,45 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ..machine.table import Edge
+from ._steps import RunLog, record_run
 
-__all__ = ["EXAMPLE", "IMAGES", "committed", "demo_trace", "embed", "markdown_files"]
+__all__ = [
+    "EXAMPLE",
+    "IMAGES",
+    "REPORT",
+    "SCREENSHOT",
+    "SCREENSHOT_STEP",
+    "committed",
+    "demo_log",
+    "demo_trace",
+    "embed",
+    "markdown_files",
+]
 
 EXAMPLE = "example_run_tool_loop"
 """The overlay example: the demo's scripted run (two tool turns, then the answer)."""
-IMAGES = frozenset({"turn_loop.svg", f"{EXAMPLE}.svg"})
+REPORT = "example_run_report.html"
+"""The demo run's report (``agent-fsm report``); the README shows a screenshot of it."""
+SCREENSHOT = "example_run_report.png"
+"""That screenshot, taken by headless Chromium. Only ``make diagrams`` takes it: a browser's
+pixels change with its version and fonts, so the drift check compares the report it shows
+(:data:`REPORT`, byte-stable), not the picture."""
+SCREENSHOT_STEP = 13
+"""The step the screenshot shows: the first tool result, the path half drawn."""
+IMAGES = frozenset({"turn_loop.svg", f"{EXAMPLE}.svg", REPORT})
 """The files that need Graphviz's ``dot``."""
 
 
-def demo_trace() -> tuple[tuple[Edge, int], ...]:
-    """The path of the demo run (``agent-fsm demo``): scripted model, real tools, no network."""
+def demo_log() -> RunLog:
+    """The demo run (``agent-fsm demo``: scripted model, real tools, no network), for a report."""
     from ..testing.demo_agent import DEMO_PROMPT, build_demo_agent
 
-    async def run() -> tuple[tuple[Edge, int], ...]:
-        agent_run = build_demo_agent().stream_prompt(DEMO_PROMPT)
-        async for _ in agent_run:
-            pass
-        return agent_run.trace
+    return asyncio.run(record_run(build_demo_agent().stream_prompt(DEMO_PROMPT), title="agent-fsm demo run"))
 
-    return asyncio.run(run())
+
+def demo_trace() -> tuple[tuple[Edge, int], ...]:
+    """The path of the demo run."""
+    return demo_log().trace
 
 
 def committed(*, images: bool = True) -> dict[str, Callable[[], bytes]]:
@@ -46,9 +65,10 @@ def committed(*, images: bool = True) -> dict[str, Callable[[], bytes]]:
 
     The overlay is drawn from the committed trace JSON, as ``agent-fsm diagram --trace`` would.
     """
-    from . import render, render_image, trace_from_json, trace_to_json
+    from . import render, render_image, report, trace_from_json, trace_to_json
 
-    trace_json = trace_to_json(demo_trace())
+    log = demo_log()
+    trace_json = trace_to_json(log.trace)
     trace = trace_from_json(trace_json)
     files: dict[str, Callable[[], bytes]] = {
         "turn_loop.mmd": lambda: render("mermaid").encode(),
@@ -57,6 +77,7 @@ def committed(*, images: bool = True) -> dict[str, Callable[[], bytes]]:
         f"{EXAMPLE}.trace.json": lambda: trace_json.encode(),
         f"{EXAMPLE}.mmd": lambda: render("mermaid", trace=trace).encode(),
         f"{EXAMPLE}.svg": lambda: render_image("svg", trace=trace),
+        REPORT: lambda: report(log).encode(),
     }
     return {name: make for name, make in files.items() if images or name not in IMAGES}
 

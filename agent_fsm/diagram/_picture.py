@@ -23,10 +23,15 @@ TIMES = "\N{MULTIPLICATION SIGN}"
 
 @frozen
 class Line:
-    """One edge of the table on an arrow's label; ``count`` is how often the trace took it."""
+    """One edge of the table on an arrow's label; ``count`` is how often the trace took it.
+
+    ``edges`` are the indices of the table's edges the line stands for (several for a line of
+    the group's arrow, one per state it leaves): what a report needs to find an edge's arrow.
+    """
 
     text: str
     count: int | None
+    edges: tuple[int, ...] = ()
 
 
 @frozen
@@ -87,6 +92,8 @@ class Picture:
     nodes: tuple[Node, ...]
     arrows: tuple[Arrow, ...]
     overlay: bool
+    coverage: bool = False
+    """The counts are edge coverage over many runs (a heat map), not one run's path."""
 
     @property
     def group(self) -> tuple[State, ...]:
@@ -110,8 +117,11 @@ def shared_sources(edges: Sequence[Edge]) -> frozenset[State]:
     return shared[0][0] if shared else frozenset()
 
 
-def picture(edges: Sequence[Edge], trace: Trace | None, title: str) -> Picture:
+def picture(edges: Sequence[Edge], trace: Trace | None, title: str, *, hits: Sequence[int] | None = None) -> Picture:
     """The arrows to draw, grouped, with the trace's counts (``trace`` must be checked already).
+
+    With ``hits`` (times each edge was taken over many runs, by edge index) instead of a trace,
+    the counts are coverage: every state taken into is visited, and nothing "ended" anywhere.
 
     Edges between the same two states become one arrow with a line each, in table order. Edges
     that leave every state of :func:`shared_sources` alike become one arrow from the group box
@@ -122,11 +132,13 @@ def picture(edges: Sequence[Edge], trace: Trace | None, title: str) -> Picture:
     start = trace[0][0].source if trace else START
     visits: dict[State, int] = {start: 1}
     end = start
-    for edge, count in trace or ():
+    steps = trace or () if hits is None else [(e, n) for e, n in zip(edges, hits, strict=True) if n]
+    for edge, count in steps:
         taken[edge.index] = taken.get(edge.index, 0) + count
         if edge.dest is not None:
             visits[edge.dest] = visits.get(edge.dest, 0) + count
             end = edge.dest
+    counted = trace is not None or hits is not None
 
     group = shared_sources(edges)
     alike: dict[_Alike, list[Edge]] = {}
@@ -142,8 +154,8 @@ def picture(edges: Sequence[Edge], trace: Trace | None, title: str) -> Picture:
         arrows.setdefault(key, []).append(same if shared else [edge])
 
     def line(alike_edges: list[Edge], prefix: str = "") -> Line:
-        counts = None if trace is None else sum(taken.get(e.index, 0) for e in alike_edges)
-        return Line(prefix + alike_edges[0].label, counts)
+        counts = sum(taken.get(e.index, 0) for e in alike_edges) if counted else None
+        return Line(prefix + alike_edges[0].label, counts, tuple(e.index for e in alike_edges))
 
     # Every other edge into a state the group reaches joins the group's arrow, prefixed with the
     # state it leaves: one arrow per such ending instead of one per state keeps labels apart.
@@ -159,7 +171,7 @@ def picture(edges: Sequence[Edge], trace: Trace | None, title: str) -> Picture:
     nodes = tuple(
         Node(
             state,
-            None if trace is None else visits.get(state, 0),
+            visits.get(state, 0) if counted else None,
             ended=trace is not None and state is end,
             grouped=state in group,
             resumed=trace is not None and state is start and start is not START,
@@ -169,4 +181,4 @@ def picture(edges: Sequence[Edge], trace: Trace | None, title: str) -> Picture:
     if trace is not None:
         title = f"{title}: one run's path, ended in {end.value}"
     gathered_arrows = tuple(Arrow(source, dest, tuple(lines)) for (source, dest), lines in drawn.items())
-    return Picture(title, nodes, gathered_arrows, trace is not None)
+    return Picture(title, nodes, gathered_arrows, counted, coverage=hits is not None)

@@ -11,7 +11,7 @@ from typing import Final
 
 from .table import EDGES, Edge
 
-__all__ = ["Path", "TraceMark"]
+__all__ = ["Path", "TraceMark", "appends", "emits"]
 
 TraceMark = tuple[int, int]
 """(path length, count of its last entry): a point of the path."""
@@ -22,6 +22,19 @@ _EMITTING: Final = frozenset(
 )  # fmt: skip
 """Callbacks that emit exactly one item each time their edge is taken."""
 _EMITS: Final = tuple(any(cb in _EMITTING for cb in e.callbacks) for e in EDGES)
+_APPENDING: Final = frozenset({"commit_turn", "send_tool_results"})
+"""Callbacks that append exactly one message to the history each time their edge is taken."""
+
+
+def emits(edge: Edge) -> bool:
+    """Whether taking ``edge`` emits exactly one item (so a trace says which items each step emitted)."""
+    return _EMITS[edge.index]
+
+
+def appends(edge: Edge) -> bool:
+    """Whether taking ``edge`` appends exactly one message to the history; only the ending's
+    sealing adds messages otherwise (so a trace says how long the history was at each step)."""
+    return any(cb in _APPENDING for cb in edge.callbacks)
 
 
 class Path:

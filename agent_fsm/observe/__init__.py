@@ -134,12 +134,14 @@ class ModelCall:
 class ToolCallRecord:
     """One tool call, filled in as it runs; read-only for observers."""
 
-    __slots__ = ("call", "ended", "error", "output", "started", "turn")
+    __slots__ = ("call", "ended", "error", "output", "server", "started", "turn")
 
-    def __init__(self, call: ToolCall, turn: int, started: float) -> None:
+    def __init__(self, call: ToolCall, turn: int, started: float, server: str | None = None) -> None:
         self.call = call
         self.turn = turn
         self.started = started
+        self.server = server
+        """The tool server serving the call (an MCP server's command or URL); ``None`` for a function."""
         self.ended: float | None = None
         self.output: ToolOutput | None = None
         """The output (``is_error`` for a tool that failed, timed out, or was unknown)."""

@@ -5,7 +5,7 @@ structured events - ``run started``, ``state change``, ``model call started`` / 
 ``failed``, ``tool call started`` / ``finished`` / ``failed`` / ``cancelled``, ``run ended`` -
 each carrying ``run_id``, ``agent``, ``turn``, ``state`` and the ``gen_ai.*`` fields that apply.
 Around a model call's request and around each tool call it also binds ``run_id``, ``agent``,
-``turn`` (and the tool's name and call id) with ``structlog.contextvars``, so that a provider's or
+``turn`` (and the tool's name, call id and server) with ``structlog.contextvars``, so that a provider's or
 a tool's own log events carry them too, when the application merges context variables (the CLI
 does). That binding never outlives the awaited call, so it never reaches the code consuming the
 run or the tasks that code starts.
@@ -27,6 +27,9 @@ from .logger import enabled, get_logger
 
 if TYPE_CHECKING:
     from . import ModelCall, RunEnd, RunInfo, StateChange, ToolCallRecord
+
+TOOL_SERVER = "tool_server"
+"""The field naming the tool server (an MCP server's command or URL) on a tool call's events."""
 
 __all__ = ["LoggingObserver"]
 
@@ -126,6 +129,8 @@ class _RunLog:
     def tool_call(self, record: ToolCallRecord) -> Iterator[None]:
         run, call = self._run, record.call
         tool = {G.TOOL_NAME: call.function.name, G.TOOL_CALL_ID: call.id}
+        if record.server is not None:
+            tool[TOOL_SERVER] = record.server
         with _Bound({"run_id": run.run_id, "agent": run.agent_name, "turn": record.turn, **tool}):
             if self._debug:
                 self._log.debug("tool call started", turn=record.turn, state="ExecutingTool", **tool)

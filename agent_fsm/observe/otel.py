@@ -14,7 +14,8 @@ and ``gen_ai.response.model`` (from ``Final.raw``, see :func:`agent_fsm.observe.
 ``gen_ai.usage.input_tokens`` / ``output_tokens`` (per call on ``chat``, run totals on
 ``invoke_agent``), ``gen_ai.response.time_to_first_chunk`` (seconds), ``gen_ai.tool.name``,
 ``gen_ai.tool.call.id`` and ``gen_ai.tool.type``; plus ``agent_fsm.run.id``,
-``agent_fsm.run.state`` and ``agent_fsm.turn``.
+``agent_fsm.run.state``, ``agent_fsm.turn`` and, for a call served by a tool server (an MCP
+server), ``agent_fsm.tool.server`` (its command or URL).
 
 Endings: ``Failed`` and ``MaxTurnsExceeded`` set the ``invoke_agent`` status to ERROR with
 ``error.type``; a failed model call does the same on its ``chat`` span, a tool error result or a
@@ -63,6 +64,8 @@ __all__ = ["OTelObserver"]
 _RUN_ID = "agent_fsm.run.id"
 _RUN_STATE = "agent_fsm.run.state"
 _TURN = "agent_fsm.turn"
+_TOOL_SERVER = "agent_fsm.tool.server"
+"""The tool server that served an ``execute_tool`` span's call (an MCP server's command or URL)."""
 
 
 class OTelObserver:
@@ -179,6 +182,8 @@ class _RunSpans:
             G.TOOL_TYPE: "function",
             _TURN: record.turn,
         }
+        if record.server is not None:
+            attributes[_TOOL_SERVER] = record.server
         if self._capture:
             attributes[G.TOOL_ARGUMENTS] = _json(call.function.arguments)
         name = f"{G.EXECUTE_TOOL} {call.function.name}"

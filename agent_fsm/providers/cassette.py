@@ -42,6 +42,7 @@ from .._version import __version__
 from ..codec import from_dict, to_dict, to_json
 from ..errors import CassetteError, CodecError, CompletionError
 from ..events import ModelEvent
+from ..observe.redact import Redactor
 from ..request import CompletionRequest, Model
 
 __all__ = [
@@ -300,6 +301,14 @@ class RecordingModel:
             error = CompletionError(f"{type(exc).__name__}: {exc}")
             raise
         finally:
+            if error is not None:  # a cassette is written down like a log: no credential may reach it
+                clean = Redactor(self.inner)
+                error = CompletionError(
+                    clean(error.message),
+                    status=error.status,
+                    body=None if error.body is None else clean(error.body),
+                    retryable=error.retryable,
+                )
             with self.path.open("a", encoding="utf-8") as f:
                 call = CassetteCall(events, request=request, error=error, complete=complete or error is not None)
                 _write_line(f, call.to_dict(index))

@@ -74,6 +74,7 @@ class AgentRun:
         self._model = model
         self._hooks = {name: (fn, inspect.iscoroutinefunction(fn)) for name, fn in hooks.items()}
         self._tools = tools
+        self._server_of: Callable[[str], str | None] | None = getattr(tools, "server_of", None)
         self._effects: Effects = effects if effects is not None else DirectEffects()
         self.run_id = self._effects.new_id()
         """An id for logs and traces; never part of items or history."""
@@ -372,7 +373,8 @@ class AgentRun:
 
     async def _run_tool(self, call: ToolCall) -> ToolOutput | ToolServerError:
         assert self._tele is not None
-        with self._tele.tool_call(call) as finish:
+        server = self._server_of(call.function.name) if self._server_of is not None else None
+        with self._tele.tool_call(call, server) as finish:
             output = await self._call_tool(call)
             finish(output)
         return output

@@ -138,9 +138,11 @@ class RunTelemetry:
     # ------------------------------------------------------------------ tool calls
 
     @contextmanager
-    def tool_call(self, call: ToolCall) -> Iterator[Callable[[ToolOutput | ToolServerError], None]]:
-        """Around one tool call: yields ``finish(output)``, to call with what the call gave."""
-        record = ToolCallRecord(call, self._m.turns, self._now())
+    def tool_call(
+        self, call: ToolCall, server: str | None = None
+    ) -> Iterator[Callable[[ToolOutput | ToolServerError], None]]:
+        """Around one tool call (served by ``server``): yields ``finish(output)``, to call with what it gave."""
+        record = ToolCallRecord(call, self._m.turns, self._now(), server)
 
         def finish(output: ToolOutput | ToolServerError) -> None:
             record.finish(output, self._now())

@@ -3,7 +3,8 @@
 It ships with the package because users test their own hooks, tools and models with it, the way
 ``trio.testing`` ships with trio:
 
-- :class:`ScriptedModel` - the first-class test double for a model;
+- :class:`ScriptedModel` - the first-class test double for a model; :class:`StatelessScriptedModel`
+  plays the same script but knows which call it is from the request (for runs that change process);
 - :func:`check_history_invariants`, :func:`check_run`, :func:`check_ending`, :func:`check_trace`
   - DESIGN §4's invariants, each failure naming the invariant;
 - :func:`run_agent` / :func:`arun_agent` - consume a run and return a :class:`RunRecord`
@@ -12,6 +13,7 @@ It ships with the package because users test their own hooks, tools and models w
   :func:`dump_cassette` - replayable fuzz cases, printed as cassettes when they fail;
 - :mod:`agent_fsm.testing.strategies` - hypothesis strategies (needs ``hypothesis``);
 - :class:`EdgeCoverage` - which edges of the machine's table runs took;
+- :class:`FakeMCPServer` - tool behaviours served as an MCP server serves them, with no server;
 - a pytest plugin (fixtures ``scripted_model``, ``fuzz_agent``; option ``--agent-fsm-examples``).
 
 Names are loaded lazily: importing the sync driver pulls in neither asyncio nor hypothesis.
@@ -45,6 +47,9 @@ if TYPE_CHECKING:
     from .record import check_deterministic as check_deterministic
     from .record import run_agent as run_agent
     from .scripted import ScriptedModel as ScriptedModel
+    from .scripted import StatelessScriptedModel as StatelessScriptedModel
+    from .scripted import turn_of as turn_of
+    from .servers import FakeMCPServer as FakeMCPServer
 
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, __file__)

@@ -5,32 +5,30 @@ Each :class:`ToolBehaviour` is a real ``@tool`` (async, taking ``text: str = ""`
 run's consumer cancels it. :class:`ToolBehaviours` bundles a few, plus an optional failure of the
 whole tool server at its n-th call (``ToolServerError``, which fails the run), and serves them as a
 :class:`~agent_fsm.tools.ToolServer` through the library's own :class:`~agent_fsm.tools.ToolSet` -
-so fuzzing goes through the real argument checks, timeouts and error reporting.
-
-:meth:`BehaviourServer.call_sync` gives, without an event loop, exactly the output the async
-server gives (a property test holds it to that), so the fast sync driver can fuzz tools too.
+so fuzzing goes through the real argument checks, timeouts and error reporting - or, with
+``served_by="mcp"``, through a fake MCP server. This module is the data; :mod:`.servers` serves it
+(``serve(behaviours)``).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any, Final, Literal
 
 import attrs
 from attrs import frozen
 
-from ..errors import ToolServerError
-from ..messages import JSONValue
-from ..request import ToolDefinition, ToolOutput
-from ..tools import Tool, ToolSet, raised, timed_out, to_output, tool, unknown_tool
+from ..request import ToolDefinition
+from ..tools import Tool, tool
 from .policy import hang
 
-__all__ = ["BEHAVIOUR_KINDS", "BehaviourServer", "HangInSyncDriver", "ToolBehaviour", "ToolBehaviours"]
+__all__ = ["BEHAVIOUR_KINDS", "TIMED", "HangInSyncDriver", "ToolBehaviour", "ToolBehaviours"]
 
 BehaviourKind = Literal["text", "json", "raise", "stall", "stubborn", "hang"]
 BEHAVIOUR_KINDS: Final[tuple[str, ...]] = ("text", "json", "raise", "stall", "stubborn", "hang")
-_TIMED: Final = ("stall", "stubborn")
+TIMED: Final = ("stall", "stubborn")
+SERVED_BY: Final[tuple[str, ...]] = ("toolset", "mcp")
 
 
 class HangInSyncDriver(Exception):
@@ -57,7 +55,7 @@ class ToolBehaviour:
     timeout: float | None = None
 
     def __attrs_post_init__(self) -> None:
-        if self.kind in _TIMED and (self.timeout is None or self.timeout <= 0):
+        if self.kind in TIMED and (self.timeout is None or self.timeout <= 0):
             raise ValueError(f"tool {self.name!r} stalls, so it needs a timeout > 0")
 
     def tool(self) -> Tool:
@@ -82,7 +80,7 @@ def _make_tool(b: ToolBehaviour) -> Tool:
             return {"value": b.value, "text": text, "n": n}
         if b.kind == "raise":
             raise ValueError(b.value)
-        if b.kind in _TIMED:
+        if b.kind in TIMED:
             import asyncio
 
             try:
@@ -110,10 +108,12 @@ class ToolBehaviours:
     Args:
         behaviours: the tools; names must be unique.
         server_fails_at: the server raises ``ToolServerError`` at this call (1-based), if set.
+        served_by: ``"toolset"`` (local tools) or ``"mcp"`` (a fake MCP server).
     """
 
     behaviours: tuple[ToolBehaviour, ...] = attrs.field(converter=_behaviours, default=())
     server_fails_at: int | None = None
+    served_by: str = attrs.field(default="toolset", validator=attrs.validators.in_(SERVED_BY))
 
     def __attrs_post_init__(self) -> None:
         names = [b.name for b in self.behaviours]
@@ -135,60 +135,16 @@ class ToolBehaviours:
     def definitions(self) -> tuple[ToolDefinition, ...]:
         return tuple(t.definition for t in self.tools())
 
-    def server(self) -> BehaviourServer:
-        """A fresh tool server playing these behaviours (its call counter starts at 0)."""
-        return BehaviourServer(self)
-
     def to_json_value(self) -> dict[str, Any]:
-        return {"behaviours": [b.to_json_value() for b in self.behaviours], "server_fails_at": self.server_fails_at}
+        data: dict[str, Any] = {
+            "behaviours": [b.to_json_value() for b in self.behaviours],
+            "server_fails_at": self.server_fails_at,
+        }
+        if self.served_by != "toolset":  # absent from older cassettes, which stay byte-identical
+            data["served_by"] = self.served_by
+        return data
 
     @classmethod
     def from_json_value(cls, data: Mapping[str, Any]) -> ToolBehaviours:
-        return cls([ToolBehaviour.from_json_value(b) for b in data.get("behaviours", ())], data.get("server_fails_at"))
-
-
-class BehaviourServer:
-    """A :class:`~agent_fsm.tools.ToolServer` playing :class:`ToolBehaviours` through a ``ToolSet``."""
-
-    def __init__(self, spec: ToolBehaviours) -> None:
-        self.spec = spec
-        self.toolset = ToolSet(spec.tools(), default_timeout=None)
-        self.calls: list[tuple[str, JSONValue]] = []
-        self._by_name = {b.name: b for b in spec.behaviours}
-
-    def definitions(self) -> Sequence[ToolDefinition]:
-        return self.toolset.definitions()
-
-    def _count(self, name: str, arguments: JSONValue) -> None:
-        self.calls.append((name, arguments))
-        if self.spec.server_fails_at == len(self.calls):
-            raise ToolServerError(f"tool server lost its connection (call {len(self.calls)})")
-
-    async def call(self, name: str, arguments: JSONValue) -> ToolOutput:
-        self._count(name, arguments)
-        return await self.toolset.call(name, arguments)
-
-    def call_sync(self, name: str, arguments: JSONValue) -> ToolOutput:
-        """What :meth:`call` gives, computed without running anything that awaits.
-
-        Raises:
-            ToolServerError: at the server's failing call, as :meth:`call` does.
-            HangInSyncDriver: for a hanging tool (only an async consumer can cancel it).
-        """
-        self._count(name, arguments)
-        b = self._by_name.get(name)
-        if b is None:
-            return unknown_tool(name, (t.name for t in self.toolset))
-        bound = self.toolset[name].prepare(arguments)
-        if isinstance(bound, ToolOutput):
-            return bound
-        kwargs = bound[1]
-        if b.kind == "text":
-            return to_output(b.value + kwargs["text"])
-        if b.kind == "json":
-            return to_output({"value": b.value, "text": kwargs["text"], "n": kwargs["n"]})
-        if b.kind == "raise":
-            return raised(name, ValueError(b.value))
-        if b.kind in _TIMED:  # a stubborn tool stops within the grace period: it timed out
-            return timed_out(name, b.timeout)
-        raise HangInSyncDriver(f"tool {name} hangs; only the async driver can run it")
+        behaviours = [ToolBehaviour.from_json_value(b) for b in data.get("behaviours", ())]
+        return cls(behaviours, data.get("server_fails_at"), data.get("served_by", "toolset"))

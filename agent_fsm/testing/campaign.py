@@ -35,7 +35,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from ..request import UsageLimits
-from .case import FuzzCase, cassette_note, check_case, run_case
+from .case import FuzzCase, attach_case, check_case, failing_case, run_case
 from .control import ControlStep
 from .coverage import EdgeCoverage
 from .record import check_deterministic
@@ -76,6 +76,9 @@ class PhaseReport:
     runs: int
     seconds: float
     failure: str | None = None
+    case: str | None = None
+    """The failure's minimal case as a cassette, when it is one (the stateful phase's is a
+    program of step-API calls, which hypothesis prints in ``failure``)."""
 
     @property
     def rate(self) -> float:
@@ -190,15 +193,17 @@ def run_fuzz(
             continue
         counter.phase = phase
         done_before, runs_before, start = counter.done, counter.runs, time.perf_counter()
-        failure = None
+        failure = case = None
         try:
             for batch, size in enumerate(_batches(n)):
                 _PHASES[phase](size, _batch_seed(seed_value, phase, batch), report.coverage, counter.tick)
         except Exception as exc:
             failure = _failure(phase, exc)
+            found = failing_case(exc)
+            case = None if found is None else found.to_cassette()
         seconds = time.perf_counter() - start
         report.phases.append(
-            PhaseReport(phase, counter.done - done_before, counter.runs - runs_before, seconds, failure)
+            PhaseReport(phase, counter.done - done_before, counter.runs - runs_before, seconds, failure, case)
         )
         counter.report_now()
     return report
@@ -237,7 +242,7 @@ def _sync_phase(n: int, seed_value: int, coverage: EdgeCoverage, tick: Tick) -> 
                 coverage.add(varied.trace)
                 runs += 1
         except AssertionError as exc:
-            exc.add_note(cassette_note(current))
+            attach_case(exc, current)
             raise
         tick(runs, 1)
 

@@ -66,8 +66,9 @@ from .control import ControlStep, apply_controls
 from .policy import HookPolicy, PolicyHook
 from .record import RunRecord, check_deterministic, played_usage, run_agent
 from .scripted import ScriptedModel
+from .servers import serve
 
-__all__ = ["FuzzAgent", "FuzzCase", "check_case", "run_case"]
+__all__ = ["FuzzAgent", "FuzzCase", "attach_case", "check_case", "failing_case", "run_case"]
 
 Driver = Literal["sync", "async"]
 
@@ -163,7 +164,7 @@ class FuzzAgent(Agent):
 
     def __init__(self, case: FuzzCase) -> None:
         self.case = case
-        tools: Any = case.tools.server()
+        tools: Any = serve(case.tools)
         if len(case.user_tools) == 1 and isinstance(case.user_tools[0], ToolServer):
             tools = case.user_tools[0]
         elif case.user_tools:
@@ -202,13 +203,9 @@ def run_case(case: FuzzCase, *, runner: asyncio.Runner | None = None, fast_path:
     return _run_sync(case, fast_path=fast_path)
 
 
-def _run_sync(case: FuzzCase, *, fast_path: bool) -> RunRecord:
-    if not case.sync_runnable:
-        raise ValueError("this case hangs or uses the caller's own tools or hook: run it on the async driver")
-    hook = case.make_hook(sync=True)
-    server = case.tools.server()
-    model = SyncScript(case.fresh_script())
-    m = TurnMachine(
+def sync_machine(case: FuzzCase, hook: object | None, server: ToolServer, *, fast_path: bool = True) -> TurnMachine:
+    """The machine that runs ``case`` on the sync driver, with ``hook`` and the tools of ``server``."""
+    return TurnMachine(
         case.prompt,
         case.history,
         max_turns=case.max_turns,
@@ -219,6 +216,15 @@ def _run_sync(case: FuzzCase, *, fast_path: bool) -> RunRecord:
         limits=case.limits,
         on_max_turns=case.on_max_turns,
     )
+
+
+def _run_sync(case: FuzzCase, *, fast_path: bool) -> RunRecord:
+    if not case.sync_runnable:
+        raise ValueError("this case hangs or uses the caller's own tools or hook: run it on the async driver")
+    hook = case.make_hook(sync=True)
+    server = serve(case.tools)
+    model = SyncScript(case.fresh_script())
+    m = sync_machine(case, hook, server, fast_path=fast_path)
     items: list[Any] = []
     steered: list[UserMessage] = []
     outcome: BaseException | None = None
@@ -296,9 +302,25 @@ def check_case(
             other = case.on("async" if case.driver == "sync" else "sync")
             check_deterministic(first, run_case(other, runner=runner), what="the sync and async drivers")
     except Exception as exc:
-        exc.add_note(cassette_note(case))
+        attach_case(exc, case)
         raise
     return first
+
+
+_CASE = "agent_fsm_case"
+
+
+def attach_case(exc: BaseException, case: FuzzCase) -> None:
+    """Attach the failing case to ``exc``: as a cassette note, which pytest and hypothesis print
+    with the failure, and as itself, which :func:`failing_case` finds for reports."""
+    exc.add_note(cassette_note(case))
+    setattr(exc, _CASE, case)
+
+
+def failing_case(exc: BaseException) -> FuzzCase | None:
+    """The case :func:`attach_case` attached to ``exc``, if any."""
+    case = getattr(exc, _CASE, None)
+    return case if isinstance(case, FuzzCase) else None
 
 
 def cassette_note(case: FuzzCase) -> str:

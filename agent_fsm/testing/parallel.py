@@ -98,6 +98,7 @@ def _merge(seed_value: int, reports: list[FuzzReport]) -> FuzzReport:
                 sum(p.runs for p in parts),
                 max(p.seconds for p in parts),  # the workers ran side by side: wall time
                 "\n\n".join(failures) if failures else None,
+                next((p.case for p in parts if p.case is not None), None),
             )
         )
     return merged

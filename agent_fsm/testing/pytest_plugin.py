@@ -14,6 +14,11 @@ Fixtures:
 Option ``--agent-fsm-examples N``: examples per ``fuzz_agent`` call; it also becomes
 ``max_examples`` of every hypothesis test that does not set its own, so one flag scales the
 suite's fuzzing (a quick local run, a long nightly one).
+
+Option ``--agent-fsm-report PATH``: at the end of the session, write what every ``fuzz_agent``
+call ran as the fuzz campaign report (``agent-fsm fuzz --report``): edge coverage as a heat map,
+the figures per test, and each failure's minimal case with its run timeline and the command that
+replays it (its cassette is saved beside the report).
 """
 
 from __future__ import annotations
@@ -34,6 +39,22 @@ if TYPE_CHECKING:  # the plugin loads in every pytest session: import the kit on
 __all__ = ["FuzzSummary", "fuzz_agent", "pytest_addoption", "pytest_configure", "scripted_model"]
 
 _OPTION = "agent_fsm_examples"
+_REPORT = "agent_fsm_report"
+
+
+@frozen
+class _Call:
+    """One ``fuzz_agent`` call, for the session's report."""
+
+    nodeid: str
+    examples: int
+    seconds: float
+    coverage: EdgeCoverage | None
+    error: str | None = None
+    case: Any = None
+
+
+_CALLS = pytest.StashKey[list[_Call]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -46,9 +67,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="N",
         help="examples per fuzz_agent call, and max_examples of hypothesis tests that do not set it",
     )
+    group.addoption(
+        "--agent-fsm-report",
+        dest=_REPORT,
+        default=None,
+        metavar="PATH",
+        help="write the fuzz_agent calls' coverage and failures as an HTML report (agent-fsm fuzz --report)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_CALLS] = []
     n = config.getoption(_OPTION, None)
     if n is not None:
         from hypothesis import settings
@@ -81,12 +110,72 @@ class FuzzSummary:
 def fuzz_agent(request: pytest.FixtureRequest) -> Callable[..., FuzzSummary]:
     """Fuzzes a hook (and tools) against drawn agents; see :func:`run_fuzz_agent`."""
     default = request.config.getoption(_OPTION, None)
+    calls: list[_Call] = request.config.stash.get(_CALLS, [])
+    nodeid = request.node.nodeid
 
     def fuzz(hook: Any = None, **kwargs: Any) -> FuzzSummary:
+        import time
+        import traceback
+
+        from .case import failing_case
+
         kwargs.setdefault("examples", default)
-        return run_fuzz_agent(hook, **kwargs)
+        start = time.perf_counter()
+        try:
+            summary = run_fuzz_agent(hook, **kwargs)
+        except AssertionError as exc:
+            text = f"{type(exc).__name__}: {exc}\n\n" + "".join(traceback.format_exception(exc))
+            calls.append(_Call(nodeid, 0, time.perf_counter() - start, None, text, failing_case(exc)))
+            raise
+        calls.append(_Call(nodeid, summary.examples, time.perf_counter() - start, summary.coverage))
+        return summary
 
     return fuzz
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = session.config.getoption(_REPORT, None)
+    if path:
+        calls: list[_Call] = session.config.stash.get(_CALLS, [])
+        _write_report(path, calls)
+
+
+def _write_report(path: str, calls: Sequence[_Call]) -> None:
+    """The session's ``fuzz_agent`` calls as a campaign report (see the module doc)."""
+    import shlex
+    from pathlib import Path
+
+    from ..diagram import Campaign, Failure, fuzz_report
+    from ..diagram._fuzz import case_run, failure_file
+    from .coverage import EdgeCoverage
+
+    coverage = EdgeCoverage()
+    failures: list[Failure] = []
+    for call in calls:
+        if call.coverage is not None:
+            coverage.merge(call.coverage)
+        if call.error is None:
+            continue
+        command = shlex.join(["pytest", call.nodeid])  # hypothesis' database replays the failing example
+        cassette = run = None
+        if call.case is not None:
+            cassette = call.case.to_cassette()
+            saved = failure_file(path, len(failures) + 1)
+            saved.write_text(cassette, encoding="utf-8")
+            if not call.case.user_tools and call.case.user_hook is None:
+                command = shlex.join(["agent-fsm", "fuzz", "--case", str(saved)])
+            run = case_run(call.case, f"minimal case of {call.nodeid}")
+        failures.append(Failure(call.nodeid, call.error, command, cassette, run))
+    campaign = Campaign(
+        "agent-fsm fuzz_agent (pytest)",
+        "pytest --agent-fsm-report " + shlex.quote(path),
+        None,
+        tuple((c.nodeid, c.examples, 0 if c.coverage is None else c.coverage.total_runs, c.seconds) for c in calls),
+        tuple(coverage.hits),
+        tuple(coverage.runs),
+        tuple(failures),
+    )
+    Path(path).write_text(fuzz_report(campaign), encoding="utf-8")
 
 
 def run_fuzz_agent(

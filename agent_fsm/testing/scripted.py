@@ -7,9 +7,10 @@ from typing import Any
 
 from ..errors import CompletionError
 from ..events import ModelEvent
+from ..messages import AssistantMessage, ToolResult, UserMessage
 from ..request import CompletionRequest
 
-__all__ = ["ScriptedModel"]
+__all__ = ["ScriptedModel", "StatelessScriptedModel", "turn_of"]
 
 
 class ScriptedModel:
@@ -49,9 +50,9 @@ class ScriptedModel:
         self.played.append([])
         return self._play(index)
 
-    async def _play(self, index: int) -> AsyncGenerator[ModelEvent, None]:
+    async def _play(self, index: int, slot: int | None = None) -> AsyncGenerator[ModelEvent, None]:
         finished = False
-        played = self.played[index]
+        played = self.played[index if slot is None else slot]
         try:
             if index >= len(self.turns):
                 raise CompletionError(
@@ -68,3 +69,33 @@ class ScriptedModel:
                 self.exhausted += 1
             else:
                 self.closed += 1
+
+
+class StatelessScriptedModel(ScriptedModel):
+    """A :class:`ScriptedModel` that knows which call it is from the request, not from memory.
+
+    The turn played is :func:`turn_of` the request, so a new process (a worker that took over a
+    run whose first worker died) plays the same script from the right place. Everything else is
+    as for ``ScriptedModel``; :attr:`requests` and :attr:`played` record this object's calls.
+    """
+
+    def stream(self, request: CompletionRequest) -> AsyncGenerator[ModelEvent, None]:
+        self.requests.append(request)
+        self.played.append([])
+        return self._play(turn_of(request), len(self.played) - 1)
+
+
+def turn_of(request: CompletionRequest) -> int:
+    """Which model call of its run ``request`` is, from 0: the assistant messages since the run's prompt.
+
+    The run's prompt is the last user message that is not only tool results; every later model
+    call sends the previous ones' assistant messages back.
+    """
+    messages = [*request.history, request.prompt]
+    turn = 0
+    for message in reversed(messages):
+        if isinstance(message, AssistantMessage):
+            turn += 1
+        elif isinstance(message, UserMessage) and not all(isinstance(p, ToolResult) for p in message.content):
+            break
+    return turn

@@ -144,8 +144,10 @@ def draw_behaviours(
     hangs: bool,
     server_errors: bool,
     server_fails: bool = False,
+    mcp: bool = True,
 ) -> ToolBehaviours:
-    """Drawn tool behaviours; with ``server_fails`` the server always fails at a drawn call."""
+    """Drawn tool behaviours; with ``server_fails`` the server always fails at a drawn call; with
+    ``mcp`` a quarter are served by a fake MCP server."""
     kinds = ["text", "text", "json", "raise", "stall", "stubborn"] + (["hang"] if hangs else [])
     behaviours = []
     for i, name in enumerate(names):
@@ -156,7 +158,8 @@ def draw_behaviours(
         timeout = _STALL_TIMEOUTS[draw(st.integers(0, 2))] if kind in ("stall", "stubborn") else None
         behaviours.append(ToolBehaviour(name, kind, value, timeout))
     fails_at = draw(st.integers(1, 4)) if server_fails or (server_errors and draw(st.integers(0, 7)) == 7) else None
-    return ToolBehaviours(behaviours, fails_at)
+    served_by = "mcp" if mcp and draw(st.integers(0, 3)) == 3 else "toolset"
+    return ToolBehaviours(behaviours, fails_at, served_by)
 
 
 @st.composite
@@ -167,21 +170,26 @@ def tool_behaviours(
     min_size: int = 1,
     hangs: bool = False,
     server_errors: bool = True,
+    mcp: bool = True,
 ) -> ToolBehaviours:
     """Tools that return text or JSON, raise, or stall past their timeout, as data.
 
     Each of ``names`` becomes a tool (the first ``min_size`` always, the rest maybe). Stalling
     tools get timeouts of 1-5 ms, so fuzzing stays fast. With ``hangs`` a tool may wait until the
     run's consumer cancels it; with ``server_errors`` the tool server itself may fail at its n-th
-    call (``ToolServerError``: the run fails).
+    call (``ToolServerError``: the run fails). With ``mcp``, a quarter of the draws serve the tools
+    through a fake MCP server (:class:`~agent_fsm.testing.servers.FakeMCPServer`: an error is an
+    ``isError`` result, a stall is cancelled on the server, the server failing is the server dying).
 
     Example::
 
         @given(behaviours=tool_behaviours(), script=turn_scripts(["lookup", "convert"]))
         def test_tools(behaviours, script):
-            agent = Agent(ScriptedModel(script), tools=behaviours.server())
+            agent = Agent(ScriptedModel(script), tools=serve(behaviours))
     """
-    return draw_behaviours(draw, names=list(names), min_size=min_size, hangs=hangs, server_errors=server_errors)
+    return draw_behaviours(
+        draw, names=list(names), min_size=min_size, hangs=hangs, server_errors=server_errors, mcp=mcp
+    )
 
 
 _TOOL_NAMES: Final = ("lookup", "convert", "book")

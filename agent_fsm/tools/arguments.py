@@ -41,8 +41,11 @@ from .schema import ARRAYS, MAPPINGS, SETS, is_object_class, object_fields
 __all__ = [
     "MAX_PROBLEMS",
     "ArgumentError",
+    "capped",
+    "describe_choices",
     "describe_type",
     "describe_value",
+    "json_path",
     "load_arguments",
     "problems",
     "structurer",
@@ -180,6 +183,11 @@ def describe_type(tp: Any) -> str:
     return getattr(tp, "__name__", repr(tp))
 
 
+def describe_choices(values: Sequence[Any]) -> str:
+    """Allowed JSON values in words, for "expected ...": ``"km"`` or ``one of "km", "mi"``."""
+    return _one_of(values)
+
+
 def _one_of(values: Sequence[Any]) -> str:
     shown = ", ".join(json.dumps(v) for v in values)
     return shown if len(values) == 1 else f"one of {shown}"
@@ -217,6 +225,21 @@ def problems(exc: BaseException, path: str = "$") -> list[str]:
     if isinstance(exc, _Mismatch):
         return [f"{path}: {exc}"]
     return [f"{path}: {type(exc).__name__}: {exc}"]
+
+
+def capped(found: Sequence[str]) -> list[str]:
+    """At most :data:`MAX_PROBLEMS` problems, then how many more there were."""
+    if len(found) <= MAX_PROBLEMS:
+        return list(found)
+    return [*found[:MAX_PROBLEMS], f"... and {len(found) - MAX_PROBLEMS} more problem(s)"]
+
+
+def json_path(parts: Iterable[str | int], root: str = "$") -> str:
+    """The path of a place in the arguments, as problems name it: ``$.a[2]["b c"]``."""
+    path = root
+    for part in parts:
+        path = f"{path}[{part}]" if isinstance(part, int) else _field_path(path, part)
+    return path
 
 
 def _sub_path(path: str, note: Any) -> str:

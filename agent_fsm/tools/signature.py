@@ -17,7 +17,7 @@ import attrs
 
 from ..errors import ConfigurationError
 from ..messages import JSONValue
-from .arguments import MAX_PROBLEMS, ArgumentError, load_arguments, problems, structurer
+from .arguments import ArgumentError, capped, load_arguments, problems, structurer
 from .schema import add_default, json_schema
 
 __all__ = ["Signature", "parse_docstring"]
@@ -166,10 +166,7 @@ class Signature:
         try:
             value = self._structure(loaded)
         except Exception as exc:
-            found = problems(exc)
-            if len(found) > MAX_PROBLEMS:
-                found = [*found[:MAX_PROBLEMS], f"... and {len(found) - MAX_PROBLEMS} more problem(s)"]
-            raise ArgumentError(found) from None
+            raise ArgumentError(capped(problems(exc))) from None
         return (
             tuple(getattr(value, name) for name in self._positional),
             {name: getattr(value, name) for name in self._keywords},
