@@ -200,9 +200,12 @@ _FOCUS: Final = (
     "verdict skip",
     "verdict defer",
     *(f"stop {name}" for name in HOOK_NAMES),
-    *_CONTROL_FOCUS,
+    "control",
 )
-"""The swarm features of :func:`fuzz_cases`; a case has one (shrinking toward ``plain``)."""
+"""The swarm features of :func:`fuzz_cases`; a case has one (shrinking toward ``plain``). Run
+control is one focus that draws one of :data:`_CONTROL_FOCUS`: the sync phase re-runs each such
+case with its control moved to every item, so it needs few cases, and the rarer hook edges keep
+their share."""
 _PRIOR: Final = (
     UserMessage((Text("earlier question"),)),
     AssistantMessage((ToolCall("old_1", ToolFunction("lookup", {"text": "x"})),)),
@@ -259,6 +262,8 @@ def fuzz_cases(
     is_async = chosen == "async"
     user_tools = tuple(tools)
     focus = _FOCUS[draw(st.integers(0, len(_FOCUS) - 1))]
+    if focus == "control":
+        focus = _CONTROL_FOCUS[draw(st.integers(0, len(_CONTROL_FOCUS) - 1))]
     calls_tools = focus in (
         "server",
         "verdict skip",
@@ -281,12 +286,12 @@ def fuzz_cases(
         min_turns = 2 if calls_tools else 1
         script = draw_script(draw, offered, max_turns=5, unknown_tools=True, errors=True, min_turns=min_turns)
     max_turns = draw(st.integers(1, 5))
-    if focus == "cancel":  # a second call in the first turn: a cancel can then come between results
-        script = [_with_second_call(script[0]), *script[1:]]
     if focus == "steer":  # a turn or two, then text turns for the steering to go on with, within budget
         script = draw_script(draw, offered, max_turns=2, unknown_tools=False, errors=False)
         script += draw_script(draw, offered, max_turns=2, unknown_tools=False, errors=False, min_turns=2)
         max_turns = len(script) - draw(st.integers(0, 1))
+    if focus in _CONTROL_FOCUS:  # a second call in the first turn: a cancel can come between results
+        script = [_with_second_call(script[0]), *script[1:]]
     hook = None
     if hooks and focus.startswith("verdict "):
         hook = HookPolicy({"on_tool_call": _first_calls(draw, focus.removeprefix("verdict "))})
