@@ -304,7 +304,8 @@ class TurnMachineRules(RuleBasedStateMachine):
         if kept != seen:  # delivered steering extends the prompt it joins, and nothing else
             last, grown = seen[-1], kept[-1]
             extended = type(grown) is type(last) and grown.content[: len(last.content)] == last.content
-            assert kept[:-1] == seen[:-1] and extended, "the history was rewritten, not appended to"
+            assert kept[:-1] == seen[:-1], "the history was rewritten, not appended to"
+            assert extended, "the history's last message was rewritten, not extended by steering"
         self.seen_history = now
 
     @invariant()
