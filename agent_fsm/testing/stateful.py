@@ -157,10 +157,11 @@ class TurnMachineRules(RuleBasedStateMachine):
         op = data.draw(_ANY_OP if misbehave else self._legal_ops(), label="misbehaving call" if misbehave else "call")
         self._do(op)
 
-    @precondition(lambda self: self.started)
+    @precondition(lambda self: self.started and self.misbehave[0] is None)
     @rule(mode=st.sampled_from(["immediate", "after_turn"]))
     def cancel(self, mode: str) -> None:
-        """The run's caller cancels it, now or after the turn, at any point (also once it ended)."""
+        """The run's caller cancels it, now or after the turn, at any point (also once it ended).
+        Only in runs that will not misbehave: those must get to the state they misbehave in."""
         was_done = self.m.done
         action = self.m.cancel(mode, f"stateful {mode}")
         assert (action is STOP) == self.m.done, f"cancel({mode!r}) answered {action!r} in {self.m.state.value}"
