@@ -171,9 +171,11 @@ class TurnMachineRules(RuleBasedStateMachine):
             self.cancelled_now = True
             self.action = STOP
 
+    @precondition(lambda self: self.misbehave[0] is None)
     @rule(text=st.sampled_from(["steer a", "steer b"]))
     def steer(self, text: str) -> None:
-        """A steering message, at any point: it goes with the next request, or stays pending."""
+        """A steering message, at any point: it goes with the next request, or stays pending (in
+        runs that will not misbehave, like ``cancel``)."""
         self.m.steer(text)
 
     @precondition(lambda self: self.m.done)
