@@ -320,6 +320,22 @@ def test_cancel_interrupts_a_model_stream_that_sends_nothing() -> None:
     asyncio.run(main())
 
 
+def test_cancel_from_the_consumers_loop_never_waits_for_the_next_event() -> None:
+    # The driver is suspended at its yield when the consumer cancels: it must see the cancel
+    # before it waits for the next event, which this stream never sends.
+    async def main() -> None:
+        model = _Silent()
+        run = Agent(model, observers=()).stream_prompt("go")
+        items: list[StreamItem] = []
+        with pytest.raises(PromptCancelled, match="enough"):
+            async for item in run:
+                items.append(item)
+                run.cancel(reason="enough")
+        assert len(items) == 1 and model.closed and run.state is State.Cancelled
+
+    asyncio.run(asyncio.wait_for(main(), 30))  # a guard against hanging, not a timed assertion
+
+
 def test_cancel_interrupts_a_hook_and_a_running_tool() -> None:
     async def scenario(hook: object | None, script: list[list[Any]], tools: list[Any]) -> None:
         model = ScriptedModel(script)
