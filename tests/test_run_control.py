@@ -327,11 +327,17 @@ def test_cancel_from_the_consumers_loop_never_waits_for_the_next_event() -> None
         model = _Silent()
         run = Agent(model, observers=()).stream_prompt("go")
         items: list[StreamItem] = []
-        with pytest.raises(PromptCancelled, match="enough"):
+
+        async def consume() -> None:
             async for item in run:
                 items.append(item)
                 run.cancel(reason="enough")
-        assert len(items) == 1 and model.closed and run.state is State.Cancelled
+
+        with pytest.raises(PromptCancelled, match="enough"):
+            await consume()
+        assert len(items) == 1
+        assert model.closed
+        assert run.state is State.Cancelled
 
     asyncio.run(asyncio.wait_for(main(), 30))  # a guard against hanging, not a timed assertion
 
