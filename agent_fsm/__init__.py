@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .errors import PromptCancelled as PromptCancelled
     from .errors import SnapshotError as SnapshotError
     from .errors import ToolServerError as ToolServerError
+    from .errors import UsageLimitExceeded as UsageLimitExceeded
     from .hooks import HookAction as HookAction
     from .hooks import StreamingPromptHook as StreamingPromptHook
     from .hooks import ToolCallHookAction as ToolCallHookAction
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from .request import Model as Model
     from .request import ToolDefinition as ToolDefinition
     from .request import ToolOutput as ToolOutput
+    from .request import UsageLimits as UsageLimits
     from .run.console import stream_to_stdout as stream_to_stdout
     from .run.driver import AgentRun as AgentRun
     from .run.effects import DirectEffects as DirectEffects

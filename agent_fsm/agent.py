@@ -7,13 +7,13 @@ number of prompts, concurrently too: every run gets its own machine and shares n
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import ConfigurationError, SnapshotError
 from .hooks import live_hooks
 from .machine import Approval, Snapshot, TurnMachine, check_limits
 from .messages import Message, UserMessage
-from .request import Model
+from .request import Model, UsageLimits
 from .run.driver import AgentRun
 from .run.effects import Effects
 from .tools import DEFAULT_TOOL_TIMEOUT, Tool, ToolServer, ToolSet
@@ -58,6 +58,12 @@ class Agent:
             ``ToolSet`` included) carries its own timeouts, and giving both is an error.
         effects: how the driver calls the model and tools, reads the clock and makes ids (see
             :mod:`agent_fsm.run.effects`); the default does it directly.
+        limits: what each run may spend (:class:`~agent_fsm.request.UsageLimits`: tokens, tool
+            calls); a run over a limit ends ``UsageLimitExceeded``. ``stream_prompt(limits=...)``
+            replaces it for one run.
+        on_max_turns: ``"error"`` (default): a last allowed call that still asks for tools ends
+            the run in ``MaxTurnsExceeded``; ``"final_answer"``: the last allowed call is made
+            with ``tool_choice="none"`` so the model answers in text and the run ends ``Done``.
         observers: who observes each run (see :mod:`agent_fsm.observe`); by default one
             :class:`~agent_fsm.observe.log.LoggingObserver`. Add an :class:`~agent_fsm.observe.otel.OTelObserver`
             for spans; ``()`` observes nothing.
@@ -79,10 +85,16 @@ class Agent:
         tool_timeout: float | _Unset | None = _UNSET,
         effects: Effects | None = None,
         observers: Iterable[Observer] | None = None,
+        limits: UsageLimits | None = None,
+        on_max_turns: Literal["error", "final_answer"] = "error",
     ) -> None:
         if not callable(getattr(model, "stream", None)):
             raise ConfigurationError(f"model must have a stream(request) method; got {type(model).__name__}")
         check_limits(max_turns, tool_concurrency)
+        if limits is not None and not isinstance(limits, UsageLimits):
+            raise ConfigurationError(f"limits must be a UsageLimits or None, not {type(limits).__name__}")
+        if on_max_turns not in ("error", "final_answer"):
+            raise ConfigurationError(f"on_max_turns must be 'error' or 'final_answer', got {on_max_turns!r}")
         self.model = model
         self.preamble = preamble
         if isinstance(tools, ToolServer):
@@ -107,12 +119,16 @@ class Agent:
         self.additional_params = dict(additional_params) if additional_params is not None else None
         self.effects = effects
         self.observers = tuple(observers) if observers is not None else None
+        self.limits = limits
+        self.on_max_turns = on_max_turns
 
     def stream_prompt(
         self,
         prompt: str | UserMessage,
         history: Sequence[Message] | None = None,
         hook: object | None = None,
+        *,
+        limits: UsageLimits | None = None,
     ) -> AgentRun:
         """Start a run (lazily: nothing happens until it is iterated).
 
@@ -120,6 +136,7 @@ class Agent:
             prompt: a ``str`` (wrapped in a ``UserMessage``) or a ``UserMessage``.
             history: the conversation so far, before the prompt.
             hook: this run's hook, replacing the agent's.
+            limits: this run's usage limits, replacing the agent's.
 
         Returns:
             The run: an async iterator of stream items, with ``state``, ``history`` and ``usage``.
@@ -129,7 +146,10 @@ class Agent:
         """
         run_hook = hook if hook is not None else self.hook
         hooks = live_hooks(run_hook)
-        machine = TurnMachine(prompt, history, max_turns=self.max_turns, **self._machine_config(hooks.keys()))
+        config = self._machine_config(hooks.keys())
+        machine = TurnMachine(
+            prompt, history, max_turns=self.max_turns, limits=limits if limits is not None else self.limits, **config
+        )
         return self._run(machine, hooks)
 
     def resume(
@@ -139,6 +159,7 @@ class Agent:
         hook: object | None = None,
         *,
         max_turns: int | None = None,
+        limits: UsageLimits | None = None,
     ) -> AgentRun:
         """Continue a run from its snapshot (lazily, like ``stream_prompt``).
 
@@ -153,6 +174,8 @@ class Agent:
                 left out stay deferred.
             hook: this run's hook, replacing the agent's.
             max_turns: the run's budget; by default the one the snapshot recorded.
+            limits: the run's usage limits; by default the ones the snapshot recorded. Pending
+                steering messages and a cancel asked for after the turn carry over too.
 
         Raises:
             SnapshotError: for a snapshot of another machine definition, a newer schema, bad
@@ -167,9 +190,10 @@ class Agent:
             raise SnapshotError(f"not a snapshot: {type(snapshot).__name__}")
         run_hook = hook if hook is not None else self.hook
         hooks = live_hooks(run_hook)
-        machine = TurnMachine.restore(
-            snapshot, approvals=approvals, max_turns=max_turns, **self._machine_config(hooks.keys())
-        )
+        config = self._machine_config(hooks.keys())
+        if limits is not None:
+            config["limits"] = limits
+        machine = TurnMachine.restore(snapshot, approvals=approvals, max_turns=max_turns, **config)
         return self._run(machine, hooks)
 
     def _machine_config(self, hooks: Iterable[str]) -> dict[str, Any]:
@@ -185,6 +209,7 @@ class Agent:
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "additional_params": self.additional_params,
+            "on_max_turns": self.on_max_turns,
         }
 
     def _run(self, machine: TurnMachine, hooks: Mapping[str, Any]) -> AgentRun:

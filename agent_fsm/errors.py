@@ -3,8 +3,9 @@
 ::
 
     AgentFSMError                  root: catch this to catch anything the library raises
-    ├── PromptCancelled            a hook said Terminate, or the consumer closed the run
+    ├── PromptCancelled            a hook said Terminate, the consumer closed the run, or cancel() stopped it
     ├── MaxTurnsExceeded           the run used its ``max_turns`` model calls and still had tool results to send
+    ├── UsageLimitExceeded         the run reached one of its ``UsageLimits`` (tokens, tool calls)
     ├── CompletionError            the model failed (HTTP error, dropped connection, bad stream, any exception)
     ├── HookError                  a hook raised; the hook's exception is ``__cause__``
     ├── IllegalTransition          an event the machine does not allow in its state (a caller or provider bug)
@@ -31,7 +32,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .messages import Message, ToolCall, UserMessage
+    from .messages import Message, ToolCall, Usage, UserMessage
 
 __all__ = [
     "AgentFSMError",
@@ -49,6 +50,7 @@ __all__ = [
     "SnapshotError",
     "ToolServerError",
     "TraceError",
+    "UsageLimitExceeded",
 ]
 
 
@@ -63,7 +65,8 @@ class AgentFSMError(Exception):
 
 
 class PromptCancelled(AgentFSMError):
-    """Raised when a hook returned Terminate; ``reason`` is the hook's reason."""
+    """Raised when a hook returned Terminate, the consumer closed the run, or ``cancel()`` stopped
+    it; ``reason`` is the hook's (or the caller's) reason."""
 
     def __init__(self, reason: str, history: Sequence[Message] = ()) -> None:
         super().__init__(f"prompt cancelled: {reason}", history)
@@ -80,6 +83,24 @@ class MaxTurnsExceeded(AgentFSMError):
         super().__init__(f"max turns exceeded: the run made {max_turns} model call(s)", history)
         self.max_turns = max_turns
         self.prompt = prompt
+
+
+class UsageLimitExceeded(AgentFSMError):
+    """Raised when the run reached one of its ``UsageLimits`` before spending more.
+
+    ``limit`` is the field's name (``"input_tokens"``, ``"output_tokens"``, ``"total_tokens"``,
+    ``"tool_calls"``), ``maximum`` its maximum and ``value`` the value observed (for
+    ``tool_calls``: the calls run so far plus the batch that was refused). ``usage`` is the
+    run's token usage. The turn that crossed the limit is in ``history``; calls it did not run
+    have synthetic results there.
+    """
+
+    def __init__(self, limit: str, maximum: int, value: int, usage: Usage, history: Sequence[Message] = ()) -> None:
+        super().__init__(f"usage limit exceeded: {limit} is {value}, its maximum is {maximum}", history)
+        self.limit = limit
+        self.maximum = maximum
+        self.value = value
+        self.usage = usage
 
 
 class CompletionError(AgentFSMError):

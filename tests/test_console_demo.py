@@ -54,6 +54,19 @@ def test_cli_demo_prints_the_stream_then_the_history(capsys: pytest.CaptureFixtu
         assert expected in out, expected
 
 
+def test_cli_demo_control_steers_then_cancels_after_the_turn(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--control"]) == 0
+    out = capsys.readouterr().out
+    assert "cancelled: the user has what they need" in out
+    assert "state: Cancelled, model calls: 2/4" in out
+    assert "pending steering: 0" in out
+    # the steering went with the first turn's tool results; the second turn's result was recorded
+    assert (
+        "2. user: result call_1: '9.75', result call_2: '150 km = 93.2057 mi', 'Give the cost in euros, please.'" in out
+    )
+    assert "4. user: result call_3: '18.0375'" in out
+
+
 def test_cli_demo_json_history_is_the_codec_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--json-history"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("{")]

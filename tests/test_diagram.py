@@ -126,7 +126,7 @@ def test_picture_groups_the_states_that_share_the_abort_edges() -> None:
 def test_render_mermaid_leaves_the_composite_state_for_cancelled_and_lists_the_one_state_edges_in_the_box() -> None:
     out = render("mermaid")
     assert re.findall(r"^  (\w+) --> Cancelled", out, re.M) == ["Live"]
-    assert "  Live --> Cancelled: close\n" in out
+    assert "  Live --> Cancelled: cancel<br>close\n" in out
     assert "  Live --> Failed: hook_error<br>illegal_event\n" in out
     assert "  Cancelled: AwaitingCompletion: request [on_completion_call = terminate]\n" in out
     assert "  Cancelled: ExecutingTool: tool_result [on_tool_result = terminate]\n" in out
@@ -233,7 +233,7 @@ def test_render_overlay_counts_every_delta_of_the_demo_run(demo: tuple[tuple[Edg
     assert f"  Streaming: <b>text_delta [on_text_delta = continue] {X}30</b>\n" in out
     assert f"  Streaming: <b>tool_call_delta [on_tool_call_delta = continue] {X}14</b>\n" in out
     assert "  ExecutingTool: tool_verdict [on_tool_call = skip]\n" in out  # not taken: not bold
-    assert f"AwaitingCompletion --> Streaming: <b>request [on_completion_call = continue] {X}3</b>" in out
+    assert f"<br><b>request [on_completion_call = continue] {X}3</b>" in out
     assert f"ExecutingTool --> AwaitingCompletion: <b>tools_done {X}2</b>" in out
     assert f'state "Done · run ended here, visited {X}1" as Done' in out
     assert f'state "Streaming · visited {X}3" as Streaming' in out
@@ -269,7 +269,7 @@ def test_render_overlay_sums_a_universal_edge_over_the_states_it_left() -> None:
     request = next(e for e in EDGES if e.trigger == "request" and e.dest is State.Streaming)
     trace = ((request, 1), (next(e for e in by_close if e.source is State.Streaming), 1))
     out = render("mermaid", trace=trace)
-    assert f"Live --> Cancelled: <b>close {X}1</b>" in out
+    assert f"Live --> Cancelled: cancel<br><b>close {X}1</b>" in out
 
 
 def test_render_overlay_of_a_run_out_of_turns() -> None:

@@ -30,15 +30,18 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from agent_fsm import Agent, ApprovalRequired, Snapshot, approve, codec, deny  # noqa: E402
 from agent_fsm.durable.temporal import (  # noqa: E402
+    cancel_run,
     replayer_for,
     run_state,
     send_approvals,
     start_run,
+    steer_run,
     stream_run,
     worker_for,
 )
 from agent_fsm.items import StreamItem  # noqa: E402
-from agent_fsm.messages import Message  # noqa: E402
+from agent_fsm.messages import Message, Text  # noqa: E402
+from agent_fsm.testing import check_history_invariants  # noqa: E402
 
 from . import durable_agents  # noqa: E402
 from .durable_agents import make_agents  # noqa: E402
@@ -463,3 +466,80 @@ async def test_stream_run_ends_quietly_when_the_workflow_is_terminated(dev_env: 
     expected, _ = await collect(make_agents()["approver"].stream_prompt("go"))
     assert waiting["items"] == len(expected)
     assert codec.to_json(items) == codec.to_json(expected)
+
+
+# ---------------------------------------------------------------------------------- run control
+
+
+class GatedModel(durable_agents.StatelessScriptedModel):
+    """Plays its script; call ``hold`` (0-based) waits for ``gate`` first, and says when it does."""
+
+    def __init__(self, turns: list[list[Any]], hold: int) -> None:
+        super().__init__(turns)
+        self.hold = hold
+        self.waiting = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    def stream(self, request: Any) -> Any:
+        inner = super().stream(request)
+        return self._gated(durable_agents.turn_of(request), inner)
+
+    async def _gated(self, turn: int, inner: Any) -> Any:
+        if turn == self.hold:
+            self.waiting.set()
+            await self.gate.wait()
+        async for event in inner:
+            yield event
+
+
+async def _gated_run(env: WorkflowEnvironment, model: GatedModel, control: Any) -> dict[str, Any]:
+    q = queue()
+    agent = Agent(model, tools=[durable_agents.add], max_turns=5)
+    async with worker_for(env.client, q, {"gated": agent}):
+        handle = await start_run(env.client, "gated", "go", id=f"run-{uuid.uuid4().hex}", task_queue=q)
+        await asyncio.wait_for(model.waiting.wait(), GUARD)
+        await control(handle)
+        return await asyncio.wait_for(handle.result(), GUARD)
+
+
+TOOL_THEN_TEXT = [
+    [durable_agents.call("c1", "add", a=1, b=2), durable_agents.Final(durable_agents.Usage(3, 1))],
+    [durable_agents.TextDelta("three"), durable_agents.Final(durable_agents.Usage(5, 1))],
+]
+
+
+async def test_cancel_run_immediate_interrupts_a_model_call_that_never_returns(dev_env: WorkflowEnvironment) -> None:
+    model = GatedModel(TOOL_THEN_TEXT, hold=1)  # the second call waits for a gate nobody opens
+
+    result = await _gated_run(dev_env, model, lambda h: cancel_run(h, "immediate", "the user left"))
+    assert result["state"] == "Cancelled", result["error"]
+    assert result["error"]["type"] == "PromptCancelled" and "the user left" in result["error"]["message"]
+    history = codec.from_dict(result["history"], list[Message])
+    check_history_invariants(history)
+    assert history[-1].content[0].id == "c1"  # type: ignore[union-attr]  # ends with the tool results
+
+
+async def test_steer_run_goes_with_the_next_call_and_cancel_after_turn_lets_the_turn_finish(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    async def steer_then_open(handle: Any, model: GatedModel) -> None:
+        await steer_run(handle, "use words")
+        await asyncio.sleep(0)  # the signal is in the workflow's history before the call returns
+        model.gate.set()
+
+    steered = GatedModel(TOOL_THEN_TEXT, hold=0)
+    result = await _gated_run(dev_env, steered, lambda h: steer_then_open(h, steered))
+    assert result["state"] == "Done"
+    history = codec.from_dict(result["history"], list[Message])
+    assert history[2].content[-1] == Text("use words")  # type: ignore[union-attr]  # after the results
+
+    async def cancel_then_open(handle: Any, model: GatedModel) -> None:
+        await cancel_run(handle, "after_turn", "enough")
+        model.gate.set()
+
+    stopped = GatedModel(TOOL_THEN_TEXT, hold=0)
+    result = await _gated_run(dev_env, stopped, lambda h: cancel_then_open(h, stopped))
+    assert result["state"] == "Cancelled" and "enough" in result["error"]["message"]
+    assert result["turns"] == 1
+    history = codec.from_dict(result["history"], list[Message])
+    assert [p.text for p in history[-1].content] == ["3"]  # type: ignore[union-attr]  # the turn's result

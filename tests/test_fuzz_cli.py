@@ -107,7 +107,7 @@ def test_fuzz_live_progress_and_rich_table_render() -> None:
         report = run_fuzz(40, 2, on_progress=on_progress, shares={"sync": 1.0})
     cli._print_report(report, True, out)
     text = out.getvalue()
-    assert "edge coverage:" in text and "│ 22 │ ExecutingTool      │ (stays)           │ tool_verdict" in text
+    assert "edge coverage:" in text and "│ 28 │ ExecutingTool      │ (stays)           │ tool_verdict" in text
     assert "examples/s" in text
 
 

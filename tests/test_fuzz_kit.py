@@ -282,7 +282,8 @@ def test_check_ending_and_check_trace_name_what_broke() -> None:
         check_ending(State.Failed, None, PromptCancelled("x"))
     with pytest.raises(AssertionError, match="final state"):
         check_ending(State.Streaming, None, None)
-    request, close = EDGES[1], next(e for e in EDGES if e.trigger == "close" and e.source is State.Streaming)
+    request = next(e for e in EDGES if e.trigger == "request" and e.dest is State.Streaming)
+    close = next(e for e in EDGES if e.trigger == "close" and e.source is State.Streaming)
     text = next(e for e in EDGES if e.trigger == "text_delta")
     with pytest.raises(AssertionError, match="walk"):
         check_trace([(text, 1)], State.Streaming)

@@ -13,10 +13,12 @@ from ..errors import CompletionError
 
 __all__ = [
     "APPROVALS_SIGNAL",
+    "CANCEL_SIGNAL",
     "DEFAULT_MAX_PAYLOAD_BYTES",
     "ITEMS_QUERY",
     "MODEL_ACTIVITY",
     "STATE_QUERY",
+    "STEER_SIGNAL",
     "TOOL_ACTIVITY",
     "WORKFLOW_NAME",
     "completion_error",
@@ -27,6 +29,8 @@ WORKFLOW_NAME: Final = "AgentWorkflow"
 MODEL_ACTIVITY: Final = "agent_fsm.model_call"
 TOOL_ACTIVITY: Final = "agent_fsm.tool_call"
 APPROVALS_SIGNAL: Final = "approvals"
+CANCEL_SIGNAL: Final = "cancel"
+STEER_SIGNAL: Final = "steer"
 ITEMS_QUERY: Final = "items"
 STATE_QUERY: Final = "run_state"
 

@@ -10,9 +10,13 @@ consumer sees each item once, in order, whatever happened to the workers.
 Continue-as-new happens at a turn start (before ``on_completion_call`` and the request), from the
 machine's snapshot, carrying the count of items so far and the approvals that arrived early.
 
-Room for run control: a cancel or steer signal handler sets a field here; the loop reads it at
-its next step (``machine.close(reason)`` for an immediate cancel) - the same place approvals are
-read.
+Run control maps onto the machine's step methods. Cancelling the workflow is
+``cancel(mode="immediate")``: Temporal raises ``CancelledError`` in whatever the loop awaits (a
+model or tool activity, an async hook), the activities in flight are cancelled, and the run ends
+``Cancelled`` with its history sealed - the workflow completes with that result. The ``cancel``
+signal carries a reason (and, for ``"after_turn"``, is the whole request); the ``steer`` signal
+queues a steering message. Signal handlers run between the loop's awaits, so they call the
+machine directly; what they queue survives continue-as-new in the snapshot.
 """
 
 from __future__ import annotations
@@ -26,12 +30,14 @@ from typing import TYPE_CHECKING, Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import CancelledError as TemporalCancelledError
 
 from .. import codec
 from ..errors import ApprovalRequired, CompletionError, IllegalTransition, ToolServerError
 from ..events import ModelEvent
 from ..hooks import live_hooks
 from ..machine import (
+    CANCELLED_BY_CALLER,
     NEXT_EVENT,
     NEXT_TOOL_OUTPUT,
     STOP,
@@ -48,9 +54,11 @@ from ..request import ToolOutput
 from ._activities import PAYLOAD_TOO_LARGE
 from ._wire import (
     APPROVALS_SIGNAL,
+    CANCEL_SIGNAL,
     ITEMS_QUERY,
     MODEL_ACTIVITY,
     STATE_QUERY,
+    STEER_SIGNAL,
     TOOL_ACTIVITY,
     WORKFLOW_NAME,
     completion_error,
@@ -93,6 +101,8 @@ class AgentWorkflow:
         self._approvals = {k: Approval(v["approved"], v["reason"]) for k, v in args.get("approvals", {}).items()}
         self._finished = False
         self._continued = False
+        self._cancel_reason: str | None = None  # the reason an immediate cancel will be given
+        self._early: list[tuple[str, Any]] = []  # run control that came before the machine existed
 
     # ------------------------------------------------------------------ what clients read
 
@@ -101,6 +111,31 @@ class AgentWorkflow:
         """Decisions on deferred tool calls, by call id; kept until the call waits for one."""
         for call_id, d in decisions.items():
             self._approvals[call_id] = Approval(bool(d.get("approved")), str(d.get("reason", "")))
+
+    @workflow.signal(name=CANCEL_SIGNAL)
+    def cancel(self, request: dict[str, Any]) -> None:
+        """``{"mode": "immediate" | "after_turn", "reason": str | None}``. An after-turn cancel goes
+        to the machine; an immediate one only records its reason: the workflow cancellation that
+        ``cancel_run`` sends next interrupts the run (see the module docstring)."""
+        mode, reason = str(request.get("mode", "immediate")), request.get("reason")
+        if mode == "immediate":
+            self._cancel_reason = str(reason) if reason is not None else None
+        else:
+            self._control("cancel", (mode, reason))
+
+    @workflow.signal(name=STEER_SIGNAL)
+    def steer(self, message: dict[str, Any]) -> None:
+        """A steering message (a ``UserMessage`` as codec JSON) for the run's next model call."""
+        self._control("steer", codec.from_dict(message, UserMessage))
+
+    def _control(self, kind: str, arg: Any) -> None:
+        m = self._machine
+        if m is None:
+            self._early.append((kind, arg))
+        elif kind == "steer":
+            m.steer(arg)
+        else:
+            m.cancel(*arg)
 
     @workflow.query(name=ITEMS_QUERY)
     def items(self, since: int) -> dict[str, Any]:
@@ -138,6 +173,8 @@ class AgentWorkflow:
             raise ApplicationError(f"no agent named {name!r} on this worker (it has: {known})", non_retryable=True)
         opts = _Options(args)
         machine = self._machine = _first_machine(agent, args)
+        for kind, arg in self._early:
+            self._control(kind, arg)
         hooks = live_hooks(agent.hook)
         calls_here = 0
         tools: _ToolBatch | None = None
@@ -161,6 +198,8 @@ class AgentWorkflow:
                         action = await tools.next(machine)
                     else:  # pragma: no cover - the protocol has no other action
                         raise AssertionError(f"unknown action {action!r}")
+            except asyncio.CancelledError:  # the workflow was cancelled: cancel(mode="immediate")
+                machine.cancel("immediate", self._cancel_reason or CANCELLED_BY_CALLER)
             except IllegalTransition:
                 if not machine.done:
                     raise
@@ -196,6 +235,7 @@ class AgentWorkflow:
         try:
             result = await workflow.execute_activity(MODEL_ACTIVITY, args, result_type=dict, **opts.activity())
         except ActivityError as exc:
+            _reraise_cancellation(exc)
             return machine.model_failed(CompletionError(_activity_failure(exc, f"model call {machine.turns}")))
         for data in result["events"]:
             next_action = machine.model_event(codec.from_dict(data, ModelEvent))
@@ -276,6 +316,7 @@ class _ToolBatch:
         call = self._calls.pop(0)
         result = await (self._started.pop(0) if self._started else self._run(call))
         if isinstance(result, BaseException):
+            _reraise_cancellation(result)
             return machine.tool_failed(ToolServerError(_activity_failure(result, f"tool call {call.id!r}")))
         if "server_error" in result:
             return machine.tool_failed(ToolServerError(result["server_error"]))
@@ -326,6 +367,12 @@ async def _call_hook(machine: TurnMachine, hooks: Mapping[str, Callable[..., Any
     except Exception as exc:
         return machine.hook_failed(exc)
     return machine.hook_answer(answer)
+
+
+def _reraise_cancellation(exc: BaseException) -> None:
+    """An activity cancelled because the workflow was cancelled is the run's cancellation, not a failure."""
+    if isinstance(exc, ActivityError) and isinstance(exc.__cause__, TemporalCancelledError):
+        raise asyncio.CancelledError() from exc
 
 
 def _activity_failure(exc: BaseException, what: str) -> str:

@@ -36,8 +36,12 @@ What each piece guarantees:
   server spaces the executions of one workflow id by about a second
   (``workflowIdReuseMinimalInterval``), so each continue-as-new costs about 1 s of wall time.
 
-Run control (cancel, steer) is not wired yet: it will map a workflow cancellation and a
-``steer`` signal onto the run-control API.
+- **Run control**: cancelling the workflow (``handle.cancel()``, or :func:`cancel_run`) is
+  ``AgentRun.cancel(mode="immediate")``: the call in flight is cancelled and the run ends
+  ``Cancelled`` with its history sealed (the workflow completes with that result).
+  ``cancel_run(handle, "after_turn")`` lets the current turn finish first, and
+  :func:`steer_run` sends a steering message for the next model call; both are signals, kept
+  across continue-as-new.
 """
 
 from __future__ import annotations
@@ -67,7 +71,15 @@ from ..items import StreamItem
 from ..machine import Approval
 from ..messages import Message, Text, UserMessage
 from ._activities import Activities
-from ._wire import APPROVALS_SIGNAL, DEFAULT_MAX_PAYLOAD_BYTES, ITEMS_QUERY, STATE_QUERY, WORKFLOW_NAME
+from ._wire import (
+    APPROVALS_SIGNAL,
+    CANCEL_SIGNAL,
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    ITEMS_QUERY,
+    STATE_QUERY,
+    STEER_SIGNAL,
+    WORKFLOW_NAME,
+)
 from ._workflow import (
     DEFAULT_ACTIVITY_TIMEOUT,
     DEFAULT_CONTINUE_AS_NEW_AFTER,
@@ -82,10 +94,12 @@ __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",
     "STICKY_QUEUE_TIMEOUT",
     "AgentWorkflow",
+    "cancel_run",
     "replayer_for",
     "run_state",
     "send_approvals",
     "start_run",
+    "steer_run",
     "stream_run",
     "worker_for",
 ]
@@ -217,6 +231,38 @@ async def send_approvals(handle: RunHandle, approvals: Mapping[str, Approval]) -
             raise ConfigurationError(f"approvals[{call_id!r}] is {decision!r}, not approve or deny(reason)")
         decisions[call_id] = {"approved": decision.approved, "reason": decision.reason}
     await handle.signal(APPROVALS_SIGNAL, decisions)
+
+
+async def cancel_run(handle: RunHandle, mode: str = "immediate", reason: str | None = None) -> None:
+    """Cancel a durable run, as ``AgentRun.cancel(mode, reason)`` does in-process.
+
+    ``"immediate"`` cancels the workflow (the call in flight is cancelled, the run ends
+    ``Cancelled``); ``"after_turn"`` lets the current turn finish first. Cancelling a run that has
+    ended does nothing.
+
+    Raises:
+        ConfigurationError: for an unknown mode or a reason that is not a ``str``.
+    """
+    if mode not in ("immediate", "after_turn"):
+        raise ConfigurationError(f"cancel mode must be 'immediate' or 'after_turn', got {mode!r}")
+    if reason is not None and not isinstance(reason, str):
+        raise ConfigurationError(f"cancel reason must be a str or None, got {type(reason).__name__}")
+    await handle.signal(CANCEL_SIGNAL, {"mode": mode, "reason": reason})
+    if mode == "immediate":
+        await handle.cancel()
+
+
+async def steer_run(handle: RunHandle, message: str | UserMessage) -> None:
+    """Send a steering message to a durable run, as ``AgentRun.steer(message)`` does in-process.
+
+    Raises:
+        ConfigurationError: for a message that is neither a ``str`` nor a ``UserMessage``.
+    """
+    if isinstance(message, str):
+        message = UserMessage((Text(message),))
+    if not isinstance(message, UserMessage):
+        raise ConfigurationError(f"a steering message must be a str or a UserMessage, not {type(message).__name__}")
+    await handle.signal(STEER_SIGNAL, codec.to_json_value(message))
 
 
 async def run_state(handle: RunHandle) -> dict[str, Any]:

@@ -8,13 +8,14 @@ for the theory of operation and :mod:`agent_fsm.machine.protocol` for the action
 
 from __future__ import annotations
 
-from ._machine import TurnMachine, check_limits
+from ._machine import CANCELLED_BY_CALLER, TurnMachine, check_limits
 from ._path import appends, emits
 from .protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
 from .snapshot import Approval, Snapshot, approve, deny
 from .table import State
 
 __all__ = [
+    "CANCELLED_BY_CALLER",
     "NEXT_EVENT",
     "NEXT_TOOL_OUTPUT",
     "STOP",

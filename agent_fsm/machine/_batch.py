@@ -73,6 +73,14 @@ class ToolBatch:
         self._running.extend(batch)
         return tuple(self.calls[j].tool_call for j in batch)
 
+    def handed_out_after_results(self) -> int:
+        """Calls handed out to run whose results are not processed yet (a resumed run runs them again)."""
+        return sum(
+            1
+            for i in range(self.result_ix, self.verdict_ix)
+            if self._verdicts[i].kind == "continue" and i not in self.approved
+        )
+
     @property
     def running(self) -> bool:
         return bool(self._running)

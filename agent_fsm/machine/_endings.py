@@ -5,7 +5,8 @@ or the tool stage after the last processed result. The machine records one when 
 and when it stops; while it waits before a model call or in the tool stage, its live position is
 the checkpoint.
 
-Entering a stop state (``MaxTurnsExceeded``, ``Cancelled``, ``Failed``, ``AwaitingApproval``)
+Entering a stop state (``MaxTurnsExceeded``, ``Cancelled``, ``Failed``, ``UsageLimitExceeded``,
+``AwaitingApproval``)
 *seals* the history (:func:`seal`): the interrupted turn's partial assistant message is appended,
 and every tool call without a result gets a synthetic error result (in history only, never
 emitted), so the history stays valid to send back to a provider.
@@ -36,6 +37,8 @@ class Checkpoint(NamedTuple):
     mark: TraceMark
     """How many items were emitted by then, counted only when a snapshot asks."""
     tools: ToolStageSnapshot | None = None
+    tool_calls: int = 0
+    """Tool calls executed by then (a resumed run counts on from here)."""
 
 
 def seal(history: list[Message], turn: TurnBuffer | None, batch: ToolBatch | None, why: str) -> None:

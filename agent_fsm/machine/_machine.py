@@ -59,6 +59,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Final
 
+from attrs import evolve
+
 from ..errors import (
     AgentFSMError,
     ApprovalRequired,
@@ -70,13 +72,14 @@ from ..errors import (
     PromptCancelled,
     SnapshotError,
     ToolServerError,
+    UsageLimitExceeded,
 )
 from ..events import Final as FinalEvent
 from ..events import ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady, event_problem
 from ..hooks import CONTINUE, TOOL_CONTINUE, HookAction, ToolCallHookAction, Verdict
 from ..items import FinalResponse, StreamAssistantItem, StreamItem, StreamUserItem
 from ..messages import AssistantMessage, Message, Reasoning, Text, Usage, UserMessage
-from ..request import CompletionRequest, ToolDefinition
+from ..request import CompletionRequest, ToolDefinition, UsageLimits
 from ._batch import ToolBatch
 from ._endings import Checkpoint, seal
 from ._path import Path
@@ -86,7 +89,7 @@ from .protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunT
 from .snapshot import Approval, Snapshot
 from .table import FINAL, TRIGGER_HOOKS, Edge, State, build_machine
 
-__all__ = ["TurnMachine", "check_limits"]
+__all__ = ["CANCELLED_BY_CALLER", "TurnMachine", "check_limits"]
 
 S = State
 _STREAMING: Final = S.Streaming
@@ -101,6 +104,10 @@ _DEFER: Final = ToolCallHookAction.defer("the tool requires approval")
 _FSM: Final = build_machine()
 """The one ``transitions.Machine``; runs are passed to it as models, never registered on it."""
 _EVENTS: Final = _FSM.events
+CANCELLED_BY_CALLER: Final = "the run was cancelled by its caller"
+"""The reason of a :meth:`TurnMachine.cancel` given none."""
+_CANCEL_MODES: Final = ("immediate", "after_turn")
+_ON_MAX_TURNS: Final = ("error", "final_answer")
 
 
 def check_limits(max_turns: object, tool_concurrency: object) -> None:
@@ -134,6 +141,10 @@ class TurnMachine:
             :class:`~agent_fsm.request.CompletionRequest`.
         fast_path: take the compiled fast path for ``Streaming``'s internal edges (default), or
             send every edge through ``transitions``.
+        limits: what the run may spend (:class:`~agent_fsm.request.UsageLimits`), or ``None``.
+        on_max_turns: ``"error"`` (default: a last allowed call that asks for tools ends the run
+            in ``MaxTurnsExceeded``) or ``"final_answer"`` (the last allowed call is made with
+            ``tool_choice="none"``, so the model answers in text).
 
     Raises:
         ConfigurationError: for a prompt, history, ``max_turns`` or ``tool_concurrency`` that is
@@ -157,6 +168,8 @@ class TurnMachine:
         max_tokens: int | None = None,
         additional_params: Mapping[str, Any] | None = None,
         fast_path: bool = True,
+        limits: UsageLimits | None = None,
+        on_max_turns: str = "error",
     ) -> None:
         if isinstance(prompt, str):
             prompt = UserMessage((Text(prompt),))
@@ -167,6 +180,10 @@ class TurnMachine:
             if not isinstance(message, UserMessage | AssistantMessage):
                 raise ConfigurationError(f"history[{i}] is a {type(message).__name__}, not a message")
         check_limits(max_turns, tool_concurrency)
+        if limits is not None and not isinstance(limits, UsageLimits):
+            raise ConfigurationError(f"limits must be a UsageLimits or None, not {type(limits).__name__}")
+        if on_max_turns not in _ON_MAX_TURNS:
+            raise ConfigurationError(f"on_max_turns must be 'error' or 'final_answer', got {on_max_turns!r}")
         live = frozenset(live_hooks)
         unknown = live - set(TRIGGER_HOOKS.values())
         if unknown:
@@ -183,13 +200,21 @@ class TurnMachine:
         self._settings = CompletionRequest(prompt, (), preamble, tuple(tools), temperature, max_tokens, extra)
         """Every request is this one with the turn's prompt and history (:meth:`begin_turn`)."""
         self._fast = fast_path
+        self.limits = limits
+        self._final_answer = on_max_turns == "final_answer"
+        self._steering: list[UserMessage] = []  # given to steer(), not yet delivered
+        self._cancel_after: str | None = None  # the reason of a cancel asked for after the turn
+        self._interrupted = False  # cancel() stopped the run: answers still on their way are dropped
+        self._breach: tuple[str, int, int] | None = None  # the limit a guard found crossed
+        self.tool_calls_run = 0
+        """Tool calls the run has handed to its driver to execute (what ``UsageLimits.tool_calls`` caps)."""
 
         self.outbox: deque[StreamItem] = deque()
         """Items to emit, in order; drain it after every step."""
         self._emit = self.outbox.append
         self.turns = 0
         """Model calls the run has made: each request counts once it is handed to the driver (which
-        sends it at once; a consumer closing the run in between is the only exception)."""
+        sends it at once; a consumer closing or cancelling the run in between is the only exception)."""
         self.usage = Usage()
         """Token usage so far: the sum of every ``Final``."""
         self.error: AgentFSMError | None = None
@@ -210,7 +235,7 @@ class TurnMachine:
         self._started = False
         self._path = Path()
         self._trace = self._path.steps  # appended to in place by _fire and the fast path
-        self._checkpoint = Checkpoint(S.AwaitingCompletion, len(self._history), 0, Usage(), (1, 0))
+        self._checkpoint = Checkpoint(S.AwaitingCompletion, len(self._history), 0, Usage(), (1, 0), None, 0)
         # Plain functions, not methods bound to this machine: a machine holding its own bound
         # methods is a reference cycle, and every finished run would wait for the garbage
         # collector (whose passes then scan every live run: half of S3's wall time).
@@ -252,8 +277,13 @@ class TurnMachine:
             raise SnapshotError(f"a snapshot of a run in {snapshot.state.value} cannot be resumed")
         snapshot.validate()  # made in Python, it was not read through ``from_dict``
         waiting = snapshot.state is S.AwaitingCompletion
-        if not snapshot.history or (waiting and not isinstance(snapshot.history[-1], UserMessage)):
-            raise SnapshotError("malformed snapshot: a run waiting for a model call must end with a user message")
+        ends_ok = bool(snapshot.history) and (isinstance(snapshot.history[-1], UserMessage) or bool(snapshot.steering))
+        if not snapshot.history or (waiting and not ends_ok):
+            raise SnapshotError(
+                "malformed snapshot: a run waiting for a model call must end with a user message "
+                "(or have steering messages to send)"
+            )
+        kwargs.setdefault("limits", snapshot.limits)
         self = cls(
             UserMessage((Text(""),)),
             max_turns=max_turns if max_turns is not None else snapshot.max_turns,
@@ -262,6 +292,9 @@ class TurnMachine:
         self._history = list(snapshot.history)
         self.turns = snapshot.turns
         self.usage = snapshot.usage
+        self._steering = list(snapshot.steering)
+        self._cancel_after = snapshot.cancel_after_turn
+        self.tool_calls_run = snapshot.tool_calls_run
         self._path.emitted_before = snapshot.items_emitted
         left = dict(approvals or {})
         if snapshot.state is S.ExecutingTool:
@@ -307,6 +340,11 @@ class TurnMachine:
     def pending_approvals(self) -> tuple[ToolCallReady, ...]:
         """The calls waiting for an approval (in ``AwaitingApproval``), in call order."""
         return self._batch.pending_approvals if self._batch is not None else ()
+
+    @property
+    def pending_steering(self) -> tuple[UserMessage, ...]:
+        """Messages given to :meth:`steer` that no model call has sent yet, in order."""
+        return tuple(self._steering)
 
     @property
     def event_handlers(self) -> Mapping[type, Callable[[Any], Action | StreamAssistantItem]]:
@@ -359,12 +397,16 @@ class TurnMachine:
 
     def model_end(self) -> Action:
         """The model stream is exhausted."""
+        if self._interrupted:
+            return STOP
         self._expect_stream("stream_end")
         self._fire("stream_end", CONTINUE, None)
         return self._advance()
 
     def model_failed(self, error: BaseException) -> Action:
         """The model call failed, while opening or during iteration; ``error`` is what it raised."""
+        if self._interrupted:
+            return STOP
         if self.state is not S.Streaming or self._pending is not None:
             raise self._illegal("model_error", "no model call is in flight")
         self._fire("model_error", CONTINUE, _wrap(error, CompletionError, CompletionError, "model stream failed"))
@@ -372,6 +414,8 @@ class TurnMachine:
 
     def hook_answer(self, answer: object) -> Action:
         """Feed what the hook named by the last ``CallHook`` returned (``None`` means continue)."""
+        if self._interrupted:
+            return STOP
         pending = self._pending
         if pending is None:
             raise self._illegal("hook answer", "no hook was asked")
@@ -393,6 +437,8 @@ class TurnMachine:
 
     def hook_failed(self, error: BaseException) -> Action:
         """The hook named by the last ``CallHook`` raised ``error``."""
+        if self._interrupted:
+            return STOP
         pending = self._pending
         if pending is None:
             raise self._illegal("hook_error", "no hook was asked")
@@ -404,6 +450,8 @@ class TurnMachine:
 
     def tool_output(self, output: ToolOutput) -> Action:
         """Feed the output of the next call of the current ``RunTools`` batch."""
+        if self._interrupted:
+            return STOP
         if not isinstance(output, ToolOutput):
             raise self._illegal("tool_output", f"expected a ToolOutput, got {type(output).__name__}")
         self._expect_running("tool_output")
@@ -412,6 +460,8 @@ class TurnMachine:
 
     def tool_failed(self, error: BaseException) -> Action:
         """The tool server failed as a whole (``ToolServerError``); a failing *tool* is an output."""
+        if self._interrupted:
+            return STOP
         self._expect_running("tool_error")
         self._fire("tool_error", CONTINUE, _wrap(error, AgentFSMError, ToolServerError, "tool server failed"))
         return STOP
@@ -422,6 +472,56 @@ class TurnMachine:
             self._pending = None
             self._fire("close", HookAction.terminate(reason), None)
         return STOP
+
+    def cancel(self, mode: str = "immediate", reason: str | None = None) -> Action | None:
+        """Stop the run from outside: now, or once the current turn has finished.
+
+        ``"immediate"`` takes the ``cancel`` edge at once (``Cancelled``; the history is sealed);
+        what the driver is waiting for (an event, a hook's answer, a tool's output) is dropped
+        when it arrives, and items not yet drained from the outbox are discarded. ``"after_turn"``
+        lets the current turn finish - its stream, its tools, their results - and ends the run
+        ``Cancelled`` instead of the next model call; a turn that answers in text still ends
+        ``Done``. Does nothing once the run has stopped.
+
+        Returns:
+            ``STOP`` once the run has stopped; ``None`` when it goes on (``"after_turn"``): carry
+            on with the action you hold.
+
+        Raises:
+            ConfigurationError: for an unknown ``mode`` or a ``reason`` that is not a ``str``.
+        """
+        if mode not in _CANCEL_MODES:
+            raise ConfigurationError(f"cancel mode must be 'immediate' or 'after_turn', got {mode!r}")
+        if reason is not None and not isinstance(reason, str):
+            raise ConfigurationError(f"cancel reason must be a str or None, got {type(reason).__name__}")
+        if self.state in FINAL:
+            return STOP
+        why = CANCELLED_BY_CALLER if reason is None else reason
+        if mode == "after_turn" or self.state is S.Finalizing:
+            if self._cancel_after is None:
+                self._cancel_after = why
+            return None
+        self._pending = None
+        self._interrupted = True
+        self.outbox.clear()
+        self._fire("cancel", HookAction.terminate(why), None)
+        return STOP
+
+    def steer(self, message: str | UserMessage) -> None:
+        """Queue a message for the next model call; it is merged into that call's prompt (after
+        the tool results, in the same user message) when the request is built. A text answer
+        with steering pending does not end the run if a turn is left: one more call is made
+        with the pending messages as its prompt. Until delivered, a message is in no history
+        and :attr:`pending_steering` lists it.
+
+        Raises:
+            ConfigurationError: for a message that is neither a ``str`` nor a ``UserMessage``.
+        """
+        if isinstance(message, str):
+            message = UserMessage((Text(message),))
+        if not isinstance(message, UserMessage):
+            raise ConfigurationError(f"a steering message must be a str or a UserMessage, not {type(message).__name__}")
+        self._steering.append(message)
 
     def steps_since(self, mark: int) -> tuple[list[tuple[Edge, int]], int]:
         """The edges taken since ``mark`` (a value this method returned before; start with 0).
@@ -441,11 +541,18 @@ class TurnMachine:
         while True:
             state = self.state
             if state is S.AwaitingCompletion:
+                if self._cancel_after is not None and self._fire(
+                    "turn_end_cancel", HookAction.terminate(self._cancel_after), None, must=False
+                ):
+                    continue
                 if self._fire("turn_limit", CONTINUE, None, must=False):
                     continue
+                if self.limits is not None and self._fire("usage_limit", CONTINUE, None, must=False):
+                    continue
+                steering = len(self._steering)  # what this call delivers: what its hook is shown
                 if "request" in self._asks:
-                    return self._ask("request", None, (self.prompt, tuple(self._history[:-1])))
-                self._fire("request", CONTINUE, None)
+                    return self._ask("request", steering, self._next_prompt(steering))
+                self._fire("request", CONTINUE, steering)
             elif state is S.Streaming:
                 if self._request_pending:
                     self._request_pending = False
@@ -489,6 +596,9 @@ class TurnMachine:
             if self._fire("await_approval", CONTINUE, None, must=False):
                 return None
             if batch.approved:
+                if self.limits is not None and self._fire("usage_limit", CONTINUE, None, must=False):
+                    return None
+                self.tool_calls_run += len(batch.approved)
                 return RunTools(batch.take_approved())
             i = batch.result_ix
             if i < n:
@@ -597,45 +707,83 @@ class TurnMachine:
     def calls_deferred(self, verdict: Verdict, payload: Any) -> bool:
         return self._batch is not None and bool(self._batch.deferred)
 
+    def cancel_requested(self, verdict: Verdict, payload: Any) -> bool:
+        return self._cancel_after is not None
+
+    def tokens_reached(self, verdict: Verdict, payload: Any) -> bool:
+        # the guards that find a limit crossed record which one, for the ending to name
+        self._breach = self.limits.tokens_over(self.usage, strict=False) if self.limits is not None else None
+        return self._breach is not None
+
+    def tokens_exceeded(self, verdict: Verdict, payload: Any) -> bool:
+        self._breach = self.limits.tokens_over(self.usage, strict=True) if self.limits is not None else None
+        return self._breach is not None
+
+    def tool_calls_exceeded(self, verdict: Verdict, payload: Any) -> bool:
+        maximum = self.limits.tool_calls if self.limits is not None else None
+        if maximum is None or self._batch is None:
+            return False
+        value = self.tool_calls_run + len(self._batch.approved)
+        self._breach = ("tool_calls", maximum, value) if value > maximum else None
+        return self._breach is not None
+
+    def final_answer_due(self, verdict: Verdict, payload: Any) -> bool:
+        return self._final_answer and self.turns + 1 >= self.max_turns
+
+    def steering_continues(self, verdict: Verdict, payload: Any) -> bool:
+        return bool(self._steering) and self.turns < self.max_turns and self._cancel_after is None
+
     # ------------------------------------------------------------------ model events
 
-    def _event_allowed(self, trigger: str, event: object) -> None:
-        self.check_event(event)  # every handler refuses a malformed event first
+    def _event_allowed(self, trigger: str, event: object) -> bool:
+        """Whether the event may be taken; False for one that arrives after :meth:`cancel` (it
+        is dropped); raises ``IllegalTransition`` for a malformed event or one the table does
+        not allow (every handler asks this first)."""
+        if self._interrupted:
+            return False
+        self.check_event(event)
         if self._final_seen and self.state is S.Streaming:
             raise self._illegal(trigger, "the turn's Final has arrived; only the end of the stream may follow")
         self._expect_stream(trigger)
+        return True
 
     def _on_text_delta(self, event: TextDelta) -> Action:
-        self._event_allowed("text_delta", event)
+        if not self._event_allowed("text_delta", event):
+            return STOP
         if "text_delta" in self._asks:
             return self._ask("text_delta", event, (event.text, self._agg + event.text))
         self._fire("text_delta", CONTINUE, event)
         return NEXT_EVENT
 
     def _on_tool_call_delta(self, event: ToolCallDelta) -> Action:
-        self._event_allowed("tool_call_delta", event)
+        if not self._event_allowed("tool_call_delta", event):
+            return STOP
         if "tool_call_delta" in self._asks:
             return self._ask("tool_call_delta", event, (event.id, event.internal_call_id, event.name, event.arguments))
         self._fire("tool_call_delta", CONTINUE, event)
         return NEXT_EVENT
 
     def _on_reasoning_delta(self, event: ReasoningDelta) -> Action:
-        self._event_allowed("reasoning_delta", event)
+        if not self._event_allowed("reasoning_delta", event):
+            return STOP
         self._fire("reasoning_delta", CONTINUE, event)
         return NEXT_EVENT
 
     def _on_reasoning(self, event: Reasoning) -> Action:
-        self._event_allowed("reasoning", event)
+        if not self._event_allowed("reasoning", event):
+            return STOP
         self._fire("reasoning", CONTINUE, event)
         return NEXT_EVENT
 
     def _on_tool_call(self, event: ToolCallReady) -> Action:
-        self._event_allowed("tool_call_ready", event)
+        if not self._event_allowed("tool_call_ready", event):
+            return STOP
         self._fire("tool_call_ready", CONTINUE, event)
         return NEXT_EVENT
 
     def _on_final(self, event: FinalEvent) -> Action:
-        self._event_allowed("final", event)
+        if not self._event_allowed("final", event):
+            return STOP
         # The model reported (and billed) this usage: it counts whatever the hook then says,
         # also when the hook raises or the run is closed while it is asked.
         self.usage = self.usage + event.usage
@@ -648,7 +796,11 @@ class TurnMachine:
 
     # ------------------------------------------------------------------ callbacks: a turn streams
 
-    def begin_turn(self, verdict: Verdict, payload: Any) -> None:
+    def begin_turn(self, verdict: Verdict, steering: int) -> None:
+        if steering:  # delivered now, with the request: the checkpoint holds the prompt as sent
+            prompt, before = self._next_prompt(steering)
+            del self._steering[:steering]
+            self._history[len(before) :] = [prompt]
         self._checkpoint = self._live_checkpoint()
         self.turns += 1
         self._turn = TurnBuffer()
@@ -659,6 +811,21 @@ class TurnMachine:
         self.request = CompletionRequest(self.prompt, tuple(self._history[:-1]), s.preamble, s.tools, s.temperature,
                                          s.max_tokens, dict(extra) if extra is not None else None)  # fmt: skip
         self._request_pending = True
+
+    def forbid_tools(self, verdict: Verdict, payload: Any) -> None:
+        # the tools stay declared (a history holding tool calls stays valid); the model must answer
+        assert self.request is not None
+        self.request = evolve(self.request, tool_choice="none")
+
+    def _next_prompt(self, steering: int) -> tuple[UserMessage, tuple[Message, ...]]:
+        """The prompt and the history before it that the next call sends, with the first
+        ``steering`` pending messages merged in (their parts after the prompt's, in order)."""
+        history = self._history
+        parts = tuple(part for message in self._steering[:steering] for part in message.content)
+        last = history[-1]
+        if isinstance(last, UserMessage):
+            return (UserMessage(last.content + parts) if parts else last), tuple(history[:-1])
+        return UserMessage(parts), tuple(history)
 
     def emit_text(self, verdict: Verdict, event: TextDelta) -> None:
         self._turn.add_text(event.text)  # type: ignore[union-attr]
@@ -764,6 +931,12 @@ class TurnMachine:
         error.history = tuple(self._history)
         self.error = error
 
+    def end_usage_limit(self, verdict: Verdict, payload: Any) -> None:
+        assert self._breach is not None
+        limit, maximum, value = self._breach
+        self._seal(f"the run reached its {limit} limit")
+        self.error = UsageLimitExceeded(limit, maximum, value, self.usage, tuple(self._history))
+
     def end_awaiting_approval(self, verdict: Verdict, payload: Any) -> None:
         pending = tuple(c.tool_call for c in self.pending_approvals)
         self._seal("the call is awaiting approval")
@@ -784,20 +957,28 @@ class TurnMachine:
         cp = self._checkpoint_now()
         history = tuple(self._history[: cp.history_length])
         emitted = self._path.emitted_at(cp.mark)
-        return Snapshot(cp.state, self.state, history, cp.turns, self.max_turns, cp.usage, emitted, cp.tools)
+        return Snapshot(
+            cp.state, self.state, history, cp.turns, self.max_turns, cp.usage, emitted, cp.tools,
+            steering=tuple(self._steering), limits=self.limits, tool_calls_run=cp.tool_calls,
+            cancel_after_turn=self._cancel_after,
+        )  # fmt: skip
 
     def _live_checkpoint(self) -> Checkpoint:
         """Where the machine is now: before a model call, or in the tool stage."""
         batch = self._batch
         state = S.AwaitingCompletion if batch is None else S.ExecutingTool
         tools = None if batch is None else batch.checkpoint()
-        return Checkpoint(state, len(self._history), self.turns, self.usage, self._path.mark(), tools)
+        # calls handed out after the checkpoint's last result run again when it is resumed
+        ran = self.tool_calls_run - (0 if batch is None else batch.handed_out_after_results())
+        return Checkpoint(state, len(self._history), self.turns, self.usage, self._path.mark(), tools, ran)
 
     def _checkpoint_now(self) -> Checkpoint:
         if self.state in (S.AwaitingCompletion, S.ExecutingTool):
             return self._live_checkpoint()
         if self.state is S.Done:
-            return Checkpoint(S.Done, len(self._history), self.turns, self.usage, self._path.mark())
+            return Checkpoint(
+                S.Done, len(self._history), self.turns, self.usage, self._path.mark(), None, self.tool_calls_run
+            )
         return self._checkpoint  # Streaming: the turn's start; stopped: the last one before the end
 
 

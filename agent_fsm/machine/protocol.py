@@ -16,7 +16,10 @@ action                the driver                                   then calls
 ``STOP``              stops: read ``machine.state`` / ``error``    nothing
 ====================  ===========================================  ==============================
 
-Items to emit accumulate in ``machine.outbox``; drain it after every step.
+Items to emit accumulate in ``machine.outbox``; drain it after every step. At any time, whatever
+the action, the run's caller may call ``cancel(mode, reason)`` (now: the run stops, and the
+outcome the driver was waiting for is dropped - its method answers ``STOP``; or after the turn)
+and ``steer(message)`` (sent with the next request).
 """
 
 from __future__ import annotations

@@ -26,11 +26,12 @@ from ..events import ToolCallReady, event_problem
 from ..history import history_problem
 from ..hooks import ToolCallHookAction, Verdict
 from ..messages import AssistantMessage, Message, Text, ToolResult, Usage, UserMessage, json_problem
+from ..request import UsageLimits
 from .table import State, definition_hash
 
 __all__ = ["SNAPSHOT_VERSION", "Approval", "Snapshot", "ToolStageSnapshot", "approve", "deny"]
 
-SNAPSHOT_VERSION: Final = 2
+SNAPSHOT_VERSION: Final = 3
 FORMAT: Final = "agent-fsm/snapshot"
 
 
@@ -71,7 +72,10 @@ class ToolStageSnapshot:
 class Snapshot:
     """A resumable run. ``state`` is where the resumed run starts (``AwaitingCompletion``,
     ``ExecutingTool``, or ``Done`` for a completed run, which cannot be resumed); ``stopped_in``
-    is the state the run was in when the snapshot was taken."""
+    is the state the run was in when the snapshot was taken. ``steering`` are the messages given
+    to ``steer()`` and not yet sent, ``limits`` the run's ``UsageLimits``, ``tool_calls_run`` the
+    tool calls executed by the checkpoint, and ``cancel_after_turn`` the reason of a cancel asked
+    for after the turn (the resumed run honours it)."""
 
     state: State
     stopped_in: State
@@ -81,6 +85,10 @@ class Snapshot:
     usage: Usage
     items_emitted: int
     tools: ToolStageSnapshot | None = None
+    steering: tuple[UserMessage, ...] = ()
+    limits: UsageLimits | None = None
+    tool_calls_run: int = 0
+    cancel_after_turn: str | None = None
     definition: str = definition_hash()
     version: int = SNAPSHOT_VERSION
 
@@ -112,6 +120,10 @@ class Snapshot:
             "usage": to_dict(self.usage),
             "items_emitted": self.items_emitted,
             "tools": tools,
+            "steering": to_dict(list(self.steering)),
+            "limits": to_dict(self.limits) if self.limits is not None else None,
+            "tool_calls_run": self.tool_calls_run,
+            "cancel_after_turn": self.cancel_after_turn,
         }
 
     def to_json(self) -> str:
@@ -176,8 +188,12 @@ class Snapshot:
                 from_dict(data["usage"], Usage),
                 data["items_emitted"],  # checked by validate(), never coerced (int(True) is 1)
                 tools,
-                data["definition"],
-                data["version"],
+                steering=tuple(from_dict(data["steering"], list[UserMessage])),
+                limits=UsageLimits(**data["limits"]) if data["limits"] is not None else None,
+                tool_calls_run=data["tool_calls_run"],  # checked by validate()
+                cancel_after_turn=data["cancel_after_turn"],
+                definition=data["definition"],
+                version=data["version"],
             )
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, CodecError) as exc:
             raise SnapshotError(f"malformed snapshot: {type(exc).__name__}: {exc}") from exc
@@ -217,6 +233,13 @@ class Snapshot:
         count("turns", self.turns)
         count("max_turns", self.max_turns, 1)
         count("items_emitted", self.items_emitted)
+        count("tool_calls_run", self.tool_calls_run)
+        if self.limits is not None and not isinstance(self.limits, UsageLimits):
+            raise SnapshotError("malformed snapshot: limits is not a UsageLimits")
+        if self.cancel_after_turn is not None and not isinstance(self.cancel_after_turn, str):
+            raise SnapshotError("malformed snapshot: cancel_after_turn is not a reason (str) or null")
+        if not all(isinstance(m, UserMessage) for m in self.steering):
+            raise SnapshotError("malformed snapshot: a steering message is not a user message")
         if not isinstance(self.usage, Usage):
             raise SnapshotError("malformed snapshot: usage is not a Usage")
         for field in ("input_tokens", "output_tokens", "total_tokens", "cached_input_tokens"):
@@ -289,5 +312,10 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-_MIGRATIONS: Final[dict[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {1: _v1_to_v2}
+def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 2 predates run control: no steering, limits, tool-call count or after-turn cancel."""
+    return dict(data, version=3, steering=[], limits=None, tool_calls_run=0, cancel_after_turn=None)
+
+
+_MIGRATIONS: Final[dict[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {1: _v1_to_v2, 2: _v2_to_v3}
 """version -> how to lift a snapshot of that version to the next."""

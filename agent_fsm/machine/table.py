@@ -3,21 +3,30 @@
 Theory of operation
 -------------------
 A *run* sends a prompt to a model, streams the answer, runs the tools the model calls, sends their
-results back, and repeats until the model answers with text (``Done``), a hook terminates the run
-(``Cancelled``), the turn budget is spent (``MaxTurnsExceeded``), or something fails (``Failed``).
+results back, and repeats until the model answers with text (``Done``), a hook or its caller
+stops the run (``Cancelled``), the turn budget is spent (``MaxTurnsExceeded``), a usage limit is
+reached (``UsageLimitExceeded``), or something fails (``Failed``).
 
-* ``AwaitingCompletion`` - about to make a model call. If ``max_turns`` calls were made already,
-  the run ends in ``MaxTurnsExceeded``; otherwise ``on_completion_call`` decides, and the request
-  is sent (``Streaming``) or not (``Cancelled``).
+* ``AwaitingCompletion`` - about to make a model call. A cancel asked for "after the turn" ends
+  the run here (``Cancelled``); so does a spent turn budget (``MaxTurnsExceeded``) and a token
+  total that has reached its limit (``UsageLimitExceeded``). Otherwise ``on_completion_call``
+  decides, and the request is sent (``Streaming``) or not (``Cancelled``). Steering messages are
+  merged into the prompt as the request is built; the last allowed call of an agent that wants a
+  final answer is made with ``tool_choice="none"``.
 * ``Streaming`` - a model response is streaming. Every model event is one *internal* transition
   (the state does not change) that emits a stream item; ``on_text_delta``, ``on_tool_call_delta``
   and ``on_stream_completion_response_finish`` guard theirs. A ``Final`` event closes the response:
   only the end of the stream may follow it. At the end, the turn's assistant message joins the
-  history, and the run goes to ``ExecutingTool`` if the model called tools, else ``Finalizing``.
+  history, and the run goes to ``ExecutingTool`` if the model called tools (or ends in
+  ``UsageLimitExceeded`` if a token total is now over its limit); to ``AwaitingCompletion`` if it
+  answered in text while steering messages wait, turns are left and no cancel was asked; else to
+  ``Finalizing``.
 * ``ExecutingTool`` - each call, in call order, passes ``on_tool_call`` (run / skip / terminate),
   runs (the driver runs it: up to ``tool_concurrency`` at once, in which case every
   ``on_tool_call`` of the turn is asked first), and passes ``on_tool_result`` before it is emitted.
   All results go into ONE user message, in call order: the next prompt (``AwaitingCompletion``).
+  A batch of approved calls that would run more calls than the ``tool_calls`` limit allows is
+  refused whole (``UsageLimitExceeded``).
 * ``Finalizing`` - emits the ``FinalResponse`` (this turn's text, the run's usage, the history),
   then ``Done``. The machine takes that edge on its own, so nothing can interrupt it: the state
   has no abort edges.
@@ -25,11 +34,16 @@ results back, and repeats until the model answers with text (``Done``), a hook t
   tool requires approval): once every call of the batch has its verdict, the run stops here,
   before any call of the batch runs. For this run it is final; ``Agent.resume(snapshot,
   approvals=...)`` continues it in a new run.
-* ``Done``, ``MaxTurnsExceeded``, ``Cancelled``, ``Failed`` - terminal and absorbing: any further
+* ``Done``, ``MaxTurnsExceeded``, ``Cancelled``, ``UsageLimitExceeded``, ``Failed`` - terminal and
+  absorbing: any further
   event raises ``IllegalTransition`` and changes nothing. Entering one *seals* the history: the
   interrupted turn's partial assistant message is appended, and every tool call without a result
   gets a synthetic error result (in history only, never emitted), so the history stays valid to
   send back to a provider.
+
+``cancel`` (the run's caller said stop now) and ``close`` (its consumer stopped iterating) leave
+every live state for ``Cancelled``; they are distinct triggers, since only ``cancel`` can come
+while the driver is still iterating (an answer the driver was waiting for is then dropped).
 
 Hooks are guards. A hook's verdict rides on the trigger it guards (every trigger is fired with
 ``(verdict, payload)``), and the ``conditions`` of the rows below read it to pick the edge. For one
@@ -86,6 +100,7 @@ class State(enum.Enum):
     Cancelled = "Cancelled"
     Failed = "Failed"
     AwaitingApproval = "AwaitingApproval"
+    UsageLimitExceeded = "UsageLimitExceeded"
 
     # Members are singletons: hashing by identity is correct, and a C-level hash keeps the
     # machine's per-step dict lookups cheap (Enum's own hashes the name in Python).
@@ -93,7 +108,7 @@ class State(enum.Enum):
 
 
 S = State
-TERMINAL: Final = frozenset({S.Done, S.MaxTurnsExceeded, S.Cancelled, S.Failed})
+TERMINAL: Final = frozenset({S.Done, S.MaxTurnsExceeded, S.Cancelled, S.Failed, S.UsageLimitExceeded})
 """Where a run ends for good."""
 FINAL: Final = TERMINAL | {S.AwaitingApproval}
 """Where a run stops: the terminal states, and ``AwaitingApproval``, which ``Agent.resume`` continues."""
@@ -109,10 +124,13 @@ STATES: Final[list[dict[str, Any]]] = [
     {"name": S.Cancelled, "final": True, "on_enter": "end_cancelled"},
     {"name": S.Failed, "final": True, "on_enter": "end_failed"},
     {"name": S.AwaitingApproval, "final": True, "on_enter": "end_awaiting_approval"},
+    {"name": S.UsageLimitExceeded, "final": True, "on_enter": "end_usage_limit"},
 ]
 
-# Edges every live state has: the consumer closing the run, a hook raising, an illegal event.
+# Edges every live state has: the caller cancelling the run now, the consumer closing it, a hook
+# raising, an illegal event.
 _ABORTS: Final[list[dict[str, Any]]] = [
+    {"trigger": "cancel", "dest": S.Cancelled},
     {"trigger": "close", "dest": S.Cancelled},
     {"trigger": "hook_error", "dest": S.Failed},
     {"trigger": "illegal_event", "dest": S.Failed},
@@ -121,7 +139,12 @@ _ABORTS: Final[list[dict[str, Any]]] = [
 # fmt: off
 TABLE: Final[dict[State, list[dict[str, Any]]]] = {
     S.AwaitingCompletion: [
+        {"trigger": "turn_end_cancel", "dest": S.Cancelled,        "conditions": "cancel_requested"},
         {"trigger": "turn_limit",      "dest": S.MaxTurnsExceeded, "conditions": "budget_spent"},
+        {"trigger": "usage_limit",     "dest": S.UsageLimitExceeded, "conditions": "tokens_reached"},
+        {"trigger": "request",         "dest": S.Streaming,        "conditions": ["verdict_continues",
+                                                                                  "final_answer_due"],
+         "after": ["begin_turn", "forbid_tools"]},
         {"trigger": "request",         "dest": S.Streaming,        "conditions": "verdict_continues",
          "after": "begin_turn"},
         {"trigger": "request",         "dest": S.Cancelled,        "conditions": "verdict_terminates"},
@@ -141,8 +164,13 @@ TABLE: Final[dict[State, list[dict[str, Any]]]] = {
         {"trigger": "final",           "dest": None,               "conditions": "verdict_continues",
          "after": "emit_final"},
         {"trigger": "final",           "dest": S.Cancelled,        "conditions": "verdict_terminates"},
+        {"trigger": "stream_end",      "dest": S.UsageLimitExceeded, "conditions": ["has_tool_calls",
+                                                                                    "tokens_exceeded"],
+         "before": ["commit_turn", "begin_tools"]},
         {"trigger": "stream_end",      "dest": S.ExecutingTool,    "conditions": "has_tool_calls",
          "before": "commit_turn", "after": "begin_tools"},
+        {"trigger": "stream_end",      "dest": S.AwaitingCompletion, "conditions": "steering_continues",
+         "unless": "has_tool_calls", "before": "commit_turn"},
         {"trigger": "stream_end",      "dest": S.Finalizing,       "unless": "has_tool_calls",
          "before": "commit_turn"},
         {"trigger": "model_error",     "dest": S.Failed},
@@ -157,6 +185,7 @@ TABLE: Final[dict[State, list[dict[str, Any]]]] = {
          "after": "defer_tool"},
         {"trigger": "tool_verdict",    "dest": S.Cancelled,        "conditions": "verdict_terminates"},
         {"trigger": "await_approval",  "dest": S.AwaitingApproval, "conditions": "calls_deferred"},
+        {"trigger": "usage_limit",     "dest": S.UsageLimitExceeded, "conditions": "tool_calls_exceeded"},
         {"trigger": "tool_output",     "dest": None,               "after": "record_output"},
         {"trigger": "tool_result",     "dest": None,               "conditions": "verdict_continues",
          "after": "emit_tool_result"},
@@ -173,6 +202,7 @@ TABLE: Final[dict[State, list[dict[str, Any]]]] = {
     S.Cancelled: [],
     S.Failed: [],
     S.AwaitingApproval: [],
+    S.UsageLimitExceeded: [],
 }
 # fmt: on
 
@@ -198,6 +228,12 @@ GUARD_WORDS: Final[Mapping[str, tuple[str, str]]] = {
     "call_id_is_new": ("call id not yet seen this turn", "call id already seen this turn"),
     "calls_deferred": ("calls deferred", "no calls deferred"),
     "has_tool_calls": ("tool calls queued", "no tool calls"),
+    "cancel_requested": ("cancel after the turn asked", "no cancel asked"),
+    "tokens_reached": ("a token total >= its limit", "every token total < its limit"),
+    "tokens_exceeded": ("a token total > its limit", "no token total > its limit"),
+    "tool_calls_exceeded": ("the batch would run more tool calls than allowed", "the batch fits the tool_calls limit"),
+    "final_answer_due": ("last allowed call and on_max_turns = final_answer", "not the final-answer call"),
+    "steering_continues": ("steering pending, turns left, no cancel asked", "no steering turn follows"),
 }
 """Each condition in words, when it holds and when it must not (for diagrams and traces)."""
 

@@ -67,6 +67,8 @@ class AnthropicModel(HTTPModel):
             body["tools"] = [
                 {"name": t.name, "description": t.description, "input_schema": t.parameters} for t in request.tools
             ]
+            if request.tool_choice == "none":  # the tools stay declared: a history with tool calls needs them
+                body["tool_choice"] = {"type": "none"}
         if request.temperature is not None:
             body["temperature"] = request.temperature
         if request.max_tokens is not None:

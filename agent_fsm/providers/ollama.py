@@ -58,7 +58,7 @@ class OllamaModel(HTTPModel):
 
     def build_body(self, request: CompletionRequest) -> dict[str, Any]:
         body: dict[str, Any] = {"messages": ollama_messages(request)}
-        if request.tools:
+        if request.tools and request.tool_choice != "none":  # /api/chat has no tool_choice: offer no tools
             body["tools"] = chat_tools(request.tools)
         options: dict[str, Any] = {}
         if request.temperature is not None:

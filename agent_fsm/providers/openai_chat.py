@@ -66,6 +66,8 @@ class OpenAIChatModel(HTTPModel):
         body: dict[str, Any] = {"messages": chat_messages(request)}
         if request.tools:
             body["tools"] = chat_tools(request.tools)
+            if request.tool_choice == "none":  # the tools stay declared; the model must answer in text
+                body["tool_choice"] = "none"
         if request.temperature is not None:
             body["temperature"] = request.temperature
         if request.max_tokens is not None:

@@ -59,6 +59,8 @@ class OpenAIResponsesModel(HTTPModel):
                 {"type": "function", "name": t.name, "description": t.description, "parameters": t.parameters}
                 for t in request.tools
             ]
+            if request.tool_choice == "none":  # the tools stay declared; the model must answer in text
+                body["tool_choice"] = "none"
         if request.temperature is not None:
             body["temperature"] = request.temperature
         if request.max_tokens is not None:

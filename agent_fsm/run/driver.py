@@ -11,8 +11,16 @@ run does: after ``FinalResponse`` on success, or by raising the machine's ending
 ``IllegalTransition``), each carrying the history. Closing it early (``aclose()``, leaving
 ``async with``; after a bare ``break``, once the run is collected) cancels the run: the model
 stream is closed and no task is left running when ``aclose()`` returns. Any exception the driver
-did not expect ends the run ``Failed``: ``Cancelled`` only ever means a hook or the consumer
-stopped it.
+did not expect ends the run ``Failed``: ``Cancelled`` only ever means a hook, the consumer or
+``cancel()`` stopped it.
+
+Run control (:meth:`AgentRun.cancel`, :meth:`AgentRun.steer`) is plain, non-async methods that
+hand the request to the machine. An immediate cancel must also interrupt whatever the driver is
+waiting for - a model stream that sends nothing, a hook, a tool - so when the driver is suspended
+in an await, ``cancel()`` cancels the task iterating the run, and the driver takes that one
+cancellation back (``Task.uncancel``) and ends the run with the machine's ``PromptCancelled``.
+When it is suspended at a ``yield`` instead, it sees the cancel as it resumes: one attribute check
+per model event, before it waits for the next one.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import inspect
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import AgentFSMError, ToolServerError
 from ..items import FinalResponse, StreamAssistantItem, StreamItem
@@ -30,7 +38,7 @@ from ..machine import TurnMachine
 from ..machine.protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
 from ..machine.snapshot import Snapshot
 from ..machine.table import Edge, State
-from ..messages import Message, ToolCall, Usage
+from ..messages import Message, ToolCall, Usage, UserMessage
 from ..observe import Observer
 from ..observe.log import LoggingObserver
 from ..observe.logger import get_logger
@@ -85,6 +93,9 @@ class AgentRun:
         self._tele: RunTelemetry | None = None
         self._redact = Redactor(model)
         self._cleaned = False
+        self._cancelled = False  # cancel(mode="immediate") was called: stop before the next wait
+        self._task: asyncio.Task[Any] | None = None  # the task iterating the run, while it steps
+        self._interrupting: asyncio.Task[Any] | None = None  # the task cancel() interrupted
 
     # ------------------------------------------------------------------ what users read
 
@@ -120,6 +131,54 @@ class AgentRun:
     def trace(self) -> tuple[tuple[Edge, int], ...]:
         """The edges the run took, in order, each with its count of consecutive repeats."""
         return self._m.trace
+
+    @property
+    def pending_steering(self) -> tuple[UserMessage, ...]:
+        """Messages given to :meth:`steer` that no model call has sent yet (in no history)."""
+        return self._m.pending_steering
+
+    # ------------------------------------------------------------------ run control
+
+    def cancel(self, mode: Literal["immediate", "after_turn"] = "immediate", reason: str | None = None) -> None:
+        """Stop the run: ``"immediate"``ly, or ``"after_turn"``, once the current turn's stream
+        has completed and its tools have run and been recorded.
+
+        Not async: call it from another task, from a hook, or from the loop that iterates the
+        run. An immediate cancel interrupts what the run is waiting for (the model stream is
+        closed, running tools are cancelled) and nothing is emitted after it returns; iterating
+        the run then raises ``PromptCancelled`` with ``reason`` (by default, that the run was
+        cancelled by its caller) and a sealed history. An after-turn cancel ends the run
+        ``Cancelled`` instead of the next model call (a turn that answers in text ends ``Done``).
+        A cancel of a run that has already ended does nothing.
+
+        Raises:
+            ConfigurationError: for an unknown mode.
+        """
+        m = self._m
+        was_done = m.done
+        if m.cancel(mode, reason) is not STOP or was_done:  # after the turn; or nothing to stop
+            return
+        self._cancelled = True
+        task, agen = self._task, self._agen
+        if task is None or getattr(agen, "ag_await", None) is None or task.done():
+            return  # not waiting: the driver sees the cancel before its next wait
+        try:
+            current = asyncio.current_task()
+        except RuntimeError:  # no event loop in this thread
+            current = None
+        if current is not task:  # from a hook, the driver is itself running: it stops on return
+            self._interrupting = task
+            task.cancel()
+
+    def steer(self, message: str | UserMessage) -> None:
+        """Add a message to the conversation while the run works: it is sent with the next model
+        call, appended to its prompt (see :meth:`TurnMachine.steer <agent_fsm.machine.TurnMachine.steer>`).
+        Until then :attr:`pending_steering` lists it.
+
+        Raises:
+            ConfigurationError: for a message that is neither a ``str`` nor a ``UserMessage``.
+        """
+        self._m.steer(message)
 
     def snapshot(self) -> Snapshot:
         """The run as of its last completed step; ``Agent.resume`` continues it.
@@ -174,6 +233,7 @@ class AgentRun:
         handlers = tele.watch_final(m.event_handlers)
         model_event = m.model_event
         closed_reason = "the run was closed by its consumer"
+        current_task = asyncio.current_task
         try:
             action: Action = m.start()
             while True:
@@ -184,8 +244,9 @@ class AgentRun:
                     yield item
                 if watch_steps:
                     tele.steps()
-                if action is STOP:
+                if action is STOP or m.done:  # done: also when cancel() came while we yielded
                     break
+                self._task = current_task()
                 kind = type(action)
                 if kind is SendRequest:
                     assert isinstance(action, SendRequest)
@@ -230,6 +291,9 @@ class AgentRun:
                                         yield out.popleft()
                                 if action is not NEXT_EVENT:
                                     break
+                        if self._cancelled:  # the one check per event: cancel() while we yielded
+                            action = STOP
+                            break
                         try:
                             event = await anext_()
                         except StopAsyncIteration:
@@ -253,8 +317,11 @@ class AgentRun:
                 else:  # pragma: no cover - the protocol has no other action
                     raise AssertionError(f"unknown action {action!r}")
         except asyncio.CancelledError:
-            closed_reason = "the run's task was cancelled"
-            raise
+            task = current_task()
+            if self._interrupting is None or self._interrupting is not task or task.uncancel() > 0:
+                closed_reason = "the run's task was cancelled"
+                raise
+            self._interrupting = None  # our own cancel(): the machine has ended the run already
         except AgentFSMError:
             raise  # the machine's own ending (an illegal event): it has already stopped
         except Exception as exc:
@@ -274,6 +341,8 @@ class AgentRun:
         return stream.__aiter__()  # type: ignore[no-any-return]
 
     async def _call_hook(self, action: CallHook) -> Action:
+        if self._cancelled:  # cancel() came while the driver yielded what came before
+            return STOP
         fn, is_async = self._hooks[action.name]
         try:
             answer = fn(*action.args)

@@ -98,6 +98,10 @@ def iter_sync(
 
     Closing the generator before it ends cancels the run (``CONSUMER_CLOSED``). To close a run
     before it starts, call ``machine.close(CONSUMER_CLOSED)`` instead of iterating.
+
+    Run control is the machine's: ``machine.cancel(mode, reason)`` and ``machine.steer(message)``,
+    from a hook, a tool, or the loop consuming the items. After an immediate cancel this driver
+    yields nothing more, pulls no further model event, calls no hook and runs no tool.
     """
     hooks = live_hooks(hook)
     runner = run_tool or _no_tools
@@ -109,7 +113,7 @@ def iter_sync(
         while True:
             while out:
                 yield out.popleft()
-            if action is STOP:
+            if action is STOP or machine.done:
                 return
             if isinstance(action, SendRequest):
                 try:
@@ -131,15 +135,17 @@ def iter_sync(
                         result = handler(event) if handler is not None else machine.model_event(event)
                         if type(result) is StreamAssistantItem:  # the fast path's one item
                             yield result
+                            if machine.done:  # cancel() while we yielded
+                                break  # type: ignore[unreachable]  # (mypy keeps `done` narrowed across the yield)
                             continue
                         action = result  # type: ignore[assignment]  # (mypy narrows no `type() is` else)
                         while out:
                             yield out.popleft()
-                        while isinstance(action, CallHook):
+                        while isinstance(action, CallHook) and not machine.done:
                             action = _call_hook(machine, hooks, action)
                             while out:
                                 yield out.popleft()
-                        if action is not NEXT_EVENT:
+                        if action is not NEXT_EVENT or machine.done:
                             break
                 finally:
                     close = getattr(events, "close", None)

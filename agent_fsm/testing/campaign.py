@@ -6,7 +6,9 @@ Three phases share the examples:
 - ``sync`` (most): cases on the sync driver, ~10x faster than asyncio; each is checked, re-run
   for determinism, re-run with every edge sent through ``transitions`` (the fast path must agree
   with the table), and re-run once per item with the consumer closing the run right after that
-  item (closing at any point must leave a valid history);
+  item (closing at any point must leave a valid history); a case with run control is also re-run
+  under every control - a cancel (now and after the turn) and a steering message after each item,
+  a few limits (:func:`control_variants`);
 - ``async``: cases on the real ``Agent`` - async hooks, concurrent tool tasks, tools stalling
   past real timeouts, hooks and tools that hang until the consumer cancels - each re-run for
   determinism and, when the sync driver can run it too, compared with it;
@@ -32,7 +34,9 @@ from attrs import define, field, frozen
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis.stateful import run_state_machine_as_test
 
+from ..request import UsageLimits
 from .case import FuzzCase, attach_case, check_case, failing_case, run_case
+from .control import ControlStep
 from .coverage import EdgeCoverage
 from .record import check_deterministic
 from .stateful import TurnMachineRules
@@ -232,12 +236,45 @@ def _sync_phase(n: int, seed_value: int, coverage: EdgeCoverage, tick: Tick) -> 
                 closed.check()
                 coverage.add(closed.trace)
                 runs += 1
+            for current in control_variants(case, record.items):
+                varied = run_case(current)
+                varied.check()
+                coverage.add(varied.trace)
+                runs += 1
         except AssertionError as exc:
             attach_case(exc, current)
             raise
         tick(runs, 1)
 
     sync_cases()
+
+
+def control_variants(case: FuzzCase, items: Any) -> list[FuzzCase]:
+    """A case with run control (steps, limits or ``on_max_turns``) under every control, as closing
+    varies ``close_after``: without its own control, then a cancel - now and after the turn - after
+    each item of that run, a steering message after each item, and each of a few limits near what
+    its model reports, with either ``on_max_turns``."""
+    if not case.control and case.limits is None and case.on_max_turns == "error":
+        return []
+    bare = attrs.evolve(case, control=(), limits=None, on_max_turns="error")
+    items = run_case(bare).items
+    final = attrs.evolve(bare, on_max_turns="final_answer")
+    out = [bare, final, attrs.evolve(final, max_turns=1)]  # with one turn, its only call is the final one
+    for k in range(len(items) + 1):
+        out.extend(attrs.evolve(bare, control=(ControlStep(k, kind),)) for kind in ("cancel", "cancel_after_turn"))
+        if k:
+            out.append(attrs.evolve(bare, control=(ControlStep(k, "steer"),)))
+    usage = [i.content.usage for i in items if type(getattr(i, "content", None)).__name__ == "Final"]
+    first_input = usage[0].input_tokens if usage else 0
+    for limits in (
+        UsageLimits(tool_calls=0),
+        UsageLimits(tool_calls=1),
+        UsageLimits(input_tokens=first_input),  # reached, not exceeded, by the first turn
+        UsageLimits(input_tokens=max(first_input - 1, 0)),  # exceeded by the first turn
+        UsageLimits(total_tokens=0),  # reached before the first call
+    ):
+        out.extend(attrs.evolve(bare, limits=limits, on_max_turns=m) for m in ("error", "final_answer"))
+    return out
 
 
 def _async_phase(n: int, seed_value: int, coverage: EdgeCoverage, tick: Tick) -> None:

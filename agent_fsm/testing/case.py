@@ -20,7 +20,10 @@ it): a header whose ``kind`` is ``agent-fsm/fuzz-case``, keys sorted, as every l
 - ``TOOLS``: ``{"behaviours": [{"name": "t0", "kind": "text" | "json" | "raise" | "stall" | "stubborn" |
   "hang", "value": "...", "timeout": 0.002 | null}], "server_fails_at": 3 | null}``;
 - ``user_tools`` / ``user_hook``: the names of the caller's own tools and hook, which the
-  cassette cannot hold: pass them to :func:`load_cassette`.
+  cassette cannot hold: pass them to :func:`load_cassette`;
+- run control (absent from older cassettes, which mean none): ``limits`` (``null`` or the
+  ``UsageLimits`` fields), ``on_max_turns`` (``"error"`` | ``"final_answer"``) and ``control``,
+  a list of ``[after_items, kind, n]`` steps (see :mod:`~.control`).
 
 then one line per model call, ``{"call": 0, "events": [...]}``, whose entries are events,
 ``modelError``, ``notAnEvent`` or ``wrongTypedEvent`` (one of :data:`~._scripts.WRONG_TYPED_EVENTS`;
@@ -54,10 +57,12 @@ from ..providers.cassette import (
     parse_cassette,
     read_entry,
 )
+from ..request import UsageLimits
 from ..run.sync_driver import CONSUMER_CLOSED, SyncScript, iter_sync
 from ..tools import ToolServer, ToolSet
 from ._scripts import WRONG_TYPED_EVENTS
 from .behaviours import ToolBehaviours
+from .control import ControlStep, apply_controls
 from .policy import HookPolicy, PolicyHook
 from .record import RunRecord, check_deterministic, played_usage, run_agent
 from .scripted import ScriptedModel
@@ -73,6 +78,10 @@ def _script(value: Sequence[Sequence[Any]]) -> tuple[tuple[Any, ...], ...]:
 
 
 def _messages(value: Iterable[Message]) -> tuple[Message, ...]:
+    return tuple(value)
+
+
+def _steps(value: Iterable[ControlStep]) -> tuple[ControlStep, ...]:
     return tuple(value)
 
 
@@ -94,6 +103,8 @@ class FuzzCase:
         prompt, history: what the run is asked, after what.
         user_tools: the caller's own tools instead of ``tools`` (named in a cassette, not saved).
         user_hook: makes the caller's own hook for each run, instead of ``hook``.
+        limits, on_max_turns: the agent's run-control settings.
+        control: what the consumer does to the run as it iterates (steer, cancel).
     """
 
     script: tuple[tuple[Any, ...], ...] = attrs.field(converter=_script)
@@ -107,12 +118,17 @@ class FuzzCase:
     history: tuple[Message, ...] = attrs.field(default=(), converter=_messages)
     user_tools: tuple[Any, ...] = attrs.field(default=(), converter=_tools)
     user_hook: Callable[[], object] | None = None
+    limits: UsageLimits | None = None
+    on_max_turns: str = "error"
+    control: tuple[ControlStep, ...] = attrs.field(default=(), converter=_steps)
 
     @property
     def sync_runnable(self) -> bool:
-        """Whether the sync driver can run it: nothing hangs, no caller's own tools or hook."""
+        """Whether the sync driver can run it: nothing hangs, no caller's own tools or hook, no
+        cancel from a second task."""
         hangs = self.tools.hangs or (self.hook is not None and self.hook.hangs)
-        return not hangs and not self.user_tools and self.user_hook is None
+        second_task = any(step.kind == "cancel_task" for step in self.control)
+        return not hangs and not second_task and not self.user_tools and self.user_hook is None
 
     def on(self, driver: Driver) -> FuzzCase:
         """The same case on another driver."""
@@ -159,6 +175,8 @@ class FuzzAgent(Agent):
             max_turns=case.max_turns,
             hook=case.make_hook(),
             tool_concurrency=case.tool_concurrency,
+            limits=case.limits,
+            on_max_turns=case.on_max_turns,  # type: ignore[arg-type]
         )
 
     def fresh(self) -> FuzzAgent:
@@ -179,7 +197,9 @@ def run_case(case: FuzzCase, *, runner: asyncio.Runner | None = None, fast_path:
     """
     if case.driver == "async":
         agent = case.agent()
-        return run_agent(agent, case.prompt, case.history, close_after=case.close_after, runner=runner)
+        return run_agent(
+            agent, case.prompt, case.history, close_after=case.close_after, runner=runner, control=case.control
+        )
     return _run_sync(case, fast_path=fast_path)
 
 
@@ -193,6 +213,8 @@ def sync_machine(case: FuzzCase, hook: object | None, server: ToolServer, *, fas
         tool_concurrency=case.tool_concurrency,
         tools=server.definitions(),
         fast_path=fast_path,
+        limits=case.limits,
+        on_max_turns=case.on_max_turns,
     )
 
 
@@ -204,16 +226,20 @@ def _run_sync(case: FuzzCase, *, fast_path: bool) -> RunRecord:
     model = SyncScript(case.fresh_script())
     m = sync_machine(case, hook, server, fast_path=fast_path)
     items: list[Any] = []
+    steered: list[UserMessage] = []
     outcome: BaseException | None = None
     ended_by: str | None = None
+    cancelled = False
     if case.close_after == 0:
         m.close(CONSUMER_CLOSED)
         ended_by = "close"
     else:
+        cancelled = apply_controls(case.control, 0, m, steered=steered)
         gen = iter_sync(m, model, hook=hook, run_tool=lambda c: server.call_sync(c.function.name, c.function.arguments))
         try:
             for item in gen:
                 items.append(item)
+                cancelled |= apply_controls(case.control, len(items), m, steered=steered)
                 if case.close_after is not None and len(items) >= case.close_after:
                     gen.close()
                     ended_by = "close"
@@ -235,6 +261,9 @@ def _run_sync(case: FuzzCase, *, fast_path: bool) -> RunRecord:
         after_end=len(m.outbox) - undelivered,
         hook_calls=tuple(hook.calls) if isinstance(hook, PolicyHook) else None,
         start=(*case.history, UserMessage((Text(case.prompt),))),
+        steered=tuple(steered),
+        pending_steering=m.pending_steering,
+        cancelled_by_consumer=cancelled,
     )
 
 
@@ -327,6 +356,9 @@ def dump_cassette(case: FuzzCase) -> str:
         "user_tools": [_name(t) for t in case.user_tools],
         "user_hook": _name(case.user_hook) if case.user_hook is not None else None,
         "calls": len(case.script),
+        "limits": to_dict(case.limits) if case.limits is not None else None,
+        "on_max_turns": case.on_max_turns,
+        "control": [step.to_json_value() for step in case.control],
     }
     calls = ({"call": i, "events": [_entry(e) for e in turn]} for i, turn in enumerate(case.script))
     return "\n".join(cassette_line(line, sort_keys=True) for line in (header, *calls)) + "\n"
@@ -398,7 +430,26 @@ def load_cassette(
         history=from_dict(header.get("history", []), list[Message]),
         user_tools=user_tools,
         user_hook=hook,
+        limits=_limits(header.get("limits")),
+        on_max_turns=header.get("on_max_turns", "error"),
+        control=tuple(_control(step) for step in header.get("control", ())),
     )
+
+
+def _limits(value: Any) -> UsageLimits | None:
+    if value is None:
+        return None
+    try:
+        return UsageLimits(**value)
+    except (TypeError, ValueError) as exc:
+        raise CassetteError(f"the header's limits are not UsageLimits: {exc}") from None
+
+
+def _control(value: Any) -> ControlStep:
+    try:
+        return ControlStep.from_json_value(value)
+    except (TypeError, ValueError) as exc:
+        raise CassetteError(f"the header's control has a bad step: {exc}") from None
 
 
 def _played(entry: ModelEvent | BaseException | NotAnEvent | WrongTypedEvent) -> Any:

@@ -21,6 +21,7 @@ from ..errors import (
     MaxTurnsExceeded,
     PromptCancelled,
     ToolServerError,
+    UsageLimitExceeded,
 )
 from ..events import Final, Reasoning, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
 from ..history import history_problem
@@ -29,7 +30,14 @@ from ..items import FinalResponse, StreamAssistantItem, StreamItem, StreamUserIt
 from ..machine.table import FINAL, Edge, State, walk
 from ..messages import AssistantMessage, Message, Text, ToolResult, Usage, UserMessage
 
-__all__ = ["check_ending", "check_history_invariants", "check_run", "check_trace", "check_turn_content"]
+__all__ = [
+    "check_ending",
+    "check_history_invariants",
+    "check_run",
+    "check_steering",
+    "check_trace",
+    "check_turn_content",
+]
 
 SYNTHETIC_RESULT_PREFIX = "Tool call not executed: "
 CANCELLED_RESULT_PREFIX = "Tool call cancelled while running: "
@@ -40,6 +48,7 @@ _ENDINGS: dict[State, tuple[type[BaseException], ...]] = {
     State.MaxTurnsExceeded: (MaxTurnsExceeded,),
     State.Failed: (CompletionError, HookError, IllegalTransition, ToolServerError),
     State.AwaitingApproval: (ApprovalRequired,),
+    State.UsageLimitExceeded: (UsageLimitExceeded,),
 }
 
 
@@ -126,6 +135,8 @@ def check_run(
                 raise _fail("MaxTurnsExceeded.prompt ends the history", "it does not")
             if not all(isinstance(p, ToolResult) for p in outcome.prompt.content):
                 raise _fail("MaxTurnsExceeded.prompt is the tool-results message", f"{outcome.prompt!r}")
+        if isinstance(outcome, UsageLimitExceeded) and outcome.usage != _usage_of(items):
+            raise _fail("UsageLimitExceeded.usage is the run's usage", f"{outcome.usage} != {_usage_of(items)}")
         if isinstance(outcome, HookError) and (outcome.hook_name not in HOOK_NAMES or outcome.__cause__ is None):
             raise _fail("HookError names the hook and chains what it raised", f"{outcome!r}")
     if max_turns is not None and model_calls is not None:
@@ -139,6 +150,29 @@ def check_run(
         raise _fail("model calls <= max_turns", f"{len(assistants)} assistant messages > {max_turns}")
     _check_results_in_call_order(run)
     _check_nothing_missing(items, run)
+
+
+def _usage_of(items: Sequence[StreamItem]) -> Usage:
+    finals = (i.content.usage for i in items if isinstance(i, StreamAssistantItem) and isinstance(i.content, Final))
+    return sum(finals, Usage())
+
+
+def check_steering(given: Sequence[UserMessage], pending: Sequence[UserMessage], history: Sequence[Message]) -> None:
+    """Every steering message given to a run is in its history exactly once, where it was
+    delivered, or else still pending and in no history. Steering messages must be unique (one
+    ``Text`` part each, of a text that occurs nowhere else).
+
+    Raises:
+        AssertionError: naming the broken invariant.
+    """
+    parts = [p for m in history if isinstance(m, UserMessage) for p in m.content]
+    for message in given:
+        (part,) = message.content
+        found = parts.count(part)
+        waiting = message in pending
+        if found != (0 if waiting else 1):
+            where = "pending" if waiting else "delivered"
+            raise _fail("every delivered steering message is in history once", f"{part!r} ({where}) found {found}x")
 
 
 def _check_results_in_call_order(run: Sequence[Message]) -> None:
@@ -258,7 +292,8 @@ def check_turn_content(items: Sequence[StreamItem], history: Sequence[Message], 
     else id-less ones) in their place; deltas no complete block follows become one ``Reasoning``
     per id where the first of them arrived; tool calls keep their order. Turns are told apart by
     the tool results between them; empty ``Text`` parts are left out of the comparison. Use it
-    for runs whose consumer saw every item (not closed early).
+    for runs whose consumer saw every item (not closed early) and that delivered no steering
+    message (one can end a text turn with no item before the next turn: the turns run together).
 
     Raises:
         AssertionError: naming the first part that differs.

@@ -28,8 +28,9 @@ from ..items import StreamItem
 from ..machine import TurnMachine
 from ..machine.table import Edge, State
 from ..messages import Message, Text, Usage, UserMessage
+from .control import ControlStep, apply_controls
 from .hook_contract import check_hook_calls
-from .invariants import check_ending, check_run, check_trace, check_turn_content, fail
+from .invariants import check_ending, check_run, check_steering, check_trace, check_turn_content, fail
 from .policy import STALLED, PolicyHook
 
 __all__ = ["RunRecord", "arun_agent", "check_deterministic", "played_usage", "run_agent"]
@@ -68,6 +69,12 @@ class RunRecord:
     tool_concurrency: int = 1
     start: tuple[Message, ...] | None = None
     """The given history and the prompt, which every history of the run begins with."""
+    steered: tuple[UserMessage, ...] = ()
+    """The steering messages the consumer gave the run (see :mod:`~agent_fsm.testing.control`)."""
+    pending_steering: tuple[UserMessage, ...] = ()
+    cancelled_by_consumer: bool = False
+    """The consumer called ``cancel()`` (now), which, like closing, may come between a request
+    and the driver sending it."""
 
     @classmethod
     def of(cls, m: TurnMachine, items: Sequence[StreamItem], outcome: BaseException | None, **more: Any) -> RunRecord:
@@ -106,7 +113,8 @@ class RunRecord:
             # A consumer that closes the run on the item before a request may do so after the
             # machine issued it (``turns`` counts it) and before the driver sent it.
             unsent = self.turns - self.model_calls
-            if unsent < 0 or unsent > (1 if self.ended_by_consumer else 0):
+            stopped = self.ended_by_consumer is not None or self.cancelled_by_consumer
+            if unsent < 0 or unsent > (1 if stopped else 0):
                 raise fail("every request is one model call", f"{self.model_calls} calls for {self.turns} requests")
         if self.played_usage is not None and self.usage != self.played_usage:
             raise fail(
@@ -120,8 +128,11 @@ class RunRecord:
             raise fail("every model stream is closed", f"{self.open_streams} stream(s) left open")
         if self.start is not None and self.history[: len(self.start)] != self.start:
             raise fail("the history is the given history, the prompt, then the run", "it begins otherwise")
-        if self.ended_by_consumer is None:
+        if self.ended_by_consumer is None and not self.cancelled_by_consumer and self.pending_steering == self.steered:
+            # (delivered steering can join two turns with no item between them: see check_turn_content)
             check_turn_content(self.items, self.history, initial=self.initial)
+        if self.steered or self.pending_steering:
+            check_steering(self.steered, self.pending_steering, self.history)
         if self.hook_calls is not None:
             check_hook_calls(self.hook_calls, self.history, tool_concurrency=self.tool_concurrency)
 
@@ -183,12 +194,13 @@ def run_agent(
     close_after: int | None = None,
     runner: asyncio.Runner | None = None,
     watchdog: float = 30.0,
+    control: Sequence[ControlStep] = (),
 ) -> RunRecord:
     """Run ``agent.stream_prompt(prompt, history, hook)`` to its end; see :func:`arun_agent`.
 
     Runs its own event loop (or ``runner``'s, to reuse one across many runs).
     """
-    coro = arun_agent(agent, prompt, history, hook, close_after=close_after, watchdog=watchdog)
+    coro = arun_agent(agent, prompt, history, hook, close_after=close_after, watchdog=watchdog, control=control)
     return runner.run(coro) if runner is not None else asyncio.run(coro)
 
 
@@ -200,6 +212,7 @@ async def arun_agent(
     *,
     close_after: int | None = None,
     watchdog: float = 30.0,
+    control: Sequence[ControlStep] = (),
 ) -> RunRecord:
     """Consume one run as an application would, and record it.
 
@@ -210,6 +223,8 @@ async def arun_agent(
             iterating.
         watchdog: seconds after which a run that neither ends nor hangs on purpose fails the
             check. Not a timing assertion: only a run stuck for good gets near it.
+        control: what to do to the run as its items arrive (steer it, cancel it, have a second
+            task cancel it); see :mod:`~agent_fsm.testing.control`.
 
     A hook or tool of the kit that *hangs* makes the consumer cancel its task, as a user hitting
     Ctrl-C would; the record then says ``ended_by_consumer == "cancel"``.
@@ -219,8 +234,27 @@ async def arun_agent(
     items: list[StreamItem] = []
     stalled = asyncio.Event()
     token = STALLED.set(stalled)
+    steered: list[UserMessage] = []
+    reasons: list[str] = []
+    wake = asyncio.Event()
+
+    async def second_task() -> None:  # cancels the run from outside the consumer, when woken
+        await wake.wait()
+        run.cancel("immediate", reasons[0])
+
+    def wake_second_task(reason: str) -> None:
+        reasons.append(reason)
+        wake.set()
+
+    cancelled: list[bool] = []
+
+    def control_step(seen: int) -> None:
+        if apply_controls(control, seen, run, steered=steered, in_task=wake_second_task):
+            cancelled.append(True)
+
     try:
-        consumer = asyncio.ensure_future(_consume(run, items, close_after))
+        canceller = asyncio.ensure_future(second_task()) if control else None
+        consumer = asyncio.ensure_future(_consume(run, items, close_after, control_step if control else None))
         watcher = asyncio.ensure_future(stalled.wait())
     finally:
         STALLED.reset(token)
@@ -240,6 +274,10 @@ async def arun_agent(
             raise fail("a run ends", f"it was still running after {watchdog:g} s and nothing hung on purpose") from None
         ended_by = "cancel"
     await asyncio.gather(watcher, return_exceptions=True)
+    if canceller is not None:
+        if not wake.is_set():
+            canceller.cancel()
+        await asyncio.gather(canceller, return_exceptions=True)
     if ended_by is not None:
         outcome = run.error
     leaked = [t for t in asyncio.all_tasks() - before if t is not asyncio.current_task() and not t.done()]
@@ -261,21 +299,28 @@ async def arun_agent(
         open_streams=(opened - closed_streams) if opened is not None and hasattr(model, "exhausted") else 0,
         hook_calls=tuple(used.calls) if isinstance(used, PolicyHook) else None,
         start=(*(history or ()), UserMessage((Text(prompt),)) if isinstance(prompt, str) else prompt),
+        steered=tuple(steered),
+        pending_steering=run.pending_steering,
+        cancelled_by_consumer=bool(cancelled),
     )
 
 
 async def _consume(
-    run: Any, items: list[StreamItem], close_after: int | None
+    run: Any, items: list[StreamItem], close_after: int | None, control: Any = None
 ) -> tuple[BaseException | None, int, bool]:
     """Iterate ``run``: (what it raised, items that came after its ending, whether we closed it)."""
     if close_after == 0:
         await run.aclose()
         return None, 0, True
+    if control is not None:
+        control(0)
     agen = run.__aiter__()
     outcome: BaseException | None = None
     try:
         async for item in agen:
             items.append(item)
+            if control is not None:
+                control(len(items))
             if close_after is not None and len(items) >= close_after:
                 await run.aclose()
                 return None, 0, True

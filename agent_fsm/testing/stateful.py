@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from ..errors import CompletionError, IllegalTransition, ToolServerError
-from ..events import Final, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
+from ..events import Final, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady, event_problem
 from ..hooks import HOOK_NAMES, HookAction, ToolCallHookAction
 from ..machine import TurnMachine
 from ..machine.protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
@@ -37,6 +37,11 @@ Op = tuple[str, Any]
 """A step-API call: the method's name and its one argument (``None`` for none)."""
 
 _NO_ARG = frozenset({"start", "model_end", "close"})
+_DROPPED = frozenset(
+    {"model_event", "model_end", "model_failed", "hook_answer", "hook_failed", "tool_output", "tool_failed"}
+)
+"""The calls that feed an outcome back: after an immediate cancel they answer STOP, changing nothing."""
+_EVENT_TYPES = frozenset({TextDelta, ReasoningDelta, Reasoning, ToolCallDelta, ToolCallReady, Final})
 _STREAM_ENDS = ["end", "end", "failed", "end", "close", "end"]
 
 
@@ -111,6 +116,7 @@ class TurnMachineRules(RuleBasedStateMachine):
         self.events_in_turn = 0
         self.misbehave: tuple[State | None, int] = (None, 0)
         self.stream_len = 0
+        self.cancelled_now = False  # cancel("immediate") stopped the run: late answers are dropped
 
     @initialize(
         max_turns=st.integers(1, 4),
@@ -150,6 +156,27 @@ class TurnMachineRules(RuleBasedStateMachine):
         misbehave = self.misbehave == (state, n)
         op = data.draw(_ANY_OP if misbehave else self._legal_ops(), label="misbehaving call" if misbehave else "call")
         self._do(op)
+
+    @precondition(lambda self: self.started and self.misbehave[0] is None)
+    @rule(mode=st.sampled_from(["immediate", "after_turn"]))
+    def cancel(self, mode: str) -> None:
+        """The run's caller cancels it, now or after the turn, at any point (also once it ended).
+        Only in runs that will not misbehave: those must get to the state they misbehave in."""
+        was_done = self.m.done
+        action = self.m.cancel(mode, f"stateful {mode}")
+        assert (action is STOP) == self.m.done, f"cancel({mode!r}) answered {action!r} in {self.m.state.value}"
+        if mode == "immediate" and not was_done:
+            assert self.m.state is State.Cancelled, f"cancel left the run in {self.m.state.value}"
+            assert not self.m.outbox, "cancel left items to emit"
+            self.cancelled_now = True
+            self.action = STOP
+
+    @precondition(lambda self: self.misbehave[0] is None)
+    @rule(text=st.sampled_from(["steer a", "steer b"]))
+    def steer(self, text: str) -> None:
+        """A steering message, at any point: it goes with the next request, or stays pending (in
+        runs that will not misbehave, like ``cancel``)."""
+        self.m.steer(text)
 
     @precondition(lambda self: self.m.done)
     @rule(op=_ANY_OP)
@@ -193,6 +220,9 @@ class TurnMachineRules(RuleBasedStateMachine):
             return True
         if kind == "start":  # once; on a run closed before it started, it just answers STOP
             return not self.started
+        if self.cancelled_now and kind in _DROPPED:  # what the driver was waiting for: dropped
+            # (a model event is checked first: one that is no event, or malformed, is still refused)
+            return kind != "model_event" or (type(arg) in _EVENT_TYPES and event_problem(arg) is None)
         a = self.action
         if self.m.done or a is None:
             return False
@@ -272,8 +302,13 @@ class TurnMachineRules(RuleBasedStateMachine):
 
     @invariant()
     def history_only_grows(self) -> None:
-        now = self.m.history
-        assert now[: len(self.seen_history)] == self.seen_history, "the history was rewritten, not appended to"
+        now, seen = self.m.history, self.seen_history
+        kept = now[: len(seen)]
+        if kept != seen:  # delivered steering extends the prompt it joins, and nothing else
+            last, grown = seen[-1], kept[-1]
+            extended = type(grown) is type(last) and grown.content[: len(last.content)] == last.content
+            assert kept[:-1] == seen[:-1], "the history was rewritten, not appended to"
+            assert extended, "the history's last message was rewritten, not extended by steering"
         self.seen_history = now
 
     @invariant()

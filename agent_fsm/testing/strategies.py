@@ -23,10 +23,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
+import attrs
 from hypothesis import strategies as st
 
+from ..events import ToolCallReady
 from ..hooks import HOOK_NAMES
 from ..messages import AssistantMessage, Text, ToolCall, ToolFunction, ToolResult, UserMessage
+from ..request import UsageLimits
 from ._scripts import (
     MALFORMATIONS,
     WRONG_TYPED_EVENTS,
@@ -38,6 +41,7 @@ from ._scripts import (
 )
 from .behaviours import ToolBehaviour, ToolBehaviours
 from .case import FuzzAgent, FuzzCase
+from .control import ControlStep
 from .policy import HookPolicy, PolicyHook
 
 __all__ = [
@@ -189,8 +193,19 @@ def tool_behaviours(
 
 
 _TOOL_NAMES: Final = ("lookup", "convert", "book")
-_FOCUS: Final = ("plain", "server", "verdict skip", "verdict defer", *(f"stop {name}" for name in HOOK_NAMES))
-"""The swarm features of :func:`fuzz_cases`; a case has one (shrinking toward ``plain``)."""
+_CONTROL_FOCUS: Final = ("cancel", "steer", "budget")
+_FOCUS: Final = (
+    "plain",
+    "server",
+    "verdict skip",
+    "verdict defer",
+    *(f"stop {name}" for name in HOOK_NAMES),
+    "control",
+)
+"""The swarm features of :func:`fuzz_cases`; a case has one (shrinking toward ``plain``). Run
+control is one focus that draws one of :data:`_CONTROL_FOCUS`: the sync phase re-runs each such
+case with its control moved to every item, so it needs few cases, and the rarer hook edges keep
+their share."""
 _PRIOR: Final = (
     UserMessage((Text("earlier question"),)),
     AssistantMessage((ToolCall("old_1", ToolFunction("lookup", {"text": "x"})),)),
@@ -221,7 +236,12 @@ def fuzz_cases(
     - ``stop <method>`` (one focus per hook method): a hook with only that method, which
       terminates (or raises) at its first, second or third call; for the tool hooks the model
       calls tools before its last turn;
-    - ``server``: the model calls tools and the tool server fails at one of its calls.
+    - ``server``: the model calls tools and the tool server fails at one of its calls;
+    - run control: ``cancel`` (the consumer cancels the run after the turn, or now - before
+      iterating or after one of its first items, on the async driver often from a second task,
+      which interrupts whatever the driver waits for, hanging hooks and tools included);
+      ``steer`` (one to three steering messages, and text turns for them to go on with);
+      ``budget`` (one small ``UsageLimits`` field, or ``on_max_turns="final_answer"``, or both).
 
     That reaches every edge of the table within a few hundred examples (the README's fuzz
     section has the figures).
@@ -242,7 +262,17 @@ def fuzz_cases(
     is_async = chosen == "async"
     user_tools = tuple(tools)
     focus = _FOCUS[draw(st.integers(0, len(_FOCUS) - 1))]
-    calls_tools = focus in ("server", "verdict skip", "verdict defer", "stop on_tool_call", "stop on_tool_result")
+    if focus == "control":
+        focus = _CONTROL_FOCUS[draw(st.integers(0, len(_CONTROL_FOCUS) - 1))]
+    calls_tools = focus in (
+        "server",
+        "verdict skip",
+        "verdict defer",
+        "stop on_tool_call",
+        "stop on_tool_result",
+        "cancel",
+        "budget",
+    )
     if user_tools:
         behaviours, offered = ToolBehaviours(), list(user_tools)
     else:
@@ -255,6 +285,13 @@ def fuzz_cases(
     else:
         min_turns = 2 if calls_tools else 1
         script = draw_script(draw, offered, max_turns=5, unknown_tools=True, errors=True, min_turns=min_turns)
+    max_turns = draw(st.integers(1, 5))
+    if focus == "steer":  # a turn or two, then text turns for the steering to go on with, within budget
+        script = draw_script(draw, offered, max_turns=2, unknown_tools=False, errors=False)
+        script += draw_script(draw, offered, max_turns=2, unknown_tools=False, errors=False, min_turns=2)
+        max_turns = len(script) - draw(st.integers(0, 1))
+    if focus in _CONTROL_FOCUS:  # a second call in the first turn: a cancel can come between results
+        script = [_with_second_call(script[0]), *script[1:]]
     hook = None
     if hooks and focus.startswith("verdict "):
         hook = HookPolicy({"on_tool_call": _first_calls(draw, focus.removeprefix("verdict "))})
@@ -265,10 +302,13 @@ def fuzz_cases(
         hook = HookPolicy(answers, raises)
     elif hooks and focus == "plain" and draw(st.integers(0, 3)) > 0:
         hook = draw_policy(draw, allow_async=is_async, allow_raise=True, allow_invalid=True, hangs=is_async, swarm=True)
-    close_after = draw(st.integers(0, 12)) if not calls_tools and draw(st.integers(0, 2)) == 2 else None
+    close_after = None
+    if focus not in _CONTROL_FOCUS and not calls_tools and draw(st.integers(0, 2)) == 2:
+        close_after = draw(st.integers(0, 12))
+    limits, on_max_turns, control = _draw_control(draw, focus, is_async)
     return FuzzCase(
         script,
-        max_turns=draw(st.integers(1, 5)),
+        max_turns=max_turns,
         tool_concurrency=draw(st.integers(1, 3)),
         hook=hook,
         tools=behaviours,
@@ -276,7 +316,45 @@ def fuzz_cases(
         driver=chosen,
         history=_PRIOR if draw(st.integers(0, 3)) == 3 else (),
         user_tools=user_tools,
+        limits=limits,
+        on_max_turns=on_max_turns,
+        control=control,
     )
+
+
+def _with_second_call(turn: Sequence[Any]) -> list[Any]:
+    out = list(turn)
+    calls = [i for i, e in enumerate(out) if isinstance(e, ToolCallReady)]
+    if len(calls) == 1:
+        ready = out[calls[0]]
+        call = ready.tool_call
+        twin = attrs.evolve(call, id=f"{call.id}-twin", call_id=None)
+        out.insert(calls[0] + 1, ToolCallReady(twin, f"{ready.internal_call_id}-twin"))
+    return out
+
+
+def _draw_control(
+    draw: st.DrawFn, focus: str, is_async: bool
+) -> tuple[UsageLimits | None, str, tuple[ControlStep, ...]]:
+    """The run-control part of a case: limits, ``on_max_turns`` and the consumer's steps."""
+    if focus == "cancel":
+        kind = ("cancel", "cancel_after_turn", "cancel_task" if is_async else "cancel")[draw(st.integers(0, 2))]
+        return None, "error", (ControlStep(draw(st.integers(0, 12)), kind),)
+    if focus == "steer":
+        afters = draw(st.lists(st.integers(1, 16), min_size=1, max_size=3))
+        return None, "error", tuple(ControlStep(after, "steer", n) for n, after in enumerate(sorted(afters)))
+    if focus == "budget":
+        limits = None
+        if draw(st.integers(0, 2)) > 0:
+            field = draw(st.sampled_from(("input_tokens", "output_tokens", "total_tokens", "tool_calls")))
+            if field == "tool_calls":
+                maximum = draw(st.integers(0, 3))
+            else:  # 0 is reached before the first call; the scripts' turns use up to 700 tokens
+                maximum = 0 if draw(st.integers(0, 3)) == 0 else draw(st.integers(1, 700))
+            limits = UsageLimits(**{field: maximum})
+        on_max_turns = "final_answer" if limits is None or draw(st.booleans()) else "error"
+        return limits, on_max_turns, ()
+    return None, "error", ()
 
 
 def _first_calls(draw: st.DrawFn, answer: str) -> tuple[str, ...]:
