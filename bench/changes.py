@@ -36,6 +36,7 @@ CHANGES: list[tuple[str, str]] = [
     ("e4c6502", "only failures listened for: a model call's record is built only if the call failed"),
     ("06192a6", "the machine holds its handlers unbound: no reference cycle, a finished run freed at once"),
     ("6d2d29f", "the path is one flat list of ints, not a list per entry (half a live run's objects)"),
+    ("f98bdff", "merged with main: issue 16's run control (cancel, steer, limits, final answer)"),
 ]
 ROUNDS = int(os.environ.get("BENCH_CHANGES_ROUNDS", "5"))
 FIELDS = ("S1_ratio", "S2_ratio", "S2_full_us", "S2_machine_us", "S2_tool_call_us", "S2_driver_us")
