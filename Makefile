@@ -98,5 +98,10 @@ bench: install $(SDK_STAMP)
 bench-peers: $(PEERS_STAMP)
 	$(PEERS_VENV)/bin/python bench/peers.py
 
+# What each change of a series bought (bench/changes.py lists the commits): each commit's agent_fsm in a
+# process of its own, the commits taking turns; ~2 min.
+bench-changes: install
+	$(PY) bench/changes.py
+
 clean:
 	rm -rf $(VENV) $(SDK_VENV) $(PEERS_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -24,6 +24,7 @@ __all__ = [
     "ToolCallDelta",
     "ToolCallReady",
     "event_problem",
+    "problem_check",
 ]
 
 
@@ -84,7 +85,8 @@ def _opt_str(value: object) -> bool:
 
 
 def _text_delta(e: TextDelta) -> str | None:
-    return None if _is_str(e.text) else f"text is {type(e.text).__name__}, not str"
+    # inline, not ``_is_str``: this runs on every text delta
+    return None if type(e.text) is str else f"text is {type(e.text).__name__}, not str"
 
 
 def _reasoning_delta(e: ReasoningDelta) -> str | None:
@@ -138,6 +140,11 @@ _PROBLEMS: dict[type, Callable[[Any], str | None]] = {
     ToolCallReady: _tool_call_ready,
     Final: _final,
 }
+
+
+def problem_check(event_type: type) -> Callable[[Any], str | None]:
+    """:func:`event_problem` for events of one known type (no dispatch: for a hot loop)."""
+    return _PROBLEMS[event_type]
 
 
 def event_problem(event: object) -> str | None:

@@ -9,6 +9,7 @@ follow rig's ``message`` module so histories can move between the two.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from math import isfinite
 from typing import Any, Final, Literal, TypeAlias
 
 import attrs
@@ -46,17 +47,26 @@ def json_problem(value: JSONValue, max_depth: int = MAX_JSON_DEPTH) -> str | Non
     """Why ``value`` cannot travel as standard JSON - nested deeper than ``max_depth``, or a
     ``NaN`` / ``Infinity``, which ``json`` would write as bare words no parser accepts - else
     ``None``. Walks without recursion, so any depth can be judged."""
+    # Every tool call's arguments pass here (twice: the machine and the ToolSet), so the common
+    # leaves are told apart by their exact type first, without isinstance over a union.
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         v, depth = stack.pop()
+        kind = type(v)
+        if kind is str or kind is int or kind is bool or v is None:
+            continue
         if isinstance(v, float):
-            if v != v or v in (float("inf"), float("-inf")):
+            if not isfinite(v):
                 return f"{v!r} is not a JSON number"
-        elif isinstance(v, dict | list | tuple):
+        elif isinstance(v, _CONTAINERS):
             if depth >= max_depth:
                 return f"nested deeper than {max_depth} levels"
-            stack.extend((c, depth + 1) for c in (v.values() if isinstance(v, dict) else v))
+            depth += 1
+            stack.extend([(c, depth) for c in (v.values() if isinstance(v, dict) else v)])
     return None
+
+
+_CONTAINERS: Final = (dict, list, tuple)
 
 
 @frozen

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from scenarios import MinimalModel, Script, consume, echo, events_in, handwritten, s1_script, s2_script
@@ -9,6 +10,7 @@ from timing import Sample, timer
 
 from agent_fsm import Agent, ToolSet, tool
 from agent_fsm.items import FinalResponse
+from agent_fsm.observe import Observer
 
 SCENARIOS: dict[str, tuple[Script, int]] = {
     # name: (script, runs per timed batch - about 20-40 ms of work each)
@@ -18,14 +20,17 @@ SCENARIOS: dict[str, tuple[Script, int]] = {
 TOOLS = {"echo": echo}
 
 
-def make_agent(script: Script | Any) -> Agent:
-    """One agent for all runs of a scenario, as an application holds one (``script``: or a model)."""
+def make_agent(script: Script | Any, observers: Sequence[Observer] | None = None) -> Agent:
+    """One agent for all runs of a scenario, as an application holds one (``script``: or a model).
+
+    ``observers=None`` is the default (the logging observer); ``()`` observes nothing.
+    """
     model = MinimalModel(script) if isinstance(script, list) else script
-    return Agent(model, tools=ToolSet([tool(echo)]), max_turns=10)
+    return Agent(model, tools=ToolSet([tool(echo)]), max_turns=10, observers=observers)
 
 
-def engine_sample(script: Script, batch: int) -> Sample:
-    agent = make_agent(script)
+def engine_sample(script: Script, batch: int, observers: Sequence[Observer] | None = None) -> Sample:
+    agent = make_agent(script, observers)
 
     async def sample() -> float:
         t = timer()

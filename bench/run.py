@@ -39,9 +39,10 @@ async def s1_s2() -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, (script, batch) in engine.SCENARIOS.items():
         await engine.check_same_work(script)
-        times = await interleaved(
-            {"engine": engine.engine_sample(script, batch), "baseline": engine.baseline_sample(script, batch)}, ROUNDS
-        )
+        samples = {"engine": engine.engine_sample(script, batch), "baseline": engine.baseline_sample(script, batch)}
+        if name == "S2":  # what the default observer costs while nothing listens at INFO (no logging set up)
+            samples["engine_unobserved"] = engine.engine_sample(script, batch, observers=())
+        times = await interleaved(samples, ROUNDS)
         events = engine.per_run_events(script)
         per = events * batch
         out[name] = {
@@ -52,11 +53,16 @@ async def s1_s2() -> dict[str, Any]:
             "baseline": summary(times["baseline"], per),
             **paired(times["engine"], times["baseline"]),
         }
+        if "engine_unobserved" in times:
+            out[name]["unobserved"] = summary(times["engine_unobserved"], per)
+            out[name]["observers"] = paired(times["engine"], times["engine_unobserved"])
         row = out[name]
         say(
             f"{name}: engine {row['engine']['median_us']:.3f} us/event, hand-written "
             f"{row['baseline']['median_us']:.3f} us/event, ratio {row['ratio']:.2f}x"
         )
+        if "observers" in row:
+            say(f"{name}: default observers / observers=() {row['observers']['ratio']:.3f}x")
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -382,10 +383,14 @@ def test_item5_codec_never_writes_bare_NaN() -> None:
 # ---------------------------------------------------------------- 7. a tool that swallows cancellation
 
 
-def stubborn_tool(release: asyncio.Event, stopped: list[str]) -> Any:
-    @tool(timeout=0.01)
+def stubborn_tool(
+    release: asyncio.Event, stopped: list[str], timeout: float | None = 0.01, started: asyncio.Event | None = None
+) -> Any:
+    @tool(timeout=timeout)
     async def stubborn(text: str) -> str:
         """Ignore being cancelled."""
+        if started is not None:
+            started.set()
         try:
             await asyncio.Event().wait()
         except asyncio.CancelledError:
@@ -414,9 +419,12 @@ async def test_item7_a_tool_ignoring_cancellation_after_its_timeout_gets_an_erro
     assert stopped == ["x"]
 
 
+@pytest.mark.parametrize("server", ["ToolServer", "ToolSet"])
 async def test_item7_a_run_cancelled_from_outside_does_not_wait_for_a_tool_ignoring_it(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, server: str
 ) -> None:
+    # A ToolSet is awaited without a task of the driver's (it bounds each call itself): the
+    # guarantee must hold through its own bound alone; any other server is bounded by the driver.
     monkeypatch.setattr(tools_module, "STOP_GRACE", 0.01, raising=False)
     release, stopped = asyncio.Event(), []
     started = asyncio.Event()
@@ -430,8 +438,13 @@ async def test_item7_a_run_cancelled_from_outside_does_not_wait_for_a_tool_ignor
             stopped.append(name)
         return "late"
 
-    model = ScriptedModel([[call("c1"), Final(Usage(1, 1))], [TextDelta("ok")]])
-    run = Agent(model, tools=Server(stubborn_server)).stream_prompt("go")
+    if server == "ToolSet":
+        tools: Any = [stubborn_tool(release, stopped, None, started)]
+        model = ScriptedModel([[call("c1", "stubborn"), Final(Usage(1, 1))], [TextDelta("ok")]])
+    else:
+        tools = Server(stubborn_server)
+        model = ScriptedModel([[call("c1"), Final(Usage(1, 1))], [TextDelta("ok")]])
+    run = Agent(model, tools=tools).stream_prompt("go")
     consumer = asyncio.ensure_future(collect(run))
     await started.wait()
     consumer.cancel()
@@ -441,7 +454,54 @@ async def test_item7_a_run_cancelled_from_outside_does_not_wait_for_a_tool_ignor
     check_history_invariants(run.history)
     release.set()
     await asyncio.wait_for(asyncio.gather(*tools_module._left_running), 60)
-    assert stopped == ["echo"]
+    assert stopped == (["x"] if server == "ToolSet" else ["echo"])
+
+
+async def test_a_ToolSet_call_costs_at_most_one_task_and_none_when_the_tool_never_waits() -> None:
+    loop = asyncio.get_running_loop()
+    made: list[Any] = []
+    factory = loop.get_task_factory()
+
+    def counting(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        made.append(coro)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    model = ScriptedModel([[call("c1"), Final(Usage(1, 1))], [TextDelta("ok")]])
+
+    @tool
+    async def echo_now(text: str) -> str:
+        """Echo, never waiting."""
+        return text
+
+    agent = Agent(model, tools=[echo])  # a sync tool
+    agent_async = Agent(
+        ScriptedModel([[call("c1", "echo_now"), Final(Usage(1, 1))], [TextDelta("ok")]]), tools=[echo_now]
+    )
+    loop.set_task_factory(counting)
+    try:
+        _, outcome = await collect(agent_async.stream_prompt("go"))
+        async_tasks = len(made)
+        made.clear()
+        _, outcome_sync = await collect(agent.stream_prompt("go"))
+    finally:
+        loop.set_task_factory(factory)
+    assert outcome is None and outcome_sync is None
+    # before: two (the driver's bound around the ToolSet's bound around the tool)
+    assert async_tasks == 1
+    assert len(made) == 1  # a sync tool: the worker thread's call, bounded once
+
+
+async def test_a_tool_call_that_never_waits_takes_no_pass_of_the_event_loop_on_312() -> None:
+    # On 3.12+ its task starts eagerly and is over at once; on 3.11 it takes one pass.
+    loop = asyncio.get_running_loop()
+    passes: list[int] = []
+    loop.call_soon(passes.append, 1)
+
+    async def quick() -> str:
+        return "done"
+
+    assert await tools_module.run_bounded(quick(), 60, name="quick") == "done"
+    assert passes == ([] if sys.version_info >= (3, 12) else [1])
 
 
 _REAL_SNAPSHOTS: list[str] = []

@@ -8,15 +8,17 @@ import json
 import logging
 import subprocess
 import sys
+from collections.abc import Sequence
 from contextlib import redirect_stderr
 from typing import Any
 
 import pytest
 import structlog
 
-from agent_fsm import Agent, CompletionError, ToolCall, ToolFunction, Usage, tool
+from agent_fsm import Agent, CompletionError, ToolCall, ToolFunction, ToolServerError, Usage, tool
 from agent_fsm.events import Final, TextDelta, ToolCallReady
 from agent_fsm.observe.log import LoggingObserver
+from agent_fsm.request import ToolDefinition
 from agent_fsm.testing import ScriptedModel
 
 from .observe_helpers import SlowModel, captured_logs
@@ -129,6 +131,63 @@ async def test_levels_warn_only_for_failed_calls_not_for_endings_the_caller_rece
     assert [(e["event"], e["level"]) for e in events] == [("model call failed", "warning")]
     failed = events[0]
     assert failed["error.type"] == "CompletionError" and failed["http.response.status_code"] == 503
+
+
+async def test_a_model_call_failing_mid_stream_is_a_full_warning_when_nothing_listens_at_info() -> None:
+    # At WARNING the call's record is built only once it failed: it must still say everything.
+    raw = {"id": "resp-1", "model": "m-1"}
+    script = [[TextDelta("partial"), Final(Usage(3, 1), raw=raw), CompletionError("cut", status=502)]]
+    with captured_logs(logging.WARNING) as events:
+        run = Agent(NamedModel(script)).stream_prompt("go")
+        _items, outcome = await collect(run)
+    assert isinstance(outcome, CompletionError)
+    [failed] = events
+    assert (failed["event"], failed["turn"], failed["state"]) == ("model call failed", 1, "Failed")
+    assert failed["gen_ai.response.time_to_first_chunk"] >= 0 and failed["duration_s"] >= 0
+    assert (failed["gen_ai.response.id"], failed["gen_ai.usage.input_tokens"]) == ("resp-1", 3)
+    assert failed["gen_ai.request.model"] == "model-x" and failed["http.response.status_code"] == 502
+
+
+class GoneServer:
+    """A tool server that cannot serve any call (its connection is lost, say)."""
+
+    def definitions(self) -> Sequence[ToolDefinition]:
+        return (ToolDefinition("shout", "Shout.", {"type": "object"}),)
+
+    async def call(self, name: str, arguments: Any) -> Any:
+        raise ToolServerError("connection lost")
+
+
+@pytest.mark.parametrize("level", [logging.INFO, logging.WARNING])
+async def test_a_failed_tool_server_is_a_warning_whether_or_not_anything_listens_at_info(level: int) -> None:
+    with captured_logs(level) as events:
+        run = Agent(ScriptedModel(tool_script()), tools=GoneServer()).stream_prompt("go")
+        _items, outcome = await collect(run)
+    assert isinstance(outcome, ToolServerError)
+    [failed] = by_event(events, "tool call failed")
+    assert failed["level"] == "warning"
+    assert (failed["gen_ai.tool.name"], failed["gen_ai.tool.call.id"]) == ("shout", "call-1")
+    assert (failed["run_id"], failed["turn"], failed["error.type"]) == (run.run_id, 1, "ToolServerError")
+
+
+@pytest.mark.parametrize("level", [logging.INFO, logging.WARNING])
+async def test_the_run_context_is_bound_around_calls_only_when_something_listens_at_info(level: int) -> None:
+    seen: list[dict[str, Any]] = []
+
+    @tool
+    def shout(text: str) -> str:
+        """Upper-case the text, noting the bound context."""
+        seen.append(structlog.contextvars.get_contextvars())
+        return text.upper()
+
+    with captured_logs(level):
+        run = Agent(ScriptedModel(tool_script()), tools=[shout]).stream_prompt("go")
+        _items, outcome = await collect(run)
+    assert outcome is None
+    if level == logging.INFO:
+        assert [(c["run_id"], c["turn"], c["gen_ai.tool.name"]) for c in seen] == [(run.run_id, 1, "shout")]
+    else:  # decided once per run: nobody would read it, so nothing is bound
+        assert seen == [{}]
 
 
 async def test_without_structlog_configured_events_go_to_the_stdlib_logger(caplog: pytest.LogCaptureFixture) -> None:

@@ -136,6 +136,24 @@ def test_TurnMachine_event_after_final_is_illegal_and_fails_with_history() -> No
     check_history_invariants(info.value.history)
 
 
+@pytest.mark.parametrize("fast_path", [True, False])
+@pytest.mark.parametrize(
+    "event",
+    [TextDelta(None), ToolCallDelta("c1", "i1", "f", None), ReasoningDelta(7), Final(None)],  # type: ignore[arg-type]
+    ids=["text", "tool-call-delta", "reasoning-delta", "final"],
+)
+def test_every_event_handler_refuses_a_malformed_event_itself(event: Any, fast_path: bool) -> None:
+    # A driver dispatching through ``event_handlers`` makes no check of its own (it used to call
+    # ``check_event`` on every event): the handlers, the fast path's included, check.
+    m = TurnMachine("hi", max_turns=1, fast_path=fast_path)
+    m.start()
+    m.event_handlers[TextDelta](TextDelta("ok"))
+    with pytest.raises(IllegalTransition, match="malformed event"):
+        m.event_handlers[type(event)](event)
+    assert m.state is State.Failed
+    check_history_invariants(m.history)
+
+
 def test_TurnMachine_second_final_is_illegal() -> None:
     m = TurnMachine("hi", max_turns=1)
     m.start()

@@ -57,7 +57,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from attrs import evolve
 
@@ -87,7 +87,7 @@ from ._turn import TurnBuffer
 from .fastpath import compile_dispatch, compile_fast
 from .protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
 from .snapshot import Approval, Snapshot
-from .table import EDGES, FINAL, TRIGGER_HOOKS, Edge, State, build_machine
+from .table import FINAL, TRIGGER_HOOKS, Edge, State, build_machine
 
 __all__ = ["CANCELLED_BY_CALLER", "TurnMachine", "check_limits"]
 
@@ -236,18 +236,21 @@ class TurnMachine:
         self._path = Path()
         self._trace = self._path.steps  # appended to in place by _fire and the fast path
         self._checkpoint = Checkpoint(S.AwaitingCompletion, len(self._history), 0, Usage(), (1, 0), None, 0)
-        handlers: dict[type, Callable[[Any], Action | StreamAssistantItem]] = {
-            TextDelta: self._on_text_delta,
-            ToolCallDelta: self._on_tool_call_delta,
-            ReasoningDelta: self._on_reasoning_delta,
-            Reasoning: self._on_reasoning,
-            ToolCallReady: self._on_tool_call,
-            FinalEvent: self._on_final,
+        # Plain functions, not methods bound to this machine: a machine holding its own bound
+        # methods is a reference cycle, and every finished run would wait for the garbage
+        # collector (whose passes then scan every live run: half of S3's wall time).
+        handlers: dict[type, Callable[[Any, Any], Action | StreamAssistantItem]] = {
+            TextDelta: TurnMachine._on_text_delta,
+            ToolCallDelta: TurnMachine._on_tool_call_delta,
+            ReasoningDelta: TurnMachine._on_reasoning_delta,
+            Reasoning: TurnMachine._on_reasoning,
+            ToolCallReady: TurnMachine._on_tool_call,
+            FinalEvent: TurnMachine._on_final,
         }
         if fast_path:
             for event_type, (trigger, fast) in _FAST.items():
                 if trigger not in self._asks:
-                    handlers[event_type] = fast.__get__(self)
+                    handlers[event_type] = fast
         self._on_event = handlers
 
     @classmethod
@@ -350,10 +353,11 @@ class TurnMachine:
         A handler returns either an action, exactly as :meth:`model_event` does, or - when the
         event took the fast path - the one ``StreamAssistantItem`` it emitted, handed over
         directly instead of through the outbox (the stream stays open: feed the next event). The
-        async driver uses this; ``model_event`` is the same minus the shortcut. Unknown event
-        types are absent.
+        async driver uses this; ``model_event`` is the same minus the shortcut. Each handler
+        checks its event (:meth:`check_event`) itself. Unknown event types are absent. Each
+        read makes a new mapping (drivers read it once per run).
         """
-        return self._on_event
+        return {event_type: fn.__get__(self) for event_type, fn in self._on_event.items()}
 
     def start(self) -> Action:
         """Begin the run; returns the first action."""
@@ -367,8 +371,7 @@ class TurnMachine:
         handler = self._on_event.get(type(event))
         if handler is None:
             raise self._illegal(f"model event {type(event).__name__}", "not a model event")
-        self.check_event(event)
-        result = handler(event)
+        result = handler(self, event)
         if isinstance(result, StreamAssistantItem):  # the fast path handed its item over: queue it
             self._emit(result)
             return NEXT_EVENT
@@ -376,8 +379,9 @@ class TurnMachine:
 
     def check_event(self, event: object) -> None:
         """Refuse a model event whose fields have the wrong types (``TextDelta(None)``, a call
-        without an id): the run fails with ``IllegalTransition``. :meth:`model_event` does this;
-        a driver dispatching through :attr:`event_handlers` calls it first."""
+        without an id): the run fails with ``IllegalTransition``. Every handler of
+        :attr:`event_handlers` (so :meth:`model_event` too) does this first; the fast path checks
+        the event inline and leaves a malformed one to the handler that raises."""
         problem = event_problem(event)
         if problem is not None:
             raise self._illegal(f"model event {type(event).__name__}", f"malformed event: {problem}")
@@ -524,9 +528,11 @@ class TurnMachine:
 
         Cheap enough to call after every step: drivers use it to log state changes.
         """
-        trace = self._trace  # read here, not through Path.since: drivers call this after every step
-        end = len(trace)
-        return [(EDGES[i], n) for i, n in trace[max(mark, 1) : end]], end
+        path = self._path
+        end = len(path.steps) >> 1  # entries, the sentinel's included
+        if mark >= end:
+            return [], end  # nothing new: the usual case, drivers call this after every step
+        return list(path.since(max(mark, 1))), end
 
     # ------------------------------------------------------------------ stepping
 
@@ -648,11 +654,11 @@ class TurnMachine:
                 return False
             raise self._illegal(trigger, _refusal(trigger, payload))
         index, _, dest, steps = edge
-        last = self._trace[-1]
-        if last[0] == index:
-            last[1] += 1
+        trace = self._trace
+        if trace[-2] == index:
+            trace[-1] += 1
         else:
-            self._trace.append([index, 1])
+            trace += (index, 1)
         if dest is not None:
             self._open = False
         if self._fast:
@@ -729,18 +735,20 @@ class TurnMachine:
 
     # ------------------------------------------------------------------ model events
 
-    def _event_allowed(self, trigger: str) -> bool:
+    def _event_allowed(self, trigger: str, event: object) -> bool:
         """Whether the event may be taken; False for one that arrives after :meth:`cancel` (it
-        is dropped); raises ``IllegalTransition`` for one the table does not allow."""
+        is dropped); raises ``IllegalTransition`` for a malformed event or one the table does
+        not allow (every handler asks this first)."""
         if self._interrupted:
             return False
+        self.check_event(event)
         if self._final_seen and self.state is S.Streaming:
             raise self._illegal(trigger, "the turn's Final has arrived; only the end of the stream may follow")
         self._expect_stream(trigger)
         return True
 
     def _on_text_delta(self, event: TextDelta) -> Action:
-        if not self._event_allowed("text_delta"):
+        if not self._event_allowed("text_delta", event):
             return STOP
         if "text_delta" in self._asks:
             return self._ask("text_delta", event, (event.text, self._agg + event.text))
@@ -748,7 +756,7 @@ class TurnMachine:
         return NEXT_EVENT
 
     def _on_tool_call_delta(self, event: ToolCallDelta) -> Action:
-        if not self._event_allowed("tool_call_delta"):
+        if not self._event_allowed("tool_call_delta", event):
             return STOP
         if "tool_call_delta" in self._asks:
             return self._ask("tool_call_delta", event, (event.id, event.internal_call_id, event.name, event.arguments))
@@ -756,25 +764,25 @@ class TurnMachine:
         return NEXT_EVENT
 
     def _on_reasoning_delta(self, event: ReasoningDelta) -> Action:
-        if not self._event_allowed("reasoning_delta"):
+        if not self._event_allowed("reasoning_delta", event):
             return STOP
         self._fire("reasoning_delta", CONTINUE, event)
         return NEXT_EVENT
 
     def _on_reasoning(self, event: Reasoning) -> Action:
-        if not self._event_allowed("reasoning"):
+        if not self._event_allowed("reasoning", event):
             return STOP
         self._fire("reasoning", CONTINUE, event)
         return NEXT_EVENT
 
     def _on_tool_call(self, event: ToolCallReady) -> Action:
-        if not self._event_allowed("tool_call_ready"):
+        if not self._event_allowed("tool_call_ready", event):
             return STOP
         self._fire("tool_call_ready", CONTINUE, event)
         return NEXT_EVENT
 
     def _on_final(self, event: FinalEvent) -> Action:
-        if not self._event_allowed("final"):
+        if not self._event_allowed("final", event):
             return STOP
         # The model reported (and billed) this usage: it counts whatever the hook then says,
         # also when the hook raises or the run is closed while it is asked.
@@ -820,15 +828,33 @@ class TurnMachine:
         return UserMessage(parts), tuple(history)
 
     def emit_text(self, verdict: Verdict, event: TextDelta) -> None:
-        # The hottest callback: one per text delta. It extends the turn's current text run in
-        # place (what ``TurnBuffer.add_text`` does) without the extra call.
-        turn = self._turn
-        run = turn._text_run  # type: ignore[union-attr]
-        if run is None:
-            turn.add_text(event.text)  # type: ignore[union-attr]
-        else:
-            run.append(event.text)
+        self._turn.add_text(event.text)  # type: ignore[union-attr]
         self._emit(StreamAssistantItem(event))
+
+    def fast_text_delta(self, event: TextDelta) -> Action | StreamAssistantItem:
+        """The text delta's whole fast path, one call (see :mod:`.fastpath`): what ``fast`` does
+        for other deltas - a stream is open and the event well-formed, else the generic handler
+        raises; count the edge; run ``emit_text`` - with the item handed back, not queued."""
+        text = event.text
+        if not self._open or type(text) is not str:
+            return self._on_text_delta(event)
+        trace = self._trace
+        if trace[-2] == self._text_delta_edge:
+            trace[-1] += 1
+        else:
+            trace += (self._text_delta_edge, 1)
+        turn = self._turn
+        run = turn._text_run  # type: ignore[union-attr]  # TurnBuffer.add_text, inline
+        if run is None:
+            turn.add_text(text)  # type: ignore[union-attr]
+        else:
+            run.append(text)
+        return StreamAssistantItem(event)
+
+    _text_delta_edge: ClassVar[int] = -1
+    """The index of the text delta's fast edge (set by ``compile_fast``)."""
+    written_fast: ClassVar[dict[str, tuple[str, str]]] = {"emit_text": ("fast_text_delta", "_text_delta_edge")}
+    """For :func:`~.fastpath.compile_fast`: the fast functions this class writes itself."""
 
     def emit_tool_call_delta(self, verdict: Verdict, event: ToolCallDelta) -> None:
         self._turn.break_text()  # type: ignore[union-attr]

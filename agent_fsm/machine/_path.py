@@ -38,27 +38,35 @@ def appends(edge: Edge) -> bool:
 
 
 class Path:
-    """The edges a run took. ``steps`` is ``[edge index, times in a row]`` per entry, after a
-    sentinel; the machine appends to it in place (on its hot path, without a call)."""
+    """The edges a run took. ``steps`` is flat - ``edge index, times in a row`` per entry, after
+    a sentinel entry - so that a run's path is one list of ints, not a list per entry (a list per
+    entry was half the objects a live run held, all for the garbage collector to walk). The
+    machine appends to it in place (on its hot path, without a call)."""
 
     __slots__ = ("emitted_before", "steps")
 
     def __init__(self) -> None:
-        self.steps: list[list[int]] = [[-1, 0]]
+        self.steps: list[int] = [-1, 0]
         self.emitted_before = 0
         """Items emitted by the earlier runs of a resumed run."""
 
     def edges(self) -> tuple[tuple[Edge, int], ...]:
-        return tuple((EDGES[i], n) for i, n in self.steps[1:])
+        return self.since(1)
+
+    def since(self, entry: int) -> tuple[tuple[Edge, int], ...]:
+        """The entries from ``entry`` on (1 is the first after the sentinel)."""
+        s = self.steps
+        return tuple((EDGES[s[k]], s[k + 1]) for k in range(2 * entry, len(s), 2))
 
     def mark(self) -> TraceMark:
-        return (len(self.steps), self.steps[-1][1])
+        s = self.steps
+        return (len(s) >> 1, s[-1])
 
     def emitted_at(self, mark: TraceMark) -> int:
         """Items emitted up to ``mark``: every step of an emitting edge emitted one item."""
         length, last_count = mark
-        steps = self.steps[1:length]
-        total = sum(n for i, n in steps[:-1] if _EMITS[i])
-        if steps and _EMITS[steps[-1][0]]:
+        s = self.steps
+        total = sum(s[k + 1] for k in range(2, 2 * length - 2, 2) if _EMITS[s[k]])
+        if length > 1 and _EMITS[s[2 * length - 2]]:
             total += last_count
         return self.emitted_before + total

@@ -15,8 +15,10 @@ at import:
   for every trigger, so its trace names the exact edge taken.
 * :func:`compile_fast` gives one function per delta event for when its guarding hook is not
   live: the verdict is then always "continue", so the edge is chosen here, once, among those
-  whose guards read nothing but the verdict. Each delta then only checks that a stream is open,
-  counts the edge in the trace, runs the edge's callback and hands back the one item it emitted.
+  whose guards read nothing but the verdict. Each delta then only checks that a stream is open
+  and the event well-formed, counts the edge in the trace, runs the edge's callback and hands
+  back the one item it emitted. For the hottest edge (a text delta) the machine class writes
+  that function itself, all inline (``written_fast``); this module tells it its edge.
 
 ``TurnMachine(fast_path=False)`` takes every edge through ``transitions`` instead; property tests
 hold the two to identical items, history, states and traces.
@@ -27,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
+from ..events import problem_check
 from ..hooks import CONTINUE
 from .table import EDGES, VERDICT_CONDITIONS, Edge, State, build_machine
 
@@ -98,7 +101,8 @@ def compile_fast(cls: type, events: Mapping[type, tuple[str, str]]) -> dict[type
     """For each event type whose ``Streaming`` edge qualifies: ``(trigger, fast function)``.
 
     ``events`` maps an event type to its trigger and the name of the generic handler the fast
-    function falls back to when no stream is open (the generic one raises the right error).
+    function falls back to when no stream is open or the event is malformed (the generic one
+    raises the right error).
     """
     fast: dict[type, tuple[str, Fn]] = {}
     for event_type, (trigger, generic_name) in events.items():
@@ -110,25 +114,35 @@ def compile_fast(cls: type, events: Mapping[type, tuple[str, str]]) -> dict[type
                 chosen = e
                 break
         if chosen is not None and chosen.internal:
-            fast[event_type] = (trigger, _make_fast(cls, chosen, getattr(cls, generic_name)))
+            fast[event_type] = (trigger, _make_fast(cls, chosen, getattr(cls, generic_name), problem_check(event_type)))
     return fast
 
 
-def _make_fast(cls: type, edge: Edge, generic: Fn) -> Fn:
+def _make_fast(cls: type, edge: Edge, generic: Fn, problem: Callable[[Any], str | None]) -> Fn:
     index = edge.index
     callbacks = tuple(getattr(cls, name) for name in edge.callbacks)
     if len(callbacks) != 1:
         raise TypeError(f"fast-path edge {edge.label} must have exactly one callback")
     (callback,) = callbacks
+    # The class may write an edge's whole fast function itself (``written_fast``: callback name ->
+    # (method, attribute for the edge's index)), for the hottest edge: every check, the count and
+    # the callback's work inline in one call. It is told its edge's index here; the property
+    # tests hold it to what ``transitions`` does, like the rest.
+    written = getattr(cls, "written_fast", {}).get(callback.__name__)
+    if written is not None:
+        method, index_attr = written
+        setattr(cls, index_attr, index)
+        fn: Fn = getattr(cls, method)
+        return fn
 
     def fast(self: Any, event: Any) -> Any:
-        if not self._open:
-            return generic(self, event)
-        last = self._trace[-1]
-        if last[0] == index:
-            last[1] += 1
+        if not self._open or problem(event) is not None:
+            return generic(self, event)  # it raises the right error
+        trace = self._trace
+        if trace[-2] == index:
+            trace[-1] += 1
         else:
-            self._trace.append([index, 1])
+            trace += (index, 1)
         callback(self, CONTINUE, event)
         return self.outbox.pop()  # the one item the edge emitted, handed over directly
 

@@ -179,6 +179,12 @@ class RunObserver(Protocol):
     wants_state_changes: bool
     """Whether :meth:`state_changed` should be called (decided once, at run start)."""
 
+    # Optional, read with a default of True: ``wants_calls``, decided once at run start. False
+    # means: report model and tool calls only when they fail (``model_call_ended`` for a call the
+    # run ended in with an error; ``tool_call`` entered and left at once, after the fact, for a
+    # tool server's failure) and enter no context around calls. The logging observer sets it
+    # when nothing listens at INFO, so a quiet log costs nothing per call.
+
     def state_changed(self, change: StateChange) -> None: ...
 
     def model_call_started(self, call: ModelCall) -> None: ...
@@ -207,6 +213,7 @@ class BaseRunObserver:
     """A :class:`RunObserver` that does nothing: override what you need."""
 
     wants_state_changes = False
+    wants_calls = True
 
     def state_changed(self, change: StateChange) -> None:
         return None

@@ -9,6 +9,10 @@ Around a model call's request and around each tool call it also binds ``run_id``
 a tool's own log events carry them too, when the application merges context variables (the CLI
 does). That binding never outlives the awaited call, so it never reaches the code consuming the
 run or the tasks that code starts.
+
+Decided once per run: when the logger does not listen at INFO (where finished calls are logged),
+nothing is bound and the telemetry builds no call records (``wants_calls``); only failed calls are
+reported, and logged at WARNING. A quiet log then costs nothing per call.
 """
 
 from __future__ import annotations
@@ -65,6 +69,8 @@ class _RunLog:
         self._debug = enabled(log, logging.DEBUG)
         self._info = enabled(log, logging.INFO)
         self.wants_state_changes = self._debug
+        # Nothing listens at INFO: hear of failed calls only (WARNING), bind no context per call.
+        self.wants_calls = self._info
         self._model_fields: dict[str, Any] = {G.PROVIDER: run.provider_name}
         if run.model_name is not None:
             self._model_fields[G.REQUEST_MODEL] = run.model_name

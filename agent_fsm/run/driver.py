@@ -44,7 +44,7 @@ from ..observe.log import LoggingObserver
 from ..observe.logger import get_logger
 from ..observe.redact import Redactor
 from ..request import CompletionRequest, Model
-from ..tools import ToolServer, converted, run_bounded
+from ..tools import ToolServer, ToolSet, converted, run_bounded
 from ..tools.outcomes import raised
 from .effects import DirectEffects, Effects
 from .telemetry import RunTelemetry
@@ -76,6 +76,11 @@ class AgentRun:
         self._tools = tools
         self._server_of: Callable[[str], str | None] | None = getattr(tools, "server_of", None)
         self._effects: Effects = effects if effects is not None else DirectEffects()
+        # A ToolSet called directly already runs each tool in a task of its own, within its time
+        # (``run_bounded``), and nothing else in ``ToolSet.call`` waits: a second task around it
+        # would only double the cost of a call. Any other server, or effects of one's own, may
+        # wait anywhere, so their calls are bounded here.
+        self._server_bounds_calls = type(self._effects) is DirectEffects and type(tools) is ToolSet
         self.run_id = self._effects.new_id()
         """An id for logs and traces; never part of items or history."""
         self.agent_name = agent_name
@@ -227,7 +232,6 @@ class AgentRun:
         watch_steps = tele.watch_steps
         handlers = tele.watch_final(m.event_handlers)
         model_event = m.model_event
-        check_event = m.check_event
         closed_reason = "the run was closed by its consumer"
         current_task = asyncio.current_task
         try:
@@ -272,16 +276,12 @@ class AgentRun:
                     else:
                         action = m.model_failed(failure)
                     while streaming:  # the hot loop: one pass per model event
-                        handler = handlers.get(type(event))
-                        if handler is not None:
-                            check_event(event)
-                            result = handler(event)
-                        else:
-                            result = model_event(event)
-                        if isinstance(result, StreamAssistantItem):  # the fast path's one item
+                        handler = handlers.get(type(event))  # each handler checks its event itself
+                        result = handler(event) if handler is not None else model_event(event)
+                        if type(result) is StreamAssistantItem:  # the fast path's one item
                             yield result
                         else:
-                            action = result
+                            action = result  # type: ignore[assignment]  # (mypy narrows no `type() is` else)
                             while out:
                                 yield out.popleft()
                             if action is not NEXT_EVENT:
@@ -303,7 +303,8 @@ class AgentRun:
                             action = m.model_failed(exc)
                             break
                     self._stream = None
-                    await _aclose(stream)
+                    if getattr(stream, "ag_frame", stream) is not None:  # an async generator run to its end
+                        await _aclose(stream)  # has nothing to close: skip the round trip
                     tele.model_call_ended()
                 elif kind is CallHook:
                     action = await self._call_hook(action)  # type: ignore[arg-type]
@@ -372,18 +373,28 @@ class AgentRun:
         return self._m.tool_output(output)
 
     async def _run_tool(self, call: ToolCall) -> ToolOutput | ToolServerError:
-        assert self._tele is not None
-        server = self._server_of(call.function.name) if self._server_of is not None else None
-        with self._tele.tool_call(call, server) as finish:
+        tele = self._tele
+        assert tele is not None
+        if not tele.watch_tool_calls:
+            output = await self._call_tool(call)
+            if type(output) is not ToolOutput and isinstance(output, ToolServerError):
+                tele.tool_failed(call, output, self._server(call))
+            return output
+        with tele.tool_call(call, self._server(call)) as finish:
             output = await self._call_tool(call)
             finish(output)
         return output
+
+    def _server(self, call: ToolCall) -> str | None:
+        """The tool server serving ``call`` (an MCP server's command or URL), for the observers."""
+        return self._server_of(call.function.name) if self._server_of is not None else None
 
     async def _call_tool(self, call: ToolCall) -> ToolOutput | ToolServerError:
         name = call.function.name
         try:
             # in its own task: a server that ignores the run's cancellation cannot hang the run
-            output: Any = await run_bounded(self._effects.call_tool(self._tools, call), None, name=name)
+            called = self._effects.call_tool(self._tools, call)
+            output: Any = await (called if self._server_bounds_calls else run_bounded(called, None, name=name))
         except ToolServerError as exc:
             return exc
         except (Exception, GeneratorExit) as exc:  # a GeneratorExit from a tool is the tool's bug

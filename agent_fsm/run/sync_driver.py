@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import CompletionError, ToolServerError
 from ..events import ModelEvent
 from ..hooks import live_hooks
-from ..items import StreamItem
+from ..items import StreamAssistantItem, StreamItem
 from ..machine import TurnMachine
 from ..machine.protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
 from ..messages import ToolCall
@@ -106,6 +106,7 @@ def iter_sync(
     hooks = live_hooks(hook)
     runner = run_tool or _no_tools
     out = machine.outbox
+    handlers = machine.event_handlers
     pending: deque[ToolCall] = deque()
     try:
         action: Action = machine.start()
@@ -130,7 +131,14 @@ def iter_sync(
                         except Exception as exc:
                             action = machine.model_failed(exc)
                             break
-                        action = machine.model_event(event)
+                        handler = handlers.get(type(event))  # as the async driver dispatches
+                        result = handler(event) if handler is not None else machine.model_event(event)
+                        if type(result) is StreamAssistantItem:  # the fast path's one item
+                            yield result
+                            if machine.done:  # cancel() while we yielded
+                                break  # type: ignore[unreachable]  # (mypy keeps `done` narrowed across the yield)
+                            continue
+                        action = result  # type: ignore[assignment]  # (mypy narrows no `type() is` else)
                         while out:
                             yield out.popleft()
                         while isinstance(action, CallHook) and not machine.done:

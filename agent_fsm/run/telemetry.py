@@ -72,8 +72,20 @@ class RunTelemetry:
         self._step_sinks = tuple(s for s in sinks if getattr(s, "wants_state_changes", False))
         self.watch_steps = bool(self._step_sinks)
         """Whether :meth:`steps` has anyone to tell (the driver skips the call otherwise)."""
+        # Decided once per run: who hears every model and tool call (and has its context entered
+        # around them), and who hears only of the calls that failed. Nobody listening costs
+        # nothing per call: no context is bound, no record built unless a call fails.
+        self._call_sinks = tuple(s for s in sinks if getattr(s, "wants_calls", True))
+        self._failure_sinks = tuple(s for s in sinks if not getattr(s, "wants_calls", True))
+        self.watch_tool_calls = bool(self._call_sinks)
+        """Whether :meth:`tool_call` has anyone to tell; otherwise the driver reports only a
+        failed tool call, with :meth:`tool_failed`."""
         self._mark = 0
         self._call: ModelCall | None = None
+        # the model call's start, when only failures are listened for (the record is built late)
+        self._quiet: tuple[int, CompletionRequest, float] | None = None
+        self._quiet_first: float | None = None
+        self._quiet_final: FinalEvent | None = None
         self._history_len = 0
         self._usage_before = machine.usage
         self._ended = False
@@ -102,38 +114,55 @@ class RunTelemetry:
         def on_final(event: FinalEvent) -> Handled:
             if self._call is not None:
                 self._call.final = event
+            else:
+                self._quiet_final = event
             return feed_final(event)
 
         return {**handlers, FinalEvent: on_final}
 
     def model_call_started(self, request: CompletionRequest) -> None:
+        if not self._sinks:
+            return  # nobody to tell: no record (``_call`` stays None, so the rest is skipped too)
         self._usage_before = self._m.usage
-        self._history_len = len(self._m.history)
+        self._history_len = len(request.history) + 1  # the run's history so far: it, then the prompt
+        if not self._call_sinks:  # only failures are listened for: a record only if this one fails
+            self._quiet = (self._m.turns, request, self._now())
+            self._quiet_first = self._quiet_final = None
+            return
         self._call = ModelCall(self._m.turns, request, self._now())
-        self._notify(self._sinks, "model_call_started", self._call)
+        self._notify(self._call_sinks, "model_call_started", self._call)
 
     def model_context(self) -> AbstractContextManager[object]:
         """The model call's context (log context, current span); enter it around awaits only."""
         call = self._call
-        if call is None or not self._sinks:
+        if call is None or not self._call_sinks:
             return NULL_CONTEXT
-        return self._enter_all("model_call_context", call)
+        return _Contexts(self, self._call_sinks, "model_call_context", call)
 
     def first_event(self) -> None:
-        if self._call is not None and self._call.first_chunk is None:
-            self._call.first_chunk = self._now()
+        if self._call is not None:
+            if self._call.first_chunk is None:
+                self._call.first_chunk = self._now()
+        elif self._quiet is not None and self._quiet_first is None:
+            self._quiet_first = self._now()
 
     def model_call_ended(self) -> None:
         call, self._call = self._call, None
-        if call is None:
-            return
+        quiet, self._quiet = self._quiet, None
         m = self._m
+        if call is None:
+            if quiet is None or m.error is None:
+                return  # nobody listens, or only for failures and this call did not end the run
+            call = ModelCall(*quiet)
+            call.first_chunk, call.final = self._quiet_first, self._quiet_final
         call.ended = self._now()
         call.usage = _minus(m.usage, self._usage_before)
         call.state = m.state
         call.error = m.error
         call.output = _first_assistant(m.history[self._history_len :])
-        self._notify(self._sinks, "model_call_ended", call)
+        self._notify(self._call_sinks, "model_call_ended", call)
+        if call.error is not None:
+            self._notify(self._failure_sinks, "model_call_ended", call)
 
     # ------------------------------------------------------------------ tool calls
 
@@ -147,11 +176,11 @@ class RunTelemetry:
         def finish(output: ToolOutput | ToolServerError) -> None:
             record.finish(output, self._now())
 
-        if not self._sinks:
+        if not self._call_sinks:
             yield finish
             return
         try:
-            with self._enter_all("tool_call", record):
+            with _Contexts(self, self._call_sinks, "tool_call", record):
                 try:
                     yield finish
                 except BaseException as exc:  # cancelled or failed: the observers see why on exit
@@ -159,6 +188,17 @@ class RunTelemetry:
                     raise
         finally:
             record.ended = record.ended if record.ended is not None else self._now()
+
+    def tool_failed(self, call: ToolCall, error: ToolServerError, server: str | None = None) -> None:
+        """Report a failed tool call to the observers that hear only of failures (when nobody
+        watches every call, the driver calls this instead of :meth:`tool_call`): each one's
+        ``tool_call`` context is entered and left at once, with the complete record."""
+        if self._failure_sinks:
+            now = self._now()
+            record = ToolCallRecord(call, self._m.turns, now, server)
+            record.finish(error, now)
+            with _Contexts(self, self._failure_sinks, "tool_call", record):
+                pass
 
     # ------------------------------------------------------------------ the end
 
@@ -183,9 +223,6 @@ class RunTelemetry:
             except Exception as exc:
                 self._observer_failed(sink, method, exc)
 
-    def _enter_all(self, method: str, record: object) -> _Contexts:
-        return _Contexts(self, method, record)
-
     def _observer_failed(self, observer: object, method: str, exc: BaseException) -> None:
         """Log an observer's failure; when logging is what fails, give up quietly."""
         try:
@@ -203,14 +240,14 @@ class _Contexts:
     model and tool call.)
     """
 
-    __slots__ = ("_entered", "_method", "_record", "_telemetry")
+    __slots__ = ("_entered", "_method", "_record", "_sinks", "_telemetry")
 
-    def __init__(self, telemetry: RunTelemetry, method: str, record: object) -> None:
-        self._telemetry, self._method, self._record = telemetry, method, record
+    def __init__(self, telemetry: RunTelemetry, sinks: Sequence[RunObserver], method: str, record: object) -> None:
+        self._telemetry, self._sinks, self._method, self._record = telemetry, sinks, method, record
         self._entered: list[tuple[RunObserver, AbstractContextManager[object]]] = []
 
     def __enter__(self) -> None:
-        for sink in self._telemetry._sinks:
+        for sink in self._sinks:
             try:
                 cm = getattr(sink, self._method)(self._record)
                 cm.__enter__()

@@ -3,12 +3,21 @@
 Each call runs in its own task. When it runs out of time (or the run is cancelled) it is
 cancelled and gets ``STOP_GRACE`` seconds to stop; a call that catches ``CancelledError`` and
 goes on is then left behind - held until it ends, and logged - so that it can never hang a run.
+
+What that costs, per call: on Python 3.12+ the task starts eagerly (its first step runs at once,
+as the current task), so a call that returns without ever waiting - most tools - is over before
+anything is scheduled and costs well under a microsecond more than a bare ``await``. On 3.11 the
+task takes its first step in one pass of the event loop (~4 us in all); a call that is over by
+then needs no timer and no waiter. Only a call that actually waits pays for those: one future
+woken by the task's end or the timer, not ``asyncio.wait`` (which builds a set, a callback per
+task and a future per call, about 5 us more).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import sys
+from collections.abc import Awaitable, Coroutine
 from typing import Any, TypeVar
 
 from ..observe.logger import get_logger
@@ -23,6 +32,8 @@ STOP_GRACE = 1.0
 _left_running: set[asyncio.Task[Any]] = set()
 """Tool calls that ignored their cancellation, held until they end (the event loop holds tasks
 only weakly)."""
+
+_EAGER = sys.version_info >= (3, 12)
 
 
 class ToolTimeout(Exception):
@@ -45,17 +56,56 @@ async def run_bounded(call: Awaitable[T], limit: float | None, *, name: str) -> 
             ``STOP_GRACE`` to stop, after which the cancellation goes on regardless.
         Exception: whatever the call raised.
     """
-    task = asyncio.ensure_future(call)
+    loop = asyncio.get_running_loop()
+    coro = call if isinstance(call, Coroutine) else _awaited(call)
+    if _EAGER and loop.get_task_factory() is None:  # (a factory of the application's is respected)
+        task = asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+    else:
+        task = loop.create_task(coro)
+        try:
+            await asyncio.sleep(0)  # one pass of the loop: the task takes its first step first
+        except asyncio.CancelledError:
+            await _stop(task, name)
+            raise
+    if task.done():  # it never waited: no timer, no waiter, nothing to bound
+        return task.result()
+    if not await _ended_within(task, limit, loop, name):
+        if await _stop(task, name):
+            raise ToolTimeout(name)
+        raise ToolDidNotStop(name)
+    return task.result()
+
+
+async def _ended_within(
+    task: asyncio.Task[Any], limit: float | None, loop: asyncio.AbstractEventLoop, name: str
+) -> bool:
+    """Wait for ``task`` to end, at most ``limit`` seconds; whether it ended. The caller being
+    cancelled cancels the task, with ``STOP_GRACE`` to stop, and goes on."""
+    waiter: asyncio.Future[None] = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    task.add_done_callback(wake)
+    timer = loop.call_later(limit, wake) if limit is not None else None
     try:
-        done, _ = await asyncio.wait((task,), timeout=limit)
+        await waiter
     except asyncio.CancelledError:
+        task.remove_done_callback(wake)
         await _stop(task, name)
         raise
-    if done:
-        return task.result()
-    if await _stop(task, name):
-        raise ToolTimeout(name)
-    raise ToolDidNotStop(name)
+    finally:
+        if timer is not None:
+            timer.cancel()
+    if task.done():
+        return True
+    task.remove_done_callback(wake)
+    return False
+
+
+async def _awaited(call: Awaitable[T]) -> T:
+    return await call
 
 
 async def _stop(task: asyncio.Task[Any], name: str) -> bool:
