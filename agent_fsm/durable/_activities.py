@@ -30,9 +30,8 @@ from .. import codec
 from ..errors import ToolServerError
 from ..messages import ToolCall
 from ..observe.redact import Redactor
-from ..request import CompletionRequest, ToolOutput
-from ..tools import converted
-from ..tools.outcomes import raised
+from ..request import CompletionRequest
+from ..tools._outcome import call_outcome
 from ._wire import DEFAULT_MAX_PAYLOAD_BYTES, MODEL_ACTIVITY, TOOL_ACTIVITY, error_data
 
 if TYPE_CHECKING:
@@ -81,15 +80,10 @@ class Activities:
         agent = self._agents[args["agent"]]
         call: ToolCall = codec.from_dict(args["call"], ToolCall)
         name = call.function.name
-        redactor = Redactor(agent.model)
-        async with _heartbeating():
-            try:
-                value: Any = await agent.tools.call(name, call.function.arguments)
-            except ToolServerError as exc:
-                return {"server_error": str(exc)}
-            except (Exception, GeneratorExit) as exc:  # a tool server that raised: an error result, as in-process
-                value = raised(name, exc, redactor)
-        output = value if isinstance(value, ToolOutput) else converted(name, value, redactor)
+        async with _heartbeating():  # what the call gave, decided as in-process (tools.call_outcome)
+            output = await call_outcome(agent.tools.call(name, call.function.arguments), name, Redactor(agent.model))
+        if isinstance(output, ToolServerError):
+            return {"server_error": str(output)}
         return self._checked({"output": codec.to_json_value(output)}, f"tool call {call.id!r} ({name})")
 
     def _checked(self, result: dict[str, Any], what: str) -> dict[str, Any]:

@@ -44,8 +44,8 @@ from ..observe.log import LoggingObserver
 from ..observe.logger import get_logger
 from ..observe.redact import Redactor
 from ..request import CompletionRequest, Model
-from ..tools import ToolServer, ToolSet, converted, run_bounded
-from ..tools.outcomes import raised
+from ..tools import ToolServer, ToolSet
+from ..tools._outcome import call_outcome
 from .effects import DirectEffects, Effects
 from .telemetry import RunTelemetry
 
@@ -390,18 +390,16 @@ class AgentRun:
         return self._server_of(call.function.name) if self._server_of is not None else None
 
     async def _call_tool(self, call: ToolCall) -> ToolOutput | ToolServerError:
-        name = call.function.name
-        try:
-            # in its own task: a server that ignores the run's cancellation cannot hang the run
-            called = self._effects.call_tool(self._tools, call)
-            output: Any = await (called if self._server_bounds_calls else run_bounded(called, None, name=name))
-        except ToolServerError as exc:
-            return exc
-        except (Exception, GeneratorExit) as exc:  # a GeneratorExit from a tool is the tool's bug
+        def log(exc: BaseException) -> None:
             trace = self._redact.traceback(exc)
-            self._logger().warning("tool server raised", tool=name, tool_call_id=call.id, exception=trace)
-            return raised(name, exc, self._redact)
-        return output if isinstance(output, ToolOutput) else converted(name, output, self._redact)
+            self._logger().warning("tool server raised", tool=call.function.name, tool_call_id=call.id, exception=trace)
+
+        # in its own task (unless the server bounds its calls): a server that ignores the run's
+        # cancellation cannot hang the run
+        called = self._effects.call_tool(self._tools, call)
+        return await call_outcome(
+            called, call.function.name, self._redact, bounded=not self._server_bounds_calls, on_raise=log
+        )
 
     async def _cleanup(self, reason: str) -> None:
         """Leave nothing behind: close the stream, cancel tool tasks, end the machine. Idempotent."""
