@@ -25,9 +25,15 @@ import pytest_asyncio
 temporalio = pytest.importorskip("temporalio")
 
 from temporalio.api.enums.v1 import EventType  # noqa: E402
-from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle  # noqa: E402
+from temporalio.client import (  # noqa: E402
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+)
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
+import agent_fsm.durable.temporal as temporal_module  # noqa: E402
 from agent_fsm import Agent, ApprovalRequired, Snapshot, approve, codec, deny  # noqa: E402
 from agent_fsm.durable.temporal import (  # noqa: E402
     cancel_run,
@@ -424,6 +430,41 @@ async def test_continue_as_new_every_two_calls_gives_the_in_process_history(dev_
     assert codec.to_json(items) == codec.to_json(expected_items)
     assert codec.to_json(late) == codec.to_json(expected_items[3:])
     assert latest.run_id != handle.first_execution_run_id  # it did continue as new
+
+
+async def test_a_consumer_whose_query_fails_goes_on_from_its_own_position(
+    dev_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first query from each position fails: a consumer that started again from 0 (or skipped
+    # ahead) would see items twice (or miss some), across continue-as-new too.
+    real_page = temporal_module._page
+    asked: list[int] = []
+    failed: set[int] = set()
+
+    async def flaky_page(handle: WorkflowHandle[Any, Any], since: int) -> dict[str, Any]:
+        asked.append(since)
+        if since not in failed:
+            failed.add(since)
+            raise WorkflowQueryFailedError("the worker went away")
+        return await real_page(handle, since)
+
+    monkeypatch.setattr(temporal_module, "_page", flaky_page)
+    q = queue()
+    async with worker_for(dev_env.client, q, make_agents()):
+        handle = await start_run(
+            dev_env.client, "long", "go", id=f"flaky-{uuid.uuid4().hex}", task_queue=q, continue_as_new_after=2
+        )
+        items = await asyncio.wait_for(_collect_list(handle), GUARD)
+        await handle.result()
+    expected_items, _, error = await in_process(make_agents()["long"])
+    assert error is None
+    assert codec.to_json(items) == codec.to_json(expected_items)
+    assert asked == sorted(asked)  # a failed query is asked again from the same position, never an earlier one
+    assert len(failed) > 1  # and queries failed after progress, not only at the start
+
+
+async def _collect_list(handle: WorkflowHandle[Any, Any]) -> list[StreamItem]:
+    return [item async for item in stream_run(handle)]
 
 
 # ---------------------------------------------------------------------------------------- the sandbox
