@@ -68,8 +68,8 @@ from .. import codec
 from ..agent import Agent
 from ..errors import ConfigurationError
 from ..items import StreamItem
-from ..machine import Approval
-from ..messages import Message, Text, UserMessage
+from ..machine import Approval, check_limits, user_message
+from ..messages import Message, UserMessage
 from ._activities import Activities
 from ._wire import (
     APPROVALS_SIGNAL,
@@ -197,14 +197,11 @@ async def start_run(
     and ``response`` when the run is ``Done``, else ``error: {type, message}`` as the in-process
     ending (a run whose approval timed out adds ``snapshot`` and ``pending_approvals``).
     """
-    if isinstance(prompt, str):
-        prompt = UserMessage((Text(prompt),))
-    if not isinstance(prompt, UserMessage):
-        raise ConfigurationError(f"prompt must be a str or a UserMessage, not {type(prompt).__name__}")
+    prompt = user_message(prompt, "prompt")
     if continue_as_new_after is not None and (type(continue_as_new_after) is not int or continue_as_new_after < 1):
         raise ConfigurationError(f"continue_as_new_after must be an int >= 1, got {continue_as_new_after!r}")
-    if max_turns is not None and (type(max_turns) is not int or max_turns < 1):
-        raise ConfigurationError(f"max_turns must be an int >= 1, got {max_turns!r}")
+    if max_turns is not None:
+        check_limits(max_turns, 1)
     args = {
         "agent": agent_name,
         "prompt": codec.to_json_value(prompt),
@@ -258,11 +255,7 @@ async def steer_run(handle: RunHandle, message: str | UserMessage) -> None:
     Raises:
         ConfigurationError: for a message that is neither a ``str`` nor a ``UserMessage``.
     """
-    if isinstance(message, str):
-        message = UserMessage((Text(message),))
-    if not isinstance(message, UserMessage):
-        raise ConfigurationError(f"a steering message must be a str or a UserMessage, not {type(message).__name__}")
-    await handle.signal(STEER_SIGNAL, codec.to_json_value(message))
+    await handle.signal(STEER_SIGNAL, codec.to_json_value(user_message(message, "a steering message")))
 
 
 async def run_state(handle: RunHandle) -> dict[str, Any]:

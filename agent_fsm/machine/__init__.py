@@ -8,7 +8,7 @@ for the theory of operation and :mod:`agent_fsm.machine.protocol` for the action
 
 from __future__ import annotations
 
-from ._machine import CANCELLED_BY_CALLER, TurnMachine, check_limits
+from ._machine import CANCELLED_BY_CALLER, TurnMachine, check_limits, user_message
 from ._path import appends, emits
 from .protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
 from .snapshot import Approval, Snapshot, approve, deny
@@ -31,6 +31,7 @@ __all__ = [
     "appends",
     "check_limits",
     "emits",
+    "user_message",
     "approve",
     "deny",
 ]

@@ -121,6 +121,20 @@ def check_limits(max_turns: object, tool_concurrency: object) -> None:
             raise ConfigurationError(f"{name} must be an int >= 1, got {value!r}")
 
 
+def user_message(value: object, what: str) -> UserMessage:
+    """``value`` as a user message: a ``str`` is wrapped in one (the one place a prompt or a
+    steering message is accepted).
+
+    Raises:
+        ConfigurationError: for anything else, naming ``what`` it was meant to be.
+    """
+    if isinstance(value, str):
+        return UserMessage((Text(value),))
+    if not isinstance(value, UserMessage):
+        raise ConfigurationError(f"{what} must be a str or a UserMessage, not {type(value).__name__}")
+    return value
+
+
 class TurnMachine:
     """One run of the turn loop, driven from outside through the step API.
 
@@ -171,10 +185,7 @@ class TurnMachine:
         limits: UsageLimits | None = None,
         on_max_turns: str = "error",
     ) -> None:
-        if isinstance(prompt, str):
-            prompt = UserMessage((Text(prompt),))
-        if not isinstance(prompt, UserMessage):
-            raise ConfigurationError(f"prompt must be a str or a UserMessage, not {type(prompt).__name__}")
+        prompt = user_message(prompt, "prompt")
         given = list(history or ())
         for i, message in enumerate(given):
             if not isinstance(message, UserMessage | AssistantMessage):
@@ -517,11 +528,7 @@ class TurnMachine:
         Raises:
             ConfigurationError: for a message that is neither a ``str`` nor a ``UserMessage``.
         """
-        if isinstance(message, str):
-            message = UserMessage((Text(message),))
-        if not isinstance(message, UserMessage):
-            raise ConfigurationError(f"a steering message must be a str or a UserMessage, not {type(message).__name__}")
-        self._steering.append(message)
+        self._steering.append(user_message(message, "a steering message"))
 
     def steps_since(self, mark: int) -> tuple[list[tuple[Edge, int]], int]:
         """The edges taken since ``mark`` (a value this method returned before; start with 0).
