@@ -60,6 +60,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Final
 
 from attrs import evolve
+from mypy_extensions import mypyc_attr
 
 from ..errors import (
     AgentFSMError,
@@ -135,6 +136,7 @@ def user_message(value: object, what: str) -> UserMessage:
     return value
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class TurnMachine:
     """One run of the turn loop, driven from outside through the step API.
 
@@ -838,11 +840,11 @@ class TurnMachine:
         self._turn.add_text(event.text)  # type: ignore[union-attr]
         self._emit(StreamAssistantItem(event))
 
-    def fast_text_delta(self, event: TextDelta) -> Action | StreamAssistantItem:
+    def fast_text_delta(self, event: Any) -> Action | StreamAssistantItem:
         """The text delta's whole fast path, one call (see :mod:`.fastpath`): what ``fast`` does
         for other deltas - a stream is open and the event well-formed, else the generic handler
         raises; count the edge; run ``emit_text`` - with the item handed back, not queued."""
-        text = event.text
+        text: object = event.text  # (``event: Any``: a compiled build must not refuse a malformed event itself)
         if not self._open or type(text) is not str:
             return self._on_text_delta(event)
         trace = self._trace

@@ -110,7 +110,7 @@ def compile_fast(cls: type, events: Mapping[type, tuple[str, str]]) -> dict[type
         for e in (e for e in EDGES if e.trigger == trigger and e.source is State.Streaming):
             if any(name not in VERDICT_CONDITIONS for name, _ in e.conditions):
                 break
-            if all(bool(getattr(cls, name)(None, CONTINUE, None)) is target for name, target in e.conditions):
+            if all((VERDICT_CONDITIONS[name] == CONTINUE.kind) is target for name, target in e.conditions):
                 chosen = e
                 break
         if chosen is not None and chosen.internal:
