@@ -110,7 +110,12 @@ def test_the_verdict_conditions_hold_for_exactly_their_verdict_kind() -> None:
     from agent_fsm.machine.table import VERDICT_CONDITIONS
 
     m = TurnMachine("hi", max_turns=1)
-    verdicts = [HookAction.cont(), HookAction.terminate("t"), ToolCallHookAction.skip("s"), ToolCallHookAction.defer("d")]
+    verdicts = [
+        HookAction.cont(),
+        HookAction.terminate("t"),
+        ToolCallHookAction.skip("s"),
+        ToolCallHookAction.defer("d"),
+    ]
     assert {v.kind for v in verdicts} == set(VERDICT_CONDITIONS.values())
     for name, kind in VERDICT_CONDITIONS.items():
         for verdict in verdicts:
