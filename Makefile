@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTEST := $(PY) -m pytest
 
-.PHONY: install demo durable-demo test test-compiled compiled lint fmt fuzz fuzz-ci bench bench-peers diagrams diagrams-check js-deps clean
+.PHONY: install demo durable-demo test test-compiled compiled codegen lint fmt fuzz fuzz-ci bench bench-peers diagrams diagrams-check js-deps clean
 
 # The fuzz campaigns (agent-fsm fuzz): a CI-sized one gates `make test`; `make fuzz` is the long one.
 FUZZ_SEED     ?= 1
@@ -83,6 +83,11 @@ test-compiled: $(COMPILED_STAMP)
 	rm -rf $(COMPILED_DIR)/run && mkdir -p $(COMPILED_DIR)/run && cp -r tests pyproject.toml $(COMPILED_DIR)/run/
 	cd $(COMPILED_DIR)/run && AGENT_FSM_EXPECT_COMPILED=1 $(abspath $(COMPILED_PY)) -m pytest -q -p no:cacheprovider \
 		$(addprefix tests/,$(COMPILED_TESTS))
+
+# The machine's edges as code (agent_fsm/machine/_fire.py), written from the table; tests/test_codegen.py fails
+# when the committed module is stale.
+codegen: install
+	$(PY) -m agent_fsm.machine._codegen
 
 # Diagrams (README, "State diagrams"): regenerate diagrams/ from the live table; the check fails, naming each
 # stale file. `make test` runs the same check (tests/test_diagram_committed.py).

@@ -109,12 +109,14 @@ def _tool_call_delta(e: ToolCallDelta) -> str | None:
 
 
 def _tool_call_ready(e: ToolCallReady) -> str | None:
+    # every tool call passes here: exact-type tests inline, no helper calls
     call: Any = e.tool_call  # typed, but user code may put anything there
     if not isinstance(call, ToolCall) or not isinstance(call.function, ToolFunction):
         return f"tool_call is {type(call).__name__}, not a ToolCall of a ToolFunction"
-    if not _is_str(call.id) or not call.id:
-        return f"the tool call's id is {call.id!r}, not a non-empty str (a result could not reference it)"
-    if not _is_str(call.function.name) or not _is_str(e.internal_call_id):
+    call_id = call.id
+    if type(call_id) is not str or not call_id:
+        return f"the tool call's id is {call_id!r}, not a non-empty str (a result could not reference it)"
+    if type(call.function.name) is not str or type(e.internal_call_id) is not str:
         return "the tool's name and internal_call_id must be strs"
     if not _opt_str(call.call_id) or not _opt_str(call.signature):
         return "the call's call_id and signature must be strs or None"
@@ -126,9 +128,9 @@ def _final(e: Final) -> str | None:
     u: Any = e.usage  # typed, but user code may put anything there
     if not isinstance(u, Usage):
         return f"usage is {type(u).__name__}, not Usage"
-    counts = (u.input_tokens, u.output_tokens, u.total_tokens, u.cached_input_tokens)
-    if not all(type(n) is int and n >= 0 for n in counts):
-        return f"usage counts must be non-negative ints: {u!r}"
+    for n in (u.input_tokens, u.output_tokens, u.total_tokens, u.cached_input_tokens):
+        if type(n) is not int or n < 0:
+            return f"usage counts must be non-negative ints: {u!r}"
     return None
 
 

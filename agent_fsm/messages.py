@@ -49,6 +49,13 @@ def json_problem(value: JSONValue, max_depth: int = MAX_JSON_DEPTH) -> str | Non
     ``None``. Walks without recursion, so any depth can be judged."""
     # Every tool call's arguments pass here (twice: the machine and the ToolSet), so the common
     # leaves are told apart by their exact type first, without isinstance over a union.
+    if type(value) is dict and max_depth > 0:  # the usual arguments: one object of plain values
+        for v in value.values():
+            kind = type(v)
+            if kind is not str and kind is not int and kind is not bool and v is not None:
+                break
+        else:
+            return None
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         v, depth = stack.pop()
