@@ -170,7 +170,8 @@ def render() -> str:
     for what, names, returns in (("guards", conditions, "bool"), ("callbacks", callbacks, "None")):
         lines += ["", f"    # the table's {what}"]
         for name in names:
-            lines += ["", f"    def {name}(self, verdict: Verdict, payload: Any) -> {returns}:", "        raise NotImplementedError"]
+            signature = f"    def {name}(self, verdict: Verdict, payload: Any) -> {returns}:"
+            lines += ["", signature, "        raise NotImplementedError"]
     lines += ["", "    # the triggers"]
     for trigger in triggers:
         lines += _method(trigger, steps)
