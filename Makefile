@@ -126,13 +126,17 @@ $(SDK_STAMP): bench/requirements-sdk.txt pyproject.toml
 	$(SDK_VENV)/bin/python -m pip install --quiet -r bench/requirements-sdk.txt -e .
 	touch $(SDK_STAMP)
 
-$(PEERS_STAMP): bench/requirements-peers.txt pyproject.toml
+# The peers run against the compiled build, as `make bench` does (installed again whenever it is rebuilt).
+$(PEERS_STAMP): bench/requirements-peers.txt $(COMPILED_STAMP)
 	python3 -m venv $(PEERS_VENV)
-	$(PEERS_VENV)/bin/python -m pip install --quiet -r bench/requirements-peers.txt -e .
+	$(PEERS_VENV)/bin/python -m pip install --quiet -r bench/requirements-peers.txt $(COMPILED_DIR)/dist/*.whl
+	$(PEERS_VENV)/bin/python -m pip install --quiet --no-deps --force-reinstall $(COMPILED_DIR)/dist/*.whl
 	touch $(PEERS_STAMP)
 
-bench: install $(SDK_STAMP)
-	$(PY) bench/run.py
+# The compiled build (what a release ships: the headline figures), then the pure one (for comparison).
+bench: install $(COMPILED_STAMP) $(SDK_STAMP)
+	$(COMPILED_PY) bench/run.py --build compiled
+	$(PY) bench/run.py --build pure
 
 bench-peers: $(PEERS_STAMP)
 	$(PEERS_VENV)/bin/python bench/peers.py

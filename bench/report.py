@@ -41,7 +41,12 @@ def _iqr(row: dict[str, Any]) -> str:
     return f"{row['ratio']:.2f}x ({row['ratio_q1']:.2f}-{row['ratio_q3']:.2f})"
 
 
-def render(core: dict[str, Any] | None, peers: dict[str, Any] | None, changes: dict[str, Any] | None = None) -> str:
+def render(
+    core: dict[str, Any] | None,
+    peers: dict[str, Any] | None,
+    changes: dict[str, Any] | None = None,
+    pure: dict[str, Any] | None = None,
+) -> str:
     out: list[str] = [
         "# Benchmarks",
         "",
@@ -51,7 +56,7 @@ def render(core: dict[str, Any] | None, peers: dict[str, Any] | None, changes: d
         "Reproduce (from a fresh clone, with `../shared/wire` beside the repository):",
         "",
         "```sh",
-        "make bench        # project venv + bench/.venv-sdk (openai, anthropic): ~3 min (4.5 at load 3.6)",
+        "make bench        # the compiled build (.venv-compiled), then the pure one (.venv), + bench/.venv-sdk: ~6 min",
         "make bench-peers  # bench/.venv-peers (pydantic-ai-slim, openai-agents, langgraph): ~1.5 min + install",
         "BENCH_QUICK=1 make bench  # smoke test of the harness: few rounds, nothing written",
         "```",
@@ -61,13 +66,19 @@ def render(core: dict[str, Any] | None, peers: dict[str, Any] | None, changes: d
         "hand-written loop, timed in the same round of the same process. Quartiles in parentheses.",
         "These are goals reported, never asserted in tests; the machine is shared, so read the load average.",
         "",
+        "**Which build.** The figures below are the *compiled* build unless a table says otherwise: the wheel",
+        "built with mypyc (`make compiled`; README, \"The compiled core\"), which is what a release ships. The",
+        "same source runs as plain Python in an editable install; its figures are in \"The pure-Python build\".",
+        "",
         "## Machine",
         "",
         "| run | date | cores | CPU | Python | load average at start (1, 5, 15 min) | commit |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     if core:
-        out += _machine_rows("`make bench`", core["machine"])
+        out += _machine_rows(f"`make bench` ({core.get('build', 'pure')} build)", core["machine"])
+    if pure:
+        out += _machine_rows("`make bench` (pure build)", pure["machine"])
     if peers:
         out += _machine_rows("`make bench-peers`", peers["machine"])
     out.append("")
@@ -112,6 +123,28 @@ def render(core: dict[str, Any] | None, peers: dict[str, Any] | None, changes: d
                     f" {speedup:.1f}x | {_ok(speedup >= goal)} |"
                 )
     out.append("")
+
+    # ---------------------------------------------------------------- the pure build
+    if pure:
+        out += [
+            "## The pure-Python build",
+            "",
+            "The same source, not compiled (an editable install: `make install`), against the same hand-written",
+            "loop, in its own run of `make bench`.",
+            "",
+            "| scenario | goal | pure build | compiled build |",
+            "| --- | --- | --- | --- |",
+        ]
+        for name in ("S1", "S2", "S4"):
+            compiled = _iqr(core[name]) if core and core.get("build") == "compiled" else "-"
+            out.append(f"| {name} | <= {TARGETS[name]:g}x | {_iqr(pure[name])} | {compiled} |")
+        b = pure["breakdown"]["S2"]
+        out += [
+            "",
+            f"Pure build, per S2 run: machine {b['machine_us']:.0f} us, tools {b['tools_us']:.0f} us, driver"
+            f" {b['driver_us']:.0f} us; hand-written {b['handwritten_us']:.0f} us.",
+            "",
+        ]
 
     # ---------------------------------------------------------------- S1/S2
     if core:
@@ -378,7 +411,7 @@ same stretches of machine load.
 
 def write() -> Path:
     path = BENCH / "RESULTS.md"
-    path.write_text(render(read_result("core"), read_result("peers"), read_result("changes")))
+    path.write_text(render(read_result("core"), read_result("peers"), read_result("changes"), read_result("core-pure")))
     return path
 
 

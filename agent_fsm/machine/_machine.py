@@ -63,6 +63,7 @@ from typing import Any, ClassVar, Final
 from attrs import evolve
 from mypy_extensions import mypyc_attr
 
+from .. import _wellformed as wellformed
 from ..errors import (
     AgentFSMError,
     ApprovalRequired,
@@ -87,7 +88,7 @@ from ._endings import Checkpoint, seal
 from ._fire import FIRE, Edges
 from ._path import Path
 from ._turn import TurnBuffer
-from .fastpath import compile_fast
+from .fastpath import compile_fast, fast_edge
 from .protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
 from .snapshot import Approval, Snapshot
 from .table import FINAL, TRIGGER_HOOKS, Edge, State, build_machine
@@ -113,6 +114,10 @@ _CANCEL_MODES: Final = ("immediate", "after_turn")
 _NONE: Final[frozenset[str]] = frozenset()
 _HOOK_NAMES: Final = frozenset(TRIGGER_HOOKS.values())
 _NO_USAGE: Final = Usage()
+_TEXT_EDGE: Final = fast_edge("text_delta")
+assert _TEXT_EDGE is not None, "the table must give text deltas an internal edge for the fast path"
+_TEXT_DELTA_EDGE: Final = _TEXT_EDGE.index
+"""The edge of :meth:`TurnMachine.fast_text_delta`."""
 _ON_MAX_TURNS: Final = ("error", "final_answer")
 
 
@@ -395,7 +400,10 @@ class TurnMachine(Edges):
         the event inline and leaves a malformed one to the handler that raises."""
         problem = event_problem(event)
         if problem is not None:
-            raise self._illegal(f"model event {type(event).__name__}", f"malformed event: {problem}")
+            raise self._malformed(event, problem)
+
+    def _malformed(self, event: object, problem: str) -> IllegalTransition:
+        return self._illegal(f"model event {type(event).__name__}", f"malformed event: {problem}")
 
     def driver_failed(self, error: BaseException) -> Action:
         """The driver met an exception nobody expected (a bug, or user code misbehaving outside
@@ -723,20 +731,22 @@ class TurnMachine(Edges):
 
     # ------------------------------------------------------------------ model events
 
-    def _event_allowed(self, trigger: str, event: object) -> bool:
+    def _event_allowed(self, trigger: str, event: object, problem: str | None) -> bool:
         """Whether the event may be taken; False for one that arrives after :meth:`cancel` (it
-        is dropped); raises ``IllegalTransition`` for a malformed event or one the table does
-        not allow (every handler asks this first)."""
+        is dropped); raises ``IllegalTransition`` for a malformed event (``problem``: what its
+        type's check in :mod:`agent_fsm._wellformed` found) or one the table does not allow
+        (every handler asks this first)."""
         if self._interrupted:
             return False
-        self.check_event(event)
+        if problem is not None:
+            raise self._malformed(event, problem)
         if self._final_seen and self.state is S.Streaming:
             raise self._illegal(trigger, "the turn's Final has arrived; only the end of the stream may follow")
         self._expect_stream(trigger)
         return True
 
     def _on_text_delta(self, event: TextDelta) -> Action:
-        if not self._event_allowed("text_delta", event):
+        if not self._event_allowed("text_delta", event, wellformed.text_delta(event)):
             return STOP
         if "text_delta" in self._asks:
             return self._ask("text_delta", event, (event.text, self._agg + event.text))
@@ -744,7 +754,7 @@ class TurnMachine(Edges):
         return NEXT_EVENT
 
     def _on_tool_call_delta(self, event: ToolCallDelta) -> Action:
-        if not self._event_allowed("tool_call_delta", event):
+        if not self._event_allowed("tool_call_delta", event, wellformed.tool_call_delta(event)):
             return STOP
         if "tool_call_delta" in self._asks:
             return self._ask("tool_call_delta", event, (event.id, event.internal_call_id, event.name, event.arguments))
@@ -752,25 +762,25 @@ class TurnMachine(Edges):
         return NEXT_EVENT
 
     def _on_reasoning_delta(self, event: ReasoningDelta) -> Action:
-        if not self._event_allowed("reasoning_delta", event):
+        if not self._event_allowed("reasoning_delta", event, wellformed.reasoning_delta(event)):
             return STOP
         self.fire_reasoning_delta(CONTINUE, event)
         return NEXT_EVENT
 
     def _on_reasoning(self, event: Reasoning) -> Action:
-        if not self._event_allowed("reasoning", event):
+        if not self._event_allowed("reasoning", event, wellformed.reasoning(event)):
             return STOP
         self.fire_reasoning(CONTINUE, event)
         return NEXT_EVENT
 
     def _on_tool_call(self, event: ToolCallReady) -> Action:
-        if not self._event_allowed("tool_call_ready", event):
+        if not self._event_allowed("tool_call_ready", event, wellformed.tool_call_ready(event)):
             return STOP
         self.fire_tool_call_ready(CONTINUE, event)
         return NEXT_EVENT
 
     def _on_final(self, event: FinalEvent) -> Action:
-        if not self._event_allowed("final", event):
+        if not self._event_allowed("final", event, wellformed.final(event)):
             return STOP
         # The model reported (and billed) this usage: it counts whatever the hook then says,
         # also when the hook raises or the run is closed while it is asked.
@@ -827,10 +837,10 @@ class TurnMachine(Edges):
         if not self._open or type(text) is not str:
             return self._on_text_delta(event)
         trace = self._trace
-        if trace[-2] == self._text_delta_edge:
+        if trace[-2] == _TEXT_DELTA_EDGE:
             trace[-1] += 1
         else:
-            trace += (self._text_delta_edge, 1)
+            trace.extend((_TEXT_DELTA_EDGE, 1))
         turn = self._turn
         run = turn._text_run  # type: ignore[union-attr]  # TurnBuffer.add_text, inline
         if run is None:
@@ -839,9 +849,7 @@ class TurnMachine(Edges):
             run.append(text)
         return StreamAssistantItem(event)
 
-    _text_delta_edge: ClassVar[int] = -1
-    """The index of the text delta's fast edge (set by ``compile_fast``)."""
-    written_fast: ClassVar[dict[str, tuple[str, str]]] = {"emit_text": ("fast_text_delta", "_text_delta_edge")}
+    written_fast: ClassVar[dict[str, str]] = {"emit_text": "fast_text_delta"}
     """For :func:`~.fastpath.compile_fast`: the fast functions this class writes itself."""
 
     def emit_tool_call_delta(self, verdict: Verdict, event: ToolCallDelta) -> None:

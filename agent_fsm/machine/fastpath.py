@@ -32,7 +32,7 @@ from ..events import problem_check
 from ..hooks import CONTINUE
 from .table import EDGES, VERDICT_CONDITIONS, Edge, State, build_machine
 
-__all__ = ["Step", "compile_fast", "edge_step_names"]
+__all__ = ["Step", "compile_fast", "edge_step_names", "fast_edge"]
 
 Fn: TypeAlias = Callable[..., Any]
 
@@ -85,16 +85,22 @@ def compile_fast(cls: type, events: Mapping[type, tuple[str, str]]) -> dict[type
     """
     fast: dict[type, tuple[str, Fn]] = {}
     for event_type, (trigger, generic_name) in events.items():
-        chosen = None
-        for e in (e for e in EDGES if e.trigger == trigger and e.source is State.Streaming):
-            if any(name not in VERDICT_CONDITIONS for name, _ in e.conditions):
-                break
-            if all((VERDICT_CONDITIONS[name] == CONTINUE.kind) is target for name, target in e.conditions):
-                chosen = e
-                break
-        if chosen is not None and chosen.internal:
+        chosen = fast_edge(trigger)
+        if chosen is not None:
             fast[event_type] = (trigger, _make_fast(cls, chosen, getattr(cls, generic_name), problem_check(event_type)))
     return fast
+
+
+def fast_edge(trigger: str) -> Edge | None:
+    """The internal ``Streaming`` edge a delta of ``trigger`` takes when its guarding hook is not
+    asked (the verdict is then always "continue"), chosen as ``transitions`` would, among edges
+    whose guards read nothing but the verdict; ``None`` if that is not decided by the verdict alone."""
+    for e in (e for e in EDGES if e.trigger == trigger and e.source is State.Streaming):
+        if any(name not in VERDICT_CONDITIONS for name, _ in e.conditions):
+            return None
+        if all((VERDICT_CONDITIONS[name] == CONTINUE.kind) is target for name, target in e.conditions):
+            return e if e.internal else None
+    return None
 
 
 def _make_fast(cls: type, edge: Edge, generic: Fn, problem: Callable[[Any], str | None]) -> Fn:
@@ -104,14 +110,12 @@ def _make_fast(cls: type, edge: Edge, generic: Fn, problem: Callable[[Any], str 
         raise TypeError(f"fast-path edge {edge.label} must have exactly one callback")
     (callback,) = callbacks
     # The class may write an edge's whole fast function itself (``written_fast``: callback name ->
-    # (method, attribute for the edge's index)), for the hottest edge: every check, the count and
-    # the callback's work inline in one call. It is told its edge's index here; the property
-    # tests hold it to what ``transitions`` does, like the rest.
+    # method), for the hottest edge: every check, the count and the callback's work inline in one
+    # call (it reads its edge from :func:`fast_edge`); the property tests hold it to what
+    # ``transitions`` does, like the rest.
     written = getattr(cls, "written_fast", {}).get(callback.__name__)
     if written is not None:
-        method, index_attr = written
-        setattr(cls, index_attr, index)
-        fn: Fn = getattr(cls, method)
+        fn: Fn = getattr(cls, written)
         return fn
 
     def fast(self: Any, event: Any) -> Any:
