@@ -26,7 +26,7 @@ def test_every_trigger_has_its_function_and_every_edge_is_written_once() -> None
 
 def test_the_check_fails_on_a_stale_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     stale = tmp_path / "_fire.py"
-    stale.write_text(_codegen.render().replace("trace[-1] += 1", "trace[-1] += 2", 1))
+    stale.write_text(_codegen.render().replace("path.count += 1", "path.count += 2", 1))
     monkeypatch.setattr(_codegen, "TARGET", stale)
     assert _codegen.main(["--check"]) == 1
     assert _codegen.main([]) == 0

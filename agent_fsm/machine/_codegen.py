@@ -52,6 +52,7 @@ from mypy_extensions import mypyc_attr
 
 from ..errors import IllegalTransition
 from ..hooks import Verdict
+from ._path import Path
 from .table import State
 
 __all__ = ["FIRE", "Edges"]
@@ -65,7 +66,7 @@ class Edges:
     """Taking the table's edges; the machine supplies the state, the path and every named step."""
 
     state: State
-    _trace: list[int]
+    _path: Path
     _open: bool
     _fast: bool
 
@@ -97,11 +98,11 @@ def _take(edge: Edge, steps: tuple[str | State, ...], indent: str) -> list[str]:
     i = edge.index
     lines = [
         f"{indent}{_edge_comment(edge)}",
-        f"{indent}trace = self._trace",
-        f"{indent}if trace[-2] == {i}:",
-        f"{indent}    trace[-1] += 1",
+        f"{indent}path = self._path",
+        f"{indent}if path.edge == {i}:",
+        f"{indent}    path.count += 1",
         f"{indent}else:",
-        f"{indent}    trace.extend(({i}, 1))",
+        f"{indent}    path.take({i})",
     ]
     if edge.dest is not None:
         lines.append(f"{indent}self._open = False")

@@ -22,6 +22,7 @@ from mypy_extensions import mypyc_attr
 
 from ..errors import IllegalTransition
 from ..hooks import Verdict
+from ._path import Path
 from .table import State
 
 __all__ = ["FIRE", "Edges"]
@@ -42,7 +43,7 @@ class Edges:
     """Taking the table's edges; the machine supplies the state, the path and every named step."""
 
     state: State
-    _trace: list[int]
+    _path: Path
     _open: bool
     _fast: bool
 
@@ -162,11 +163,11 @@ class Edges:
         if state is _AwaitingCompletion:
             if self.cancel_requested(verdict, payload):
                 # edge 0: turn_end_cancel, AwaitingCompletion -> Cancelled
-                trace = self._trace
-                if trace[-2] == 0:
-                    trace[-1] += 1
+                path = self._path
+                if path.edge == 0:
+                    path.count += 1
                 else:
-                    trace.extend((0, 1))
+                    path.take(0)
                 self._open = False
                 if self._fast:
                     self.state = _Cancelled
@@ -184,11 +185,11 @@ class Edges:
         if state is _AwaitingCompletion:
             if self.budget_spent(verdict, payload):
                 # edge 1: turn_limit, AwaitingCompletion -> MaxTurnsExceeded
-                trace = self._trace
-                if trace[-2] == 1:
-                    trace[-1] += 1
+                path = self._path
+                if path.edge == 1:
+                    path.count += 1
                 else:
-                    trace.extend((1, 1))
+                    path.take(1)
                 self._open = False
                 if self._fast:
                     self.state = _MaxTurnsExceeded
@@ -206,11 +207,11 @@ class Edges:
         if state is _AwaitingCompletion:
             if self.tokens_reached(verdict, payload):
                 # edge 2: usage_limit, AwaitingCompletion -> UsageLimitExceeded
-                trace = self._trace
-                if trace[-2] == 2:
-                    trace[-1] += 1
+                path = self._path
+                if path.edge == 2:
+                    path.count += 1
                 else:
-                    trace.extend((2, 1))
+                    path.take(2)
                 self._open = False
                 if self._fast:
                     self.state = _UsageLimitExceeded
@@ -224,11 +225,11 @@ class Edges:
         if state is _ExecutingTool:
             if self.tool_calls_exceeded(verdict, payload):
                 # edge 33: usage_limit, ExecutingTool -> UsageLimitExceeded
-                trace = self._trace
-                if trace[-2] == 33:
-                    trace[-1] += 1
+                path = self._path
+                if path.edge == 33:
+                    path.count += 1
                 else:
-                    trace.extend((33, 1))
+                    path.take(33)
                 self._open = False
                 if self._fast:
                     self.state = _UsageLimitExceeded
@@ -246,11 +247,11 @@ class Edges:
         if state is _AwaitingCompletion:
             if verdict.kind == "continue" and self.final_answer_due(verdict, payload):
                 # edge 3: request, AwaitingCompletion -> Streaming
-                trace = self._trace
-                if trace[-2] == 3:
-                    trace[-1] += 1
+                path = self._path
+                if path.edge == 3:
+                    path.count += 1
                 else:
-                    trace.extend((3, 1))
+                    path.take(3)
                 self._open = False
                 if self._fast:
                     self.state = _Streaming
@@ -261,11 +262,11 @@ class Edges:
                 return True
             if verdict.kind == "continue":
                 # edge 4: request, AwaitingCompletion -> Streaming
-                trace = self._trace
-                if trace[-2] == 4:
-                    trace[-1] += 1
+                path = self._path
+                if path.edge == 4:
+                    path.count += 1
                 else:
-                    trace.extend((4, 1))
+                    path.take(4)
                 self._open = False
                 if self._fast:
                     self.state = _Streaming
@@ -275,11 +276,11 @@ class Edges:
                 return True
             if verdict.kind == "terminate":
                 # edge 5: request, AwaitingCompletion -> Cancelled
-                trace = self._trace
-                if trace[-2] == 5:
-                    trace[-1] += 1
+                path = self._path
+                if path.edge == 5:
+                    path.count += 1
                 else:
-                    trace.extend((5, 1))
+                    path.take(5)
                 self._open = False
                 if self._fast:
                     self.state = _Cancelled
@@ -296,11 +297,11 @@ class Edges:
         state = self.state
         if state is _AwaitingCompletion:
             # edge 6: cancel, AwaitingCompletion -> Cancelled
-            trace = self._trace
-            if trace[-2] == 6:
-                trace[-1] += 1
+            path = self._path
+            if path.edge == 6:
+                path.count += 1
             else:
-                trace.extend((6, 1))
+                path.take(6)
             self._open = False
             if self._fast:
                 self.state = _Cancelled
@@ -310,11 +311,11 @@ class Edges:
             return True
         if state is _Streaming:
             # edge 24: cancel, Streaming -> Cancelled
-            trace = self._trace
-            if trace[-2] == 24:
-                trace[-1] += 1
+            path = self._path
+            if path.edge == 24:
+                path.count += 1
             else:
-                trace.extend((24, 1))
+                path.take(24)
             self._open = False
             if self._fast:
                 self.state = _Cancelled
@@ -324,11 +325,11 @@ class Edges:
             return True
         if state is _ExecutingTool:
             # edge 39: cancel, ExecutingTool -> Cancelled
-            trace = self._trace
-            if trace[-2] == 39:
-                trace[-1] += 1
+            path = self._path
+            if path.edge == 39:
+                path.count += 1
             else:
-                trace.extend((39, 1))
+                path.take(39)
             self._open = False
             if self._fast:
                 self.state = _Cancelled
@@ -342,11 +343,11 @@ class Edges:
         state = self.state
         if state is _AwaitingCompletion:
             # edge 7: close, AwaitingCompletion -> Cancelled
-            trace = self._trace
-            if trace[-2] == 7:
-                trace[-1] += 1
+            path = self._path
+            if path.edge == 7:
+                path.count += 1
             else:
-                trace.extend((7, 1))
+                path.take(7)
             self._open = False
             if self._fast:
                 self.state = _Cancelled
@@ -356,11 +357,11 @@ class Edges:
             return True
         if state is _Streaming:
             # edge 25: close, Streaming -> Cancelled
-            trace = self._trace
-            if trace[-2] == 25:
-                trace[-1] += 1
+            path = self._path
+            if path.edge == 25:
+                path.count += 1
             else:
-                trace.extend((25, 1))
+                path.take(25)
             self._open = False
             if self._fast:
                 self.state = _Cancelled
@@ -370,11 +371,11 @@ class Edges:
             return True
         if state is _ExecutingTool:
             # edge 40: close, ExecutingTool -> Cancelled
-            trace = self._trace
-            if trace[-2] == 40:
-                trace[-1] += 1
+            path = self._path
+            if path.edge == 40:
+                path.count += 1
             else:
-                trace.extend((40, 1))
+                path.take(40)
             self._open = False
             if self._fast:
                 self.state = _Cancelled
@@ -388,11 +389,11 @@ class Edges:
         state = self.state
         if state is _AwaitingCompletion:
             # edge 8: hook_error, AwaitingCompletion -> Failed
-            trace = self._trace
-            if trace[-2] == 8:
-                trace[-1] += 1
+            path = self._path
+            if path.edge == 8:
+                path.count += 1
             else:
-                trace.extend((8, 1))
+                path.take(8)
             self._open = False
             if self._fast:
                 self.state = _Failed
@@ -402,11 +403,11 @@ class Edges:
             return True
         if state is _Streaming:
             # edge 26: hook_error, Streaming -> Failed
-            trace = self._trace
-            if trace[-2] == 26:
-                trace[-1] += 1
+            path = self._path
+            if path.edge == 26:
+                path.count += 1
             else:
-                trace.extend((26, 1))
+                path.take(26)
             self._open = False
             if self._fast:
                 self.state = _Failed
@@ -416,11 +417,11 @@ class Edges:
             return True
         if state is _ExecutingTool:
             # edge 41: hook_error, ExecutingTool -> Failed
-            trace = self._trace
-            if trace[-2] == 41:
-                trace[-1] += 1
+            path = self._path
+            if path.edge == 41:
+                path.count += 1
             else:
-                trace.extend((41, 1))
+                path.take(41)
             self._open = False
             if self._fast:
                 self.state = _Failed
@@ -434,11 +435,11 @@ class Edges:
         state = self.state
         if state is _AwaitingCompletion:
             # edge 9: illegal_event, AwaitingCompletion -> Failed
-            trace = self._trace
-            if trace[-2] == 9:
-                trace[-1] += 1
+            path = self._path
+            if path.edge == 9:
+                path.count += 1
             else:
-                trace.extend((9, 1))
+                path.take(9)
             self._open = False
             if self._fast:
                 self.state = _Failed
@@ -448,11 +449,11 @@ class Edges:
             return True
         if state is _Streaming:
             # edge 27: illegal_event, Streaming -> Failed
-            trace = self._trace
-            if trace[-2] == 27:
-                trace[-1] += 1
+            path = self._path
+            if path.edge == 27:
+                path.count += 1
             else:
-                trace.extend((27, 1))
+                path.take(27)
             self._open = False
             if self._fast:
                 self.state = _Failed
@@ -462,11 +463,11 @@ class Edges:
             return True
         if state is _ExecutingTool:
             # edge 42: illegal_event, ExecutingTool -> Failed
-            trace = self._trace
-            if trace[-2] == 42:
-                trace[-1] += 1
+            path = self._path
+            if path.edge == 42:
+                path.count += 1
             else:
-                trace.extend((42, 1))
+                path.take(42)
             self._open = False
             if self._fast:
                 self.state = _Failed
@@ -481,11 +482,11 @@ class Edges:
         if state is _Streaming:
             if verdict.kind == "continue":
                 # edge 10: text_delta, Streaming -> (stays)
-                trace = self._trace
-                if trace[-2] == 10:
-                    trace[-1] += 1
+                path = self._path
+                if path.edge == 10:
+                    path.count += 1
                 else:
-                    trace.extend((10, 1))
+                    path.take(10)
                 if self._fast:
                     self.emit_text(verdict, payload)
                 else:
@@ -493,11 +494,11 @@ class Edges:
                 return True
             if verdict.kind == "terminate":
                 # edge 11: text_delta, Streaming -> Cancelled
-                trace = self._trace
-                if trace[-2] == 11:
-                    trace[-1] += 1
+                path = self._path
+                if path.edge == 11:
+                    path.count += 1
                 else:
-                    trace.extend((11, 1))
+                    path.take(11)
                 self._open = False
                 if self._fast:
                     self.state = _Cancelled
@@ -515,11 +516,11 @@ class Edges:
         if state is _Streaming:
             if verdict.kind == "continue":
                 # edge 12: tool_call_delta, Streaming -> (stays)
-                trace = self._trace
-                if trace[-2] == 12:
-                    trace[-1] += 1
+                path = self._path
+                if path.edge == 12:
+                    path.count += 1
                 else:
-                    trace.extend((12, 1))
+                    path.take(12)
                 if self._fast:
                     self.emit_tool_call_delta(verdict, payload)
                 else:
@@ -527,11 +528,11 @@ class Edges:
                 return True
             if verdict.kind == "terminate":
                 # edge 13: tool_call_delta, Streaming -> Cancelled
-                trace = self._trace
-                if trace[-2] == 13:
-                    trace[-1] += 1
+                path = self._path
+                if path.edge == 13:
+                    path.count += 1
                 else:
-                    trace.extend((13, 1))
+                    path.take(13)
                 self._open = False
                 if self._fast:
                     self.state = _Cancelled
@@ -548,11 +549,11 @@ class Edges:
         state = self.state
         if state is _Streaming:
             # edge 14: reasoning_delta, Streaming -> (stays)
-            trace = self._trace
-            if trace[-2] == 14:
-                trace[-1] += 1
+            path = self._path
+            if path.edge == 14:
+                path.count += 1
             else:
-                trace.extend((14, 1))
+                path.take(14)
             if self._fast:
                 self.emit_reasoning_delta(verdict, payload)
             else:
@@ -564,11 +565,11 @@ class Edges:
         state = self.state
         if state is _Streaming:
             # edge 15: reasoning, Streaming -> (stays)
-            trace = self._trace
-            if trace[-2] == 15:
-                trace[-1] += 1
+            path = self._path
+            if path.edge == 15:
+                path.count += 1
             else:
-                trace.extend((15, 1))
+                path.take(15)
             if self._fast:
                 self.emit_reasoning(verdict, payload)
             else:
@@ -581,11 +582,11 @@ class Edges:
         if state is _Streaming:
             if self.call_id_is_new(verdict, payload):
                 # edge 16: tool_call_ready, Streaming -> (stays)
-                trace = self._trace
-                if trace[-2] == 16:
-                    trace[-1] += 1
+                path = self._path
+                if path.edge == 16:
+                    path.count += 1
                 else:
-                    trace.extend((16, 1))
+                    path.take(16)
                 if self._fast:
                     self.queue_tool_call(verdict, payload)
                 else:
@@ -601,11 +602,11 @@ class Edges:
         if state is _Streaming:
             if verdict.kind == "continue":
                 # edge 17: final, Streaming -> (stays)
-                trace = self._trace
-                if trace[-2] == 17:
-                    trace[-1] += 1
+                path = self._path
+                if path.edge == 17:
+                    path.count += 1
                 else:
-                    trace.extend((17, 1))
+                    path.take(17)
                 if self._fast:
                     self.emit_final(verdict, payload)
                 else:
@@ -613,11 +614,11 @@ class Edges:
                 return True
             if verdict.kind == "terminate":
                 # edge 18: final, Streaming -> Cancelled
-                trace = self._trace
-                if trace[-2] == 18:
-                    trace[-1] += 1
+                path = self._path
+                if path.edge == 18:
+                    path.count += 1
                 else:
-                    trace.extend((18, 1))
+                    path.take(18)
                 self._open = False
                 if self._fast:
                     self.state = _Cancelled
@@ -635,11 +636,11 @@ class Edges:
         if state is _Streaming:
             if self.has_tool_calls(verdict, payload) and self.tokens_exceeded(verdict, payload):
                 # edge 19: stream_end, Streaming -> UsageLimitExceeded
-                trace = self._trace
-                if trace[-2] == 19:
-                    trace[-1] += 1
+                path = self._path
+                if path.edge == 19:
+                    path.count += 1
                 else:
-                    trace.extend((19, 1))
+                    path.take(19)
                 self._open = False
                 if self._fast:
                     self.commit_turn(verdict, payload)
@@ -651,11 +652,11 @@ class Edges:
                 return True
             if self.has_tool_calls(verdict, payload):
                 # edge 20: stream_end, Streaming -> ExecutingTool
-                trace = self._trace
-                if trace[-2] == 20:
-                    trace[-1] += 1
+                path = self._path
+                if path.edge == 20:
+                    path.count += 1
                 else:
-                    trace.extend((20, 1))
+                    path.take(20)
                 self._open = False
                 if self._fast:
                     self.commit_turn(verdict, payload)
@@ -666,11 +667,11 @@ class Edges:
                 return True
             if self.steering_continues(verdict, payload) and not self.has_tool_calls(verdict, payload):
                 # edge 21: stream_end, Streaming -> AwaitingCompletion
-                trace = self._trace
-                if trace[-2] == 21:
-                    trace[-1] += 1
+                path = self._path
+                if path.edge == 21:
+                    path.count += 1
                 else:
-                    trace.extend((21, 1))
+                    path.take(21)
                 self._open = False
                 if self._fast:
                     self.commit_turn(verdict, payload)
@@ -680,11 +681,11 @@ class Edges:
                 return True
             if not self.has_tool_calls(verdict, payload):
                 # edge 22: stream_end, Streaming -> Finalizing
-                trace = self._trace
-                if trace[-2] == 22:
-                    trace[-1] += 1
+                path = self._path
+                if path.edge == 22:
+                    path.count += 1
                 else:
-                    trace.extend((22, 1))
+                    path.take(22)
                 self._open = False
                 if self._fast:
                     self.commit_turn(verdict, payload)
@@ -701,11 +702,11 @@ class Edges:
         state = self.state
         if state is _Streaming:
             # edge 23: model_error, Streaming -> Failed
-            trace = self._trace
-            if trace[-2] == 23:
-                trace[-1] += 1
+            path = self._path
+            if path.edge == 23:
+                path.count += 1
             else:
-                trace.extend((23, 1))
+                path.take(23)
             self._open = False
             if self._fast:
                 self.state = _Failed
@@ -720,11 +721,11 @@ class Edges:
         if state is _ExecutingTool:
             if verdict.kind == "continue":
                 # edge 28: tool_verdict, ExecutingTool -> (stays)
-                trace = self._trace
-                if trace[-2] == 28:
-                    trace[-1] += 1
+                path = self._path
+                if path.edge == 28:
+                    path.count += 1
                 else:
-                    trace.extend((28, 1))
+                    path.take(28)
                 if self._fast:
                     self.approve_tool(verdict, payload)
                 else:
@@ -732,11 +733,11 @@ class Edges:
                 return True
             if verdict.kind == "skip":
                 # edge 29: tool_verdict, ExecutingTool -> (stays)
-                trace = self._trace
-                if trace[-2] == 29:
-                    trace[-1] += 1
+                path = self._path
+                if path.edge == 29:
+                    path.count += 1
                 else:
-                    trace.extend((29, 1))
+                    path.take(29)
                 if self._fast:
                     self.skip_tool(verdict, payload)
                 else:
@@ -744,11 +745,11 @@ class Edges:
                 return True
             if verdict.kind == "defer":
                 # edge 30: tool_verdict, ExecutingTool -> (stays)
-                trace = self._trace
-                if trace[-2] == 30:
-                    trace[-1] += 1
+                path = self._path
+                if path.edge == 30:
+                    path.count += 1
                 else:
-                    trace.extend((30, 1))
+                    path.take(30)
                 if self._fast:
                     self.defer_tool(verdict, payload)
                 else:
@@ -756,11 +757,11 @@ class Edges:
                 return True
             if verdict.kind == "terminate":
                 # edge 31: tool_verdict, ExecutingTool -> Cancelled
-                trace = self._trace
-                if trace[-2] == 31:
-                    trace[-1] += 1
+                path = self._path
+                if path.edge == 31:
+                    path.count += 1
                 else:
-                    trace.extend((31, 1))
+                    path.take(31)
                 self._open = False
                 if self._fast:
                     self.state = _Cancelled
@@ -778,11 +779,11 @@ class Edges:
         if state is _ExecutingTool:
             if self.calls_deferred(verdict, payload):
                 # edge 32: await_approval, ExecutingTool -> AwaitingApproval
-                trace = self._trace
-                if trace[-2] == 32:
-                    trace[-1] += 1
+                path = self._path
+                if path.edge == 32:
+                    path.count += 1
                 else:
-                    trace.extend((32, 1))
+                    path.take(32)
                 self._open = False
                 if self._fast:
                     self.state = _AwaitingApproval
@@ -799,11 +800,11 @@ class Edges:
         state = self.state
         if state is _ExecutingTool:
             # edge 34: tool_output, ExecutingTool -> (stays)
-            trace = self._trace
-            if trace[-2] == 34:
-                trace[-1] += 1
+            path = self._path
+            if path.edge == 34:
+                path.count += 1
             else:
-                trace.extend((34, 1))
+                path.take(34)
             if self._fast:
                 self.record_output(verdict, payload)
             else:
@@ -816,11 +817,11 @@ class Edges:
         if state is _ExecutingTool:
             if verdict.kind == "continue":
                 # edge 35: tool_result, ExecutingTool -> (stays)
-                trace = self._trace
-                if trace[-2] == 35:
-                    trace[-1] += 1
+                path = self._path
+                if path.edge == 35:
+                    path.count += 1
                 else:
-                    trace.extend((35, 1))
+                    path.take(35)
                 if self._fast:
                     self.emit_tool_result(verdict, payload)
                 else:
@@ -828,11 +829,11 @@ class Edges:
                 return True
             if verdict.kind == "terminate":
                 # edge 36: tool_result, ExecutingTool -> Cancelled
-                trace = self._trace
-                if trace[-2] == 36:
-                    trace[-1] += 1
+                path = self._path
+                if path.edge == 36:
+                    path.count += 1
                 else:
-                    trace.extend((36, 1))
+                    path.take(36)
                 self._open = False
                 if self._fast:
                     self.state = _Cancelled
@@ -849,11 +850,11 @@ class Edges:
         state = self.state
         if state is _ExecutingTool:
             # edge 37: tools_done, ExecutingTool -> AwaitingCompletion
-            trace = self._trace
-            if trace[-2] == 37:
-                trace[-1] += 1
+            path = self._path
+            if path.edge == 37:
+                path.count += 1
             else:
-                trace.extend((37, 1))
+                path.take(37)
             self._open = False
             if self._fast:
                 self.state = _AwaitingCompletion
@@ -867,11 +868,11 @@ class Edges:
         state = self.state
         if state is _ExecutingTool:
             # edge 38: tool_error, ExecutingTool -> Failed
-            trace = self._trace
-            if trace[-2] == 38:
-                trace[-1] += 1
+            path = self._path
+            if path.edge == 38:
+                path.count += 1
             else:
-                trace.extend((38, 1))
+                path.take(38)
             self._open = False
             if self._fast:
                 self.state = _Failed
@@ -885,11 +886,11 @@ class Edges:
         state = self.state
         if state is _Finalizing:
             # edge 43: finish, Finalizing -> Done
-            trace = self._trace
-            if trace[-2] == 43:
-                trace[-1] += 1
+            path = self._path
+            if path.edge == 43:
+                path.count += 1
             else:
-                trace.extend((43, 1))
+                path.take(43)
             self._open = False
             if self._fast:
                 self.state = _Done

@@ -261,7 +261,6 @@ class TurnMachine(Edges):
         self._pending: tuple[str, Any, str] | None = None  # (trigger, payload, hook) of the hook asked
         self._started = False
         self._path = Path()
-        self._trace = self._path.steps  # appended to in place by _fire and the fast path
         self._checkpoint = Checkpoint(S.AwaitingCompletion, len(given), 0, _NO_USAGE, (1, 0), None, 0)
         # Shared, never mutated: the handlers are plain functions, not methods bound to this
         # machine (a machine holding its own bound methods is a reference cycle, and every
@@ -544,7 +543,7 @@ class TurnMachine(Edges):
         Cheap enough to call after every step: drivers use it to log state changes.
         """
         path = self._path
-        end = len(path.steps) >> 1  # entries, the sentinel's included
+        end = path.entries  # the sentinel's included
         if mark >= end:
             return [], end  # nothing new: the usual case, drivers call this after every step
         return list(path.since(max(mark, 1))), end
@@ -836,11 +835,11 @@ class TurnMachine(Edges):
         text: object = event.text  # (``event: Any``: a compiled build must not refuse a malformed event itself)
         if not self._open or type(text) is not str:
             return self._on_text_delta(event)
-        trace = self._trace
-        if trace[-2] == _TEXT_DELTA_EDGE:
-            trace[-1] += 1
+        path = self._path
+        if path.edge == _TEXT_DELTA_EDGE:
+            path.count += 1
         else:
-            trace.extend((_TEXT_DELTA_EDGE, 1))
+            path.take(_TEXT_DELTA_EDGE)
         turn = self._turn
         run = turn._text_run  # type: ignore[union-attr]  # TurnBuffer.add_text, inline
         if run is None:

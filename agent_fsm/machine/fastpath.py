@@ -121,11 +121,11 @@ def _make_fast(cls: type, edge: Edge, generic: Fn, problem: Callable[[Any], str 
     def fast(self: Any, event: Any) -> Any:
         if not self._open or problem(event) is not None:
             return generic(self, event)  # it raises the right error
-        trace = self._trace
-        if trace[-2] == index:
-            trace[-1] += 1
+        path = self._path
+        if path.edge == index:
+            path.count += 1
         else:
-            trace += (index, 1)
+            path.take(index)
         callback(self, CONTINUE, event)
         return self.outbox.pop()  # the one item the edge emitted, handed over directly
 
