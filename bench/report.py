@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from timing import BENCH, read_result
+from timing import BENCH, RESULTS, read_result
 
 TARGETS = {"S1": 1.5, "S2": 3.0, "S3": 3.0, "S3_kib": 16.0, "S4": 2.0, "observers": 1.05, "peer_speedup": 10.0}
 """Issue 15's goals: ratios to the hand-written loop (S3: wall, paired), KiB per live run, and the
@@ -44,7 +44,7 @@ def _iqr(row: dict[str, Any]) -> str:
 def render(
     core: dict[str, Any] | None,
     peers: dict[str, Any] | None,
-    changes: dict[str, Any] | None = None,
+    changes: list[dict[str, Any]] | None = None,
     pure: dict[str, Any] | None = None,
 ) -> str:
     out: list[str] = [
@@ -169,8 +169,8 @@ def render(
         ]
 
         out += _breakdown(core)
-    if changes:
-        out += _changes(changes)
+    for one in changes or ():
+        out += _changes(one)
     if core:
         s3 = core["S3"]
         e, b = s3["engine"], s3["baseline"]
@@ -254,20 +254,21 @@ def render(
 
 def _changes(changes: dict[str, Any]) -> list[str]:
     out = [
-        "## What each change bought (issue 15, `make bench-changes`)",
+        f"## What each change bought (issue 15, {changes['series']} series: `make bench-changes`)",
         "",
         "Each commit measured in its own process with today's harness (`bench/breakdown.py`), the commits",
         f"taking turns over {changes['rounds']} rounds (medians); Python {changes['python']}, load at start"
         f" {', '.join(str(x) for x in changes['load_average_at_start'])}. S2 figures are per run (10 turns,"
         " 9 tool calls); the tool call is one `ToolSet.call` alone; the driver is the rest of the run.",
         "",
-        "| commit | change | S1 ratio | S2 ratio | S2 us/run | machine us/run | tool call us | driver us/run |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| commit | build | change | S1 ratio | S2 ratio | S2 us/run | machine us/run | tool call us | driver us/run |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in changes["rows"]:
         out.append(
-            f"| `{r['commit']}` | {r['change']} | {r['S1_ratio']:.2f}x | {r['S2_ratio']:.2f}x | {r['S2_full_us']:.0f} |"
-            f" {r['S2_machine_us']:.0f} | {r['S2_tool_call_us']:.1f} | {r['S2_driver_us']:.0f} |"
+            f"| `{r['commit']}` | {r.get('build', 'pure')} | {r['change']} | {r['S1_ratio']:.2f}x |"
+            f" {r['S2_ratio']:.2f}x | {r['S2_full_us']:.0f} | {r['S2_machine_us']:.0f} | {r['S2_tool_call_us']:.1f} |"
+            f" {r['S2_driver_us']:.0f} |"
         )
     out.append("")
     return out
@@ -411,7 +412,10 @@ same stretches of machine load.
 
 def write() -> Path:
     path = BENCH / "RESULTS.md"
-    path.write_text(render(read_result("core"), read_result("peers"), read_result("changes"), read_result("core-pure")))
+    series = [read_result(p.stem) for p in sorted(RESULTS.glob("changes-*.json"), reverse=True)]  # the newest first
+    path.write_text(
+        render(read_result("core"), read_result("peers"), [c for c in series if c], read_result("core-pure"))
+    )
     return path
 
 
