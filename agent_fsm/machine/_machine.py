@@ -63,7 +63,13 @@ from typing import Any, ClassVar, Final
 from attrs import evolve
 from mypy_extensions import mypyc_attr
 
-from .. import _wellformed as wellformed
+from .. import hooks as _hooks
+from .._wellformed import final as final_problem
+from .._wellformed import reasoning as reasoning_problem
+from .._wellformed import reasoning_delta as reasoning_delta_problem
+from .._wellformed import text_delta as text_delta_problem
+from .._wellformed import tool_call_delta as tool_call_delta_problem
+from .._wellformed import tool_call_ready as tool_call_ready_problem
 from ..errors import (
     AgentFSMError,
     ApprovalRequired,
@@ -79,24 +85,39 @@ from ..errors import (
 )
 from ..events import Final as FinalEvent
 from ..events import ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady, event_problem
-from ..hooks import CONTINUE, TOOL_CONTINUE, HookAction, ToolCallHookAction, Verdict
+from ..hooks import HookAction, ToolCallHookAction, Verdict
 from ..items import FinalResponse, StreamAssistantItem, StreamItem, StreamUserItem
 from ..messages import AssistantMessage, Message, Reasoning, Text, Usage, UserMessage
 from ..request import CompletionRequest, ToolDefinition, UsageLimits
+from . import protocol as _protocol
 from ._batch import ToolBatch
 from ._endings import Checkpoint, seal
 from ._fire import FIRE, Edges
 from ._path import Path
 from ._turn import TurnBuffer
 from .fastpath import compile_fast, fast_edge
-from .protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
+from .protocol import Action, CallHook, RunTools, SendRequest, ToolOutput
 from .snapshot import Approval, Snapshot
 from .table import FINAL, TRIGGER_HOOKS, Edge, State, build_machine
 
 __all__ = ["CANCELLED_BY_CALLER", "TurnMachine", "check_limits"]
 
 S = State
-_STREAMING: Final = S.Streaming
+# The names the hot paths read, bound here as Final: compiled, a Final module name is a C static,
+# where a name imported from a module that is not compiled is a dict lookup at every use (and a
+# state, S.Name, an attribute lookup on the class too).
+CONTINUE: Final = _hooks.CONTINUE
+TOOL_CONTINUE: Final = _hooks.TOOL_CONTINUE
+NEXT_EVENT: Final = _protocol.NEXT_EVENT
+NEXT_TOOL_OUTPUT: Final = _protocol.NEXT_TOOL_OUTPUT
+STOP: Final = _protocol.STOP
+_AwaitingCompletion: Final = S.AwaitingCompletion
+_Streaming: Final = S.Streaming
+_ExecutingTool: Final = S.ExecutingTool
+_Finalizing: Final = S.Finalizing
+_Done: Final = S.Done
+_STOPPED: Final = FINAL
+_new_item: Final = StreamAssistantItem
 _VERDICTS: Final[Mapping[str, frozenset[str]]] = {
     trigger: frozenset(
         {"continue", "skip", "defer", "terminate"} if trigger == "tool_verdict" else {"continue", "terminate"}
@@ -212,7 +233,7 @@ class TurnMachine(Edges):
         if unknown:
             raise ConfigurationError(f"unknown hook name(s): {', '.join(sorted(unknown))}")
 
-        self.state = S.AwaitingCompletion
+        self.state = _AwaitingCompletion
         self.max_turns = max_turns
         self.tool_concurrency = tool_concurrency
         self.live = live
@@ -261,7 +282,7 @@ class TurnMachine(Edges):
         self._pending: tuple[str, Any, str] | None = None  # (trigger, payload, hook) of the hook asked
         self._started = False
         self._path = Path()
-        self._checkpoint = Checkpoint(S.AwaitingCompletion, len(given), 0, _NO_USAGE, (1, 0), None, 0)
+        self._checkpoint = Checkpoint(_AwaitingCompletion, len(given), 0, _NO_USAGE, (1, 0), None, 0)
         # Shared, never mutated: the handlers are plain functions, not methods bound to this
         # machine (a machine holding its own bound methods is a reference cycle, and every
         # finished run would wait for the garbage collector, whose passes then scan every live
@@ -288,10 +309,10 @@ class TurnMachine(Edges):
             SnapshotError: for a snapshot of a completed run.
             ConfigurationError: for an approval naming a call that is not waiting for one.
         """
-        if snapshot.state not in (S.AwaitingCompletion, S.ExecutingTool):
+        if snapshot.state not in (_AwaitingCompletion, _ExecutingTool):
             raise SnapshotError(f"a snapshot of a run in {snapshot.state.value} cannot be resumed")
         snapshot.validate()  # made in Python, it was not read through ``from_dict``
-        waiting = snapshot.state is S.AwaitingCompletion
+        waiting = snapshot.state is _AwaitingCompletion
         ends_ok = bool(snapshot.history) and (isinstance(snapshot.history[-1], UserMessage) or bool(snapshot.steering))
         if not snapshot.history or (waiting and not ends_ok):
             raise SnapshotError(
@@ -312,10 +333,10 @@ class TurnMachine(Edges):
         self.tool_calls_run = snapshot.tool_calls_run
         self._path.emitted_before = snapshot.items_emitted
         left = dict(approvals or {})
-        if snapshot.state is S.ExecutingTool:
+        if snapshot.state is _ExecutingTool:
             if snapshot.tools is None:
                 raise SnapshotError("malformed snapshot: the tool stage is missing")
-            self.state = S.ExecutingTool
+            self.state = _ExecutingTool
             self._batch = ToolBatch.resume(snapshot.tools, left)
         if left:
             raise ConfigurationError(f"no deferred tool call has the id(s) {', '.join(sorted(left))}")
@@ -339,7 +360,7 @@ class TurnMachine(Edges):
     @property
     def done(self) -> bool:
         """Whether the run has stopped (a terminal state, or ``AwaitingApproval``)."""
-        return self.state in FINAL
+        return self.state in _STOPPED
 
     @property
     def trace(self) -> tuple[tuple[Edge, int], ...]:
@@ -408,7 +429,7 @@ class TurnMachine(Edges):
         """The driver met an exception nobody expected (a bug, or user code misbehaving outside
         the hooks): the run fails with ``IllegalTransition`` chaining ``error``, never looking as
         if its consumer had closed it. Does nothing once stopped."""
-        if self.state not in FINAL:
+        if self.state not in _STOPPED:
             err = self._illegal("driver error", f"unexpected {type(error).__name__}: {error}")
             err.__cause__ = error
         return STOP
@@ -425,7 +446,7 @@ class TurnMachine(Edges):
         """The model call failed, while opening or during iteration; ``error`` is what it raised."""
         if self._interrupted:
             return STOP
-        if self.state is not S.Streaming or self._pending is not None:
+        if self.state is not _Streaming or self._pending is not None:
             raise self._illegal("model_error", "no model call is in flight")
         self.fire_model_error(CONTINUE, _wrap(error, CompletionError, CompletionError, "model stream failed"))
         return STOP
@@ -448,7 +469,7 @@ class TurnMachine(Edges):
         if trigger == "text_delta" and verdict.kind == "continue":
             self._agg += payload.text
         self._fire(trigger, verdict, payload)
-        if self.state is _STREAMING and not self._request_pending:
+        if self.state is _Streaming and not self._request_pending:
             self._open = not self._final_seen
             return NEXT_EVENT
         return self._advance()
@@ -486,7 +507,7 @@ class TurnMachine(Edges):
 
     def close(self, reason: str = "the run was closed by its consumer") -> Action:
         """Cancel the run from outside (its consumer stopped). Does nothing once stopped."""
-        if self.state not in FINAL:
+        if self.state not in _STOPPED:
             self._pending = None
             self.fire_close(HookAction.terminate(reason), None)
         return STOP
@@ -512,10 +533,10 @@ class TurnMachine(Edges):
             raise ConfigurationError(f"cancel mode must be 'immediate' or 'after_turn', got {mode!r}")
         if reason is not None and not isinstance(reason, str):
             raise ConfigurationError(f"cancel reason must be a str or None, got {type(reason).__name__}")
-        if self.state in FINAL:
+        if self.state in _STOPPED:
             return STOP
         why = CANCELLED_BY_CALLER if reason is None else reason
-        if mode == "after_turn" or self.state is S.Finalizing:
+        if mode == "after_turn" or self.state is _Finalizing:
             if self._cancel_after is None:
                 self._cancel_after = why
             return None
@@ -554,7 +575,7 @@ class TurnMachine(Edges):
         """The next action: takes every step that needs nobody, stops at one that does."""
         while True:
             state = self.state
-            if state is S.AwaitingCompletion:
+            if state is _AwaitingCompletion:
                 cancel_after = self._cancel_after
                 if cancel_after is not None and self.fire_turn_end_cancel(
                     HookAction.terminate(cancel_after), None, False
@@ -568,18 +589,18 @@ class TurnMachine(Edges):
                 if "request" in self._asks:
                     return self._ask("request", steering, self._next_prompt(steering))
                 self.fire_request(CONTINUE, steering)
-            elif state is S.Streaming:
+            elif state is _Streaming:
                 if self._request_pending:
                     self._request_pending = False
                     self._open = True
                     assert self.request is not None
                     return SendRequest(self.request)
                 return NEXT_EVENT
-            elif state is S.ExecutingTool:
+            elif state is _ExecutingTool:
                 action = self._tool_step()
                 if action is not None:
                     return action
-            elif state is S.Finalizing:
+            elif state is _Finalizing:
                 self.fire_finish(CONTINUE, None)
             else:
                 return STOP
@@ -591,7 +612,7 @@ class TurnMachine(Edges):
         calls = batch.calls
         n = len(calls)
         window = n if self.tool_concurrency > 1 else 1
-        while self.state is S.ExecutingTool:
+        while self.state is _ExecutingTool:
             i = batch.verdict_ix
             if i < n and i < batch.result_ix + window:
                 call = calls[i]
@@ -638,12 +659,12 @@ class TurnMachine(Edges):
         return CallHook(hook, args)
 
     def _expect_stream(self, what: str) -> None:
-        if self.state is not S.Streaming or self._request_pending or self._pending is not None:
+        if self.state is not _Streaming or self._request_pending or self._pending is not None:
             raise self._illegal(what, "no model stream is open")
 
     def _expect_running(self, what: str) -> None:
         batch = self._batch
-        if self.state is not S.ExecutingTool or batch is None or not batch.running or self._pending is not None:
+        if self.state is not _ExecutingTool or batch is None or not batch.running or self._pending is not None:
             raise self._illegal(what, "no tool call is running")
 
     # ------------------------------------------------------------------ firing
@@ -667,7 +688,7 @@ class TurnMachine(Edges):
         """Move to ``Failed`` (unless already stopped) and return the error to raise."""
         state = self.state
         err = IllegalTransition(state.value, event, (), detail)
-        if state in FINAL:
+        if state in _STOPPED:
             err.history = tuple(self._history)
         else:
             self._pending = None
@@ -739,13 +760,13 @@ class TurnMachine(Edges):
             return False
         if problem is not None:
             raise self._malformed(event, problem)
-        if self._final_seen and self.state is S.Streaming:
+        if self._final_seen and self.state is _Streaming:
             raise self._illegal(trigger, "the turn's Final has arrived; only the end of the stream may follow")
         self._expect_stream(trigger)
         return True
 
     def _on_text_delta(self, event: TextDelta) -> Action:
-        if not self._event_allowed("text_delta", event, wellformed.text_delta(event)):
+        if not self._event_allowed("text_delta", event, text_delta_problem(event)):
             return STOP
         if "text_delta" in self._asks:
             return self._ask("text_delta", event, (event.text, self._agg + event.text))
@@ -753,7 +774,7 @@ class TurnMachine(Edges):
         return NEXT_EVENT
 
     def _on_tool_call_delta(self, event: ToolCallDelta) -> Action:
-        if not self._event_allowed("tool_call_delta", event, wellformed.tool_call_delta(event)):
+        if not self._event_allowed("tool_call_delta", event, tool_call_delta_problem(event)):
             return STOP
         if "tool_call_delta" in self._asks:
             return self._ask("tool_call_delta", event, (event.id, event.internal_call_id, event.name, event.arguments))
@@ -761,25 +782,25 @@ class TurnMachine(Edges):
         return NEXT_EVENT
 
     def _on_reasoning_delta(self, event: ReasoningDelta) -> Action:
-        if not self._event_allowed("reasoning_delta", event, wellformed.reasoning_delta(event)):
+        if not self._event_allowed("reasoning_delta", event, reasoning_delta_problem(event)):
             return STOP
         self.fire_reasoning_delta(CONTINUE, event)
         return NEXT_EVENT
 
     def _on_reasoning(self, event: Reasoning) -> Action:
-        if not self._event_allowed("reasoning", event, wellformed.reasoning(event)):
+        if not self._event_allowed("reasoning", event, reasoning_problem(event)):
             return STOP
         self.fire_reasoning(CONTINUE, event)
         return NEXT_EVENT
 
     def _on_tool_call(self, event: ToolCallReady) -> Action:
-        if not self._event_allowed("tool_call_ready", event, wellformed.tool_call_ready(event)):
+        if not self._event_allowed("tool_call_ready", event, tool_call_ready_problem(event)):
             return STOP
         self.fire_tool_call_ready(CONTINUE, event)
         return NEXT_EVENT
 
     def _on_final(self, event: FinalEvent) -> Action:
-        if not self._event_allowed("final", event, wellformed.final(event)):
+        if not self._event_allowed("final", event, final_problem(event)):
             return STOP
         # The model reported (and billed) this usage: it counts whatever the hook then says,
         # also when the hook raises or the run is closed while it is asked.
@@ -789,7 +810,7 @@ class TurnMachine(Edges):
         if "final" in self._asks:
             return self._ask("final", event, (self.prompt, event))
         self.fire_final(CONTINUE, event)
-        return NEXT_EVENT if self.state is S.Streaming else STOP
+        return NEXT_EVENT if self.state is _Streaming else STOP
 
     # ------------------------------------------------------------------ callbacks: a turn streams
 
@@ -826,7 +847,7 @@ class TurnMachine(Edges):
 
     def emit_text(self, verdict: Verdict, event: TextDelta) -> None:
         self._turn.add_text(event.text)  # type: ignore[union-attr]
-        self._emit(StreamAssistantItem(event))
+        self._emit(_new_item(event))
 
     def fast_text_delta(self, event: Any) -> Action | StreamAssistantItem:
         """The text delta's whole fast path, one call (see :mod:`.fastpath`): what ``fast`` does
@@ -846,29 +867,29 @@ class TurnMachine(Edges):
             turn.add_text(text)  # type: ignore[union-attr]
         else:
             run.append(text)
-        return StreamAssistantItem(event)
+        return _new_item(event)
 
     written_fast: ClassVar[dict[str, str]] = {"emit_text": "fast_text_delta"}
     """For :func:`~.fastpath.compile_fast`: the fast functions this class writes itself."""
 
     def emit_tool_call_delta(self, verdict: Verdict, event: ToolCallDelta) -> None:
         self._turn.break_text()  # type: ignore[union-attr]
-        self._emit(StreamAssistantItem(event))
+        self._emit(_new_item(event))
 
     def emit_reasoning_delta(self, verdict: Verdict, event: ReasoningDelta) -> None:
         self._turn.add_reasoning_delta(event)  # type: ignore[union-attr]
-        self._emit(StreamAssistantItem(event))
+        self._emit(_new_item(event))
 
     def emit_reasoning(self, verdict: Verdict, event: Reasoning) -> None:
         self._turn.add_reasoning(event)  # type: ignore[union-attr]
-        self._emit(StreamAssistantItem(event))
+        self._emit(_new_item(event))
 
     def queue_tool_call(self, verdict: Verdict, event: ToolCallReady) -> None:
         self._turn.add_tool_call(event)  # type: ignore[union-attr]
-        self._emit(StreamAssistantItem(event))
+        self._emit(_new_item(event))
 
     def emit_final(self, verdict: Verdict, event: FinalEvent) -> None:
-        self._emit(StreamAssistantItem(event))
+        self._emit(_new_item(event))
 
     def commit_turn(self, verdict: Verdict, payload: Any) -> None:
         turn = self._turn
@@ -961,18 +982,18 @@ class TurnMachine(Edges):
     def _live_checkpoint(self) -> Checkpoint:
         """Where the machine is now: before a model call, or in the tool stage."""
         batch = self._batch
-        state = S.AwaitingCompletion if batch is None else S.ExecutingTool
+        state = _AwaitingCompletion if batch is None else _ExecutingTool
         tools = None if batch is None else batch.checkpoint()
         # calls handed out after the checkpoint's last result run again when it is resumed
         ran = self.tool_calls_run - (0 if batch is None else batch.handed_out_after_results())
         return Checkpoint(state, len(self._history), self.turns, self.usage, self._path.mark(), tools, ran)
 
     def _checkpoint_now(self) -> Checkpoint:
-        if self.state in (S.AwaitingCompletion, S.ExecutingTool):
+        if self.state in (_AwaitingCompletion, _ExecutingTool):
             return self._live_checkpoint()
-        if self.state is S.Done:
+        if self.state is _Done:
             return Checkpoint(
-                S.Done, len(self._history), self.turns, self.usage, self._path.mark(), None, self.tool_calls_run
+                _Done, len(self._history), self.turns, self.usage, self._path.mark(), None, self.tool_calls_run
             )
         return self._checkpoint  # Streaming: the turn's start; stopped: the last one before the end
 

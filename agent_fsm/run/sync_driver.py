@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, Final
 
+from .. import items as _items
 from ..errors import CompletionError, ToolServerError
 from ..events import ModelEvent
 from ..hooks import live_hooks
-from ..items import StreamAssistantItem, StreamItem
+from ..items import StreamItem
 from ..machine import TurnMachine
-from ..machine.protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
+from ..machine import protocol as _protocol
+from ..machine.protocol import Action, CallHook, RunTools, SendRequest, ToolOutput
 from ..messages import ToolCall
 from ..request import CompletionRequest
 from ..tools.outcomes import raised, unknown_tool
@@ -27,6 +29,12 @@ __all__ = ["CONSUMER_CLOSED", "SyncScript", "drive_sync", "iter_sync"]
 
 SyncModel = Callable[[CompletionRequest], Iterable[ModelEvent]]
 SyncToolRunner = Callable[[ToolCall], ToolOutput]
+
+# Read on every step: bound as Final, a C static when compiled (an imported name is a dict lookup).
+NEXT_EVENT: Final = _protocol.NEXT_EVENT
+NEXT_TOOL_OUTPUT: Final = _protocol.NEXT_TOOL_OUTPUT
+STOP: Final = _protocol.STOP
+StreamAssistantItem: Final = _items.StreamAssistantItem
 
 CONSUMER_CLOSED = "the run was closed by its consumer"
 """The reason a run closed by its consumer is cancelled with (the async driver's too)."""
