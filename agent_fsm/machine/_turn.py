@@ -38,7 +38,7 @@ class TurnBuffer:
     def __init__(self) -> None:
         self._parts: list[list[str] | _ReasoningSlot | Reasoning | ToolCall] = []
         self._text_run: list[str] | None = None
-        self._open_slots: dict[str | None, _ReasoningSlot] = {}
+        self._open_slots: dict[str | None, _ReasoningSlot] | None = None  # made by the first reasoning delta
         self.tool_calls: list[ToolCallReady] = []
 
     def add_text(self, text: str) -> None:
@@ -54,19 +54,24 @@ class TurnBuffer:
 
     def add_reasoning_delta(self, delta: ReasoningDelta) -> None:
         self._text_run = None
-        slot = self._open_slots.get(delta.id)
+        slots = self._open_slots
+        if slots is None:
+            slots = self._open_slots = {}
+        slot = slots.get(delta.id)
         if slot is None:
-            slot = self._open_slots[delta.id] = _ReasoningSlot(delta.id)
+            slot = slots[delta.id] = _ReasoningSlot(delta.id)
             self._parts.append(slot)
         slot.pieces.append(delta.reasoning)
 
     def add_reasoning(self, block: Reasoning) -> None:
         self._text_run = None
         slot = None
-        if block.id is not None:
-            slot = self._open_slots.pop(block.id, None)
-        if slot is None:
-            slot = self._open_slots.pop(None, None)
+        slots = self._open_slots
+        if slots:
+            if block.id is not None:
+                slot = slots.pop(block.id, None)
+            if slot is None:
+                slot = slots.pop(None, None)
         if slot is None:
             self._parts.append(block)
         else:
