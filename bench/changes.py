@@ -52,6 +52,8 @@ SERIES: dict[str, list[tuple[str, str, str]]] = {
         ("0fe97b6", "compiled", "the event and JSON checks in modules of their own, compiled too"),
         ("a3d0151", "compiled", "each handler calls its event's check directly; the text delta's edge a constant"),
         ("6e6bcbc", "compiled", "the path's last entry is two attributes: the same edge again is one increment"),
+        ("c47d276", "compiled", "the names the hot paths read are Final: C statics, not a dict lookup per use"),
+        ("1b77791", "compiled", "fewer allocations per turn (a list for running calls, reasoning slots on demand)"),
     ],
 }
 """The series ``make bench-changes`` can measure (``BENCH_CHANGES_SERIES``, default the last)."""
