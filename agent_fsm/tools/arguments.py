@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 import functools
 import json
+import math
 import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Annotated, Any, Literal, Union, get_args, get_origin, is_typeddict
@@ -47,6 +48,7 @@ __all__ = [
     "describe_value",
     "json_path",
     "load_arguments",
+    "plain_binder",
     "problems",
     "structurer",
 ]
@@ -135,6 +137,52 @@ def structurer(tp: Any) -> Callable[[Any], Any]:
     """
     hook = _converter().get_structure_hook(tp)
     return lambda value: hook(value, tp)
+
+
+_MISSING: Any = object()
+
+
+def plain_binder(
+    parameters: Sequence[tuple[str, Any, bool]],
+) -> Callable[[dict[str, Any]], dict[str, Any] | None] | None:
+    """A quick check for a tool whose parameters (``(name, type, required)``) are all plain
+    ``str``, ``int``, ``float`` or ``bool``; ``None`` for any other tool.
+
+    It takes a parsed arguments ``dict`` and gives the keyword arguments when every one fits
+    exactly as :func:`structurer` would take it (same exact types, an ``int`` for a ``float``
+    made a float, no field missing, none unknown), or ``None`` when anything does not: the caller
+    then asks the structurer, which says what is wrong. So arguments that fit skip cattrs (most
+    calls, at a fifth of the cost), and every problem is still described in one place, in the
+    same words. A parameter left out is left to the function's own default.
+    """
+    spec: list[tuple[str, tuple[type, ...], bool, bool]] = []
+    for name, tp, required in parameters:
+        if tp not in (str, int, float, bool):
+            return None
+        spec.append((name, _SCALARS[tp][1], tp is float, required))
+    fields = tuple(spec)
+
+    def bind(arguments: dict[str, Any]) -> dict[str, Any] | None:
+        kwargs: dict[str, Any] = {}
+        for name, accepted, is_float, required in fields:
+            value = arguments.get(name, _MISSING)
+            if value is _MISSING:
+                if required:
+                    return None
+                continue
+            if type(value) not in accepted:
+                return None
+            if is_float:
+                try:
+                    value = float(value)
+                except OverflowError:
+                    return None
+                if not math.isfinite(value):  # not JSON: the structurer's caller says so
+                    return None
+            kwargs[name] = value
+        return kwargs if len(kwargs) == len(arguments) else None
+
+    return bind
 
 
 # ---------------------------------------------------------------------------------------------- describing
