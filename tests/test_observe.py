@@ -103,6 +103,14 @@ async def probe(text: str) -> str:
     return text.upper()
 
 
+@tool(name="probe")
+async def waiting_probe(text: str) -> str:
+    """The same, for a tool that can wait (and so runs in a task of its own, within its time)."""
+    await asyncio.sleep(0)
+    seen_inside.append((INSIDE.get(), asyncio.current_task() is not MAIN_TASK[0]))
+    return text.upper()
+
+
 MAIN_TASK: list[asyncio.Task[Any] | None] = [None]
 
 
@@ -191,11 +199,13 @@ def test_describe_model_reads_attributes_looks_through_wrappers_and_falls_back_t
 
 async def test_tool_context_is_entered_inside_the_tool_one_by_one_and_concurrently() -> None:
     MAIN_TASK[0] = asyncio.current_task()
-    # every call runs in a task of its own (so one that ignores cancellation cannot hang the run)
-    for concurrency, in_task in ((1, True), (2, True)):
+    # a call that can wait runs in a task of its own (so one that ignores cancellation cannot hang
+    # the run); one that cannot runs at once, in the driver's task, unless calls run concurrently
+    for tool_, concurrency, in_task in ((waiting_probe, 1, True), (waiting_probe, 2, True), (probe, 1, False),
+                                        (probe, 2, True)):  # fmt: skip
         seen_inside.clear()
         model = ScriptedModel([[ready("c1"), ready("c2"), Final(Usage())], [TextDelta("ok")]])
-        agent = Agent(model, tools=[probe], tool_concurrency=concurrency, observers=[Recording()])
+        agent = Agent(model, tools=[tool_], tool_concurrency=concurrency, observers=[Recording()])
         items, outcome = await collect(agent.stream_prompt("go"))
         assert outcome is None
         assert sorted(seen_inside) == [("tool c1", in_task), ("tool c2", in_task)]

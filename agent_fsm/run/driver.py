@@ -29,10 +29,11 @@ import asyncio
 import inspect
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from types import TracebackType
+from types import AsyncGeneratorType, TracebackType
 from typing import Any, Literal
 
 from ..errors import AgentFSMError, ToolServerError
+from ..events import TextDelta
 from ..items import FinalResponse, StreamAssistantItem, StreamItem
 from ..machine import TurnMachine
 from ..machine.protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
@@ -43,7 +44,7 @@ from ..observe import Observer
 from ..observe.log import LoggingObserver
 from ..observe.logger import get_logger
 from ..observe.redact import Redactor
-from ..request import CompletionRequest, Model
+from ..request import Model
 from ..tools import ToolServer, ToolSet
 from ..tools._outcome import call_outcome
 from .effects import DirectEffects, Effects
@@ -231,6 +232,7 @@ class AgentRun:
         )  # fmt: skip
         watch_steps = tele.watch_steps
         handlers = tele.watch_final(m.event_handlers)
+        on_text = handlers[TextDelta]  # most events are text deltas: their handler is looked up once
         model_event = m.model_event
         closed_reason = "the run was closed by its consumer"
         current_task = asyncio.current_task
@@ -257,7 +259,10 @@ class AgentRun:
                     streaming = False
                     with tele.model_context():
                         try:
-                            stream = self._stream = await self._open(action.request)
+                            stream = self._effects.stream(self._model, action.request)
+                            if type(stream) is not AsyncGeneratorType:  # (one already is its iterator)
+                                stream = await _iterator(stream)
+                            self._stream = stream
                             anext_ = stream.__anext__
                             event = await anext_()
                             streaming = True
@@ -265,7 +270,7 @@ class AgentRun:
                             pass
                         except Exception as exc:
                             failure = exc
-                    if stream is None:
+                    if self._stream is None:  # it did not open
                         action = m.model_failed(failure)  # type: ignore[arg-type]
                         tele.model_call_ended()
                         continue
@@ -276,8 +281,11 @@ class AgentRun:
                     else:
                         action = m.model_failed(failure)
                     while streaming:  # the hot loop: one pass per model event
-                        handler = handlers.get(type(event))  # each handler checks its event itself
-                        result = handler(event) if handler is not None else model_event(event)
+                        if type(event) is TextDelta:  # each handler checks its event itself
+                            result = on_text(event)
+                        else:
+                            handler = handlers.get(type(event))
+                            result = handler(event) if handler is not None else model_event(event)
                         if type(result) is StreamAssistantItem:  # the fast path's one item
                             yield result
                         else:
@@ -334,12 +342,6 @@ class AgentRun:
         if m.error is not None:
             raise m.error
 
-    async def _open(self, request: CompletionRequest) -> AsyncIterator[Any]:
-        stream: Any = self._effects.stream(self._model, request)
-        if inspect.isawaitable(stream):
-            stream = await stream
-        return stream.__aiter__()  # type: ignore[no-any-return]
-
     async def _call_hook(self, action: CallHook) -> Action:
         if self._cancelled:  # cancel() came while the driver yielded what came before
             return STOP
@@ -389,15 +391,18 @@ class AgentRun:
         """The tool server serving ``call`` (an MCP server's command or URL), for the observers."""
         return self._server_of(call.function.name) if self._server_of is not None else None
 
-    async def _call_tool(self, call: ToolCall) -> ToolOutput | ToolServerError:
+    def _call_tool(self, call: ToolCall) -> Awaitable[ToolOutput | ToolServerError]:
+        """The call, to await: what it gives is decided by ``call_outcome``, once for every driver.
+
+        In its own task (unless the server bounds its calls): a server that ignores the run's
+        cancellation cannot hang the run."""
+
         def log(exc: BaseException) -> None:
             trace = self._redact.traceback(exc)
             self._logger().warning("tool server raised", tool=call.function.name, tool_call_id=call.id, exception=trace)
 
-        # in its own task (unless the server bounds its calls): a server that ignores the run's
-        # cancellation cannot hang the run
         called = self._effects.call_tool(self._tools, call)
-        return await call_outcome(
+        return call_outcome(
             called, call.function.name, self._redact, bounded=not self._server_bounds_calls, on_raise=log
         )
 
@@ -427,6 +432,13 @@ class AgentRun:
         if self._log is None:
             self._log = get_logger(run_id=self.run_id, agent=self.agent_name)
         return self._log
+
+
+async def _iterator(stream: Any) -> AsyncIterator[Any]:
+    """The iterator of what ``Effects.stream`` gave: an async iterable, or an awaitable of one."""
+    if inspect.isawaitable(stream):
+        stream = await stream
+    return stream.__aiter__()  # type: ignore[no-any-return]
 
 
 async def _aclose(stream: Any) -> None:

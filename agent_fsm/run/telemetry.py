@@ -57,12 +57,13 @@ class RunTelemetry:
         self._m = machine
         self._now = now
         self._started = now()
-        provider, model_name = describe_model(model)
         self.redact = redact if redact is not None else Redactor(model)
-        info = RunInfo(
-            run_id, agent_name, provider, model_name, machine.max_turns, machine.history, machine.state, self.redact
-        )
         sinks: list[RunObserver] = []
+        if observers:  # (nobody to tell: no record of the run is made)
+            provider, model_name = describe_model(model)
+            info = RunInfo(
+                run_id, agent_name, provider, model_name, machine.max_turns, machine.history, machine.state, self.redact
+            )
         for observer in observers:
             try:
                 sinks.append(observer.start_run(info))
@@ -102,13 +103,15 @@ class RunTelemetry:
 
     # ------------------------------------------------------------------ model calls
 
-    def watch_final(self, handlers: Mapping[type, Callable[[Any], Handled]]) -> dict[type, Callable[[Any], Handled]]:
+    def watch_final(self, handlers: Mapping[type, Callable[[Any], Handled]]) -> Mapping[type, Callable[[Any], Handled]]:
         """The machine's event handlers, with ``Final`` noted for the observers on its way in.
 
         The observers read the response id and model from ``Final.raw``; noting it here costs
         nothing per delta (the driver dispatches through this dict exactly as through the
-        machine's).
+        machine's). With no observer at all, the machine's own handlers are handed back.
         """
+        if not self._sinks:
+            return handlers
         feed_final = handlers[FinalEvent]
 
         def on_final(event: FinalEvent) -> Handled:
