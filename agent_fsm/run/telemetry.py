@@ -66,9 +66,12 @@ class RunTelemetry:
             )
         for observer in observers:
             try:
-                sinks.append(observer.start_run(info))
+                sink = observer.start_run(info)
             except Exception as exc:
                 self._observer_failed(observer, "start_run", exc)
+            else:
+                if sink is not None:  # None: it has nothing to record for this run
+                    sinks.append(sink)
         self._sinks = tuple(sinks)
         self._step_sinks = tuple(s for s in sinks if getattr(s, "wants_state_changes", False))
         self.watch_steps = bool(self._step_sinks)
