@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import AsyncGeneratorType, TracebackType
 from typing import Any, Literal
 
 from ..errors import AgentFSMError, ToolServerError
-from ..events import TextDelta
+from ..events import Final, TextDelta
 from ..items import FinalResponse, StreamAssistantItem, StreamItem
 from ..machine import TurnMachine
 from ..machine.protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
@@ -51,6 +50,9 @@ from .effects import DirectEffects, Effects
 from .telemetry import RunTelemetry
 
 __all__ = ["AgentRun"]
+
+_DIRECT = DirectEffects()
+"""The default effects (they hold nothing: one serves every run)."""
 
 
 class AgentRun:
@@ -73,21 +75,23 @@ class AgentRun:
     ) -> None:
         self._m = machine
         self._model = model
-        self._hooks = {name: (fn, inspect.iscoroutinefunction(fn)) for name, fn in hooks.items()}
+        self._hooks = {name: (fn, inspect.iscoroutinefunction(fn)) for name, fn in hooks.items()} if hooks else {}
         self._tools = tools
         self._server_of: Callable[[str], str | None] | None = getattr(tools, "server_of", None)
-        self._effects: Effects = effects if effects is not None else DirectEffects()
-        # A ToolSet called directly already runs each tool in a task of its own, within its time
-        # (``run_bounded``), and nothing else in ``ToolSet.call`` waits: a second task around it
-        # would only double the cost of a call. Any other server, or effects of one's own, may
-        # wait anywhere, so their calls are bounded here.
+        self._effects: Effects = effects if effects is not None else _DIRECT
+        # A ToolSet called directly already bounds each call that can wait (``run_bounded``: in a
+        # task of its own, within its time), and nothing else in ``ToolSet.call`` waits: a second
+        # task around it would only double the cost of a call. Any other server, or effects of
+        # one's own, may wait anywhere, so their calls are bounded here.
         self._server_bounds_calls = type(self._effects) is DirectEffects and type(tools) is ToolSet
         self.run_id = self._effects.new_id()
         """An id for logs and traces; never part of items or history."""
         self.agent_name = agent_name
         self._agen: AsyncGenerator[StreamItem, None] | None = None
         self._stream: Any = None
-        self._pending_tools: deque[asyncio.Task[ToolOutput | ToolServerError] | ToolCall] = deque()
+        # this turn's tool calls not yet handed to the machine, in call order (a list: a deque
+        # would hold a 600-byte block for the whole life of every run)
+        self._pending_tools: list[asyncio.Task[ToolOutput | ToolServerError] | ToolCall] = []
         self._result: FinalResponse | None = None
         self._log: Any = None
         self._observers = tuple(observers) if observers is not None else (LoggingObserver(),)
@@ -230,8 +234,8 @@ class AgentRun:
             self._observers, m, self._model, run_id=self.run_id, agent_name=self.agent_name, now=self._effects.now,
             redact=self._redact,
         )  # fmt: skip
-        watch_steps = tele.watch_steps
-        handlers = tele.watch_final(m.event_handlers)
+        watch_steps, watch_final = tele.watch_steps, tele.watch_final
+        handlers = m.event_handlers
         on_text = handlers[TextDelta]  # most events are text deltas: their handler is looked up once
         model_event = m.model_event
         closed_reason = "the run was closed by its consumer"
@@ -284,6 +288,8 @@ class AgentRun:
                         if type(event) is TextDelta:  # each handler checks its event itself
                             result = on_text(event)
                         else:
+                            if watch_final and type(event) is Final:  # the observers read its raw
+                                tele.final(event)
                             handler = handlers.get(type(event))
                             result = handler(event) if handler is not None else model_event(event)
                         if type(result) is StreamAssistantItem:  # the fast path's one item
@@ -368,7 +374,7 @@ class AgentRun:
         self._pending_tools.extend(asyncio.ensure_future(limited(c)) for c in calls)
 
     async def _next_tool_output(self) -> Action:
-        nxt = self._pending_tools.popleft()
+        nxt = self._pending_tools.pop(0)
         output = await (nxt if isinstance(nxt, asyncio.Task) else self._run_tool(nxt))
         if isinstance(output, ToolServerError):
             return self._m.tool_failed(output)

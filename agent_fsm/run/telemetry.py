@@ -9,9 +9,9 @@ that raise.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..events import Final as FinalEvent
 from ..messages import AssistantMessage, Message, ToolCall, Usage
@@ -22,13 +22,10 @@ from ..observe.redact import Redactor
 
 if TYPE_CHECKING:
     from ..errors import ToolServerError
-    from ..items import FinalResponse, StreamAssistantItem
+    from ..items import FinalResponse
     from ..machine import TurnMachine
-    from ..machine.protocol import Action, ToolOutput
+    from ..machine.protocol import ToolOutput
     from ..request import CompletionRequest
-
-Handled: TypeAlias = "Action | StreamAssistantItem"
-"""What an event handler returns: an action, or the item the fast path handed over."""
 
 __all__ = ["RunTelemetry"]
 
@@ -38,9 +35,9 @@ class RunTelemetry:
 
     It reads the machine (state, turns, usage, history, error) and the clock, and hands records
     to the observers. A driver of one's own (see :mod:`agent_fsm.machine`) can use it the same
-    way: ``model_call_started`` / ``model_context`` / ``first_event`` / ``model_call_ended``
-    around each model call, ``tool_call`` around each tool call, ``steps`` after each step,
-    ``run_ended`` once.
+    way: ``model_call_started`` / ``model_context`` / ``first_event`` / ``final`` (when
+    ``watch_final``) / ``model_call_ended`` around each model call, ``tool_call`` around each
+    tool call, ``steps`` after each step, ``run_ended`` once.
     """
 
     def __init__(
@@ -73,17 +70,22 @@ class RunTelemetry:
                 if sink is not None:  # None: it has nothing to record for this run
                     sinks.append(sink)
         self._sinks = tuple(sinks)
-        self._step_sinks = tuple(s for s in sinks if getattr(s, "wants_state_changes", False))
-        self.watch_steps = bool(self._step_sinks)
-        """Whether :meth:`steps` has anyone to tell (the driver skips the call otherwise)."""
         # Decided once per run: who hears every model and tool call (and has its context entered
         # around them), and who hears only of the calls that failed. Nobody listening costs
         # nothing per call: no context is bound, no record built unless a call fails.
-        self._call_sinks = tuple(s for s in sinks if getattr(s, "wants_calls", True))
-        self._failure_sinks = tuple(s for s in sinks if not getattr(s, "wants_calls", True))
+        none: tuple[RunObserver, ...] = ()
+        self._step_sinks = self._call_sinks = self._failure_sinks = none
+        if sinks:
+            self._step_sinks = tuple([s for s in sinks if getattr(s, "wants_state_changes", False)])
+            self._call_sinks = tuple([s for s in sinks if getattr(s, "wants_calls", True)])
+            self._failure_sinks = tuple([s for s in sinks if not getattr(s, "wants_calls", True)])
+        self.watch_steps = bool(self._step_sinks)
+        """Whether :meth:`steps` has anyone to tell (the driver skips the call otherwise)."""
         self.watch_tool_calls = bool(self._call_sinks)
         """Whether :meth:`tool_call` has anyone to tell; otherwise the driver reports only a
         failed tool call, with :meth:`tool_failed`."""
+        self.watch_final = bool(sinks)
+        """Whether :meth:`final` has anyone to tell (the driver skips the call otherwise)."""
         self._mark = 0
         self._call: ModelCall | None = None
         # the model call's start, when only failures are listened for (the record is built late)
@@ -106,25 +108,13 @@ class RunTelemetry:
 
     # ------------------------------------------------------------------ model calls
 
-    def watch_final(self, handlers: Mapping[type, Callable[[Any], Handled]]) -> Mapping[type, Callable[[Any], Handled]]:
-        """The machine's event handlers, with ``Final`` noted for the observers on its way in.
-
-        The observers read the response id and model from ``Final.raw``; noting it here costs
-        nothing per delta (the driver dispatches through this dict exactly as through the
-        machine's). With no observer at all, the machine's own handlers are handed back.
-        """
-        if not self._sinks:
-            return handlers
-        feed_final = handlers[FinalEvent]
-
-        def on_final(event: FinalEvent) -> Handled:
-            if self._call is not None:
-                self._call.final = event
-            else:
-                self._quiet_final = event
-            return feed_final(event)
-
-        return {**handlers, FinalEvent: on_final}
+    def final(self, event: FinalEvent) -> None:
+        """A model call's ``Final`` event, on its way to the machine: the observers read the
+        response id and model from its ``raw``."""
+        if self._call is not None:
+            self._call.final = event
+        else:
+            self._quiet_final = event
 
     def model_call_started(self, request: CompletionRequest) -> None:
         if not self._sinks:

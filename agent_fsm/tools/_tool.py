@@ -303,6 +303,7 @@ class ToolSet:
         if default_timeout is not None and not default_timeout > 0:
             raise ConfigurationError(f"default_timeout must be positive or None, got {default_timeout!r}")
         self._tools: dict[str, Tool] = {}
+        self._definitions: tuple[ToolDefinition, ...] | None = None  # read once per run: kept until a tool is added
         self.default_timeout = default_timeout
         for t in tools:
             self.add(t)
@@ -342,6 +343,7 @@ class ToolSet:
         if made.name in self._tools:
             raise ConfigurationError(f"two tools are named {made.name!r}")
         self._tools[made.name] = made
+        self._definitions = None
         return made
 
     def __contains__(self, name: object) -> bool:
@@ -361,7 +363,9 @@ class ToolSet:
 
     def definitions(self) -> tuple[ToolDefinition, ...]:
         """The definitions of the tools, in the order they were added."""
-        return tuple(t.definition for t in self._tools.values())
+        if self._definitions is None:
+            self._definitions = tuple([t.definition for t in self._tools.values()])
+        return self._definitions
 
     def requires_approval(self, name: str) -> bool:
         """Whether calls of ``name`` should wait for an approval (``@tool(requires_approval=True)``)."""
