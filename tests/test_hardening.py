@@ -21,6 +21,7 @@ from agent_fsm import (
     Agent,
     ApprovalRequired,
     IllegalTransition,
+    PromptCancelled,
     SnapshotError,
     Text,
     ToolCall,
@@ -538,6 +539,33 @@ async def test_a_tool_that_cannot_wait_raising_or_returning_junk_gives_the_usual
     assert unconvertible.content[0].text.startswith(  # type: ignore[union-attr]
         "Tool 'junk' returned a value that cannot be converted to JSON: "
     )
+
+
+@pytest.mark.parametrize("waits", [False, True])
+async def test_a_tool_cancelling_its_own_run_ends_it_the_same_whether_or_not_it_can_wait(waits: bool) -> None:
+    runs: list[Any] = []
+
+    @tool
+    async def stop_now() -> str:
+        """Cancel the run from inside, never waiting."""
+        runs[0].cancel(reason="from the tool")
+        return "done"
+
+    @tool(name="stop_now")
+    async def stop_then_wait() -> str:
+        """Cancel the run from inside, then wait."""
+        runs[0].cancel(reason="from the tool")
+        await asyncio.sleep(0)
+        return "done"
+
+    model = ScriptedModel([[call("c1", "stop_now", {}), Final(Usage(1, 1))], [TextDelta("x")]])
+    runs.append(Agent(model, tools=[stop_then_wait if waits else stop_now]).stream_prompt("go"))
+    items, outcome = await collect(runs[0])
+    assert isinstance(outcome, PromptCancelled) and outcome.reason == "from the tool"
+    assert runs[0].state is State.Cancelled and not any(isinstance(i, StreamUserItem) for i in items)
+    [result] = tool_results(runs[0].history)
+    assert result.is_error and result.text.startswith("Tool call cancelled while running")
+    check_history_invariants(runs[0].history)
 
 
 def test_only_coroutine_code_with_no_suspension_point_counts_as_never_waiting() -> None:
