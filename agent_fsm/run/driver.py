@@ -39,7 +39,7 @@ from ..machine.protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallH
 from ..machine.snapshot import Snapshot
 from ..machine.table import Edge, State
 from ..messages import Message, ToolCall, Usage, UserMessage
-from ..observe import Observer
+from ..observe import NULL_CONTEXT, Observer
 from ..observe.log import LoggingObserver
 from ..observe.logger import get_logger
 from ..observe.redact import Redactor
@@ -234,7 +234,8 @@ class AgentRun:
             self._observers, m, self._model, run_id=self.run_id, agent_name=self.agent_name, now=self._effects.now,
             redact=self._redact,
         )  # fmt: skip
-        watch_steps, watch_final = tele.watch_steps, tele.watch_final
+        watch_steps, watch_calls = tele.watch_steps, tele.watch_model_calls
+        now = self._effects.now
         handlers = m.event_handlers
         on_text = handlers[TextDelta]  # most events are text deltas: their handler is looked up once
         model_event = m.model_event
@@ -256,12 +257,12 @@ class AgentRun:
                 kind = type(action)
                 if kind is SendRequest:
                     assert isinstance(action, SendRequest)
-                    tele.model_call_started(action.request)
                     # Open the stream and await its first event (the request usually goes out
                     # then) in the call's context, which is never held across a yield.
+                    context = tele.model_call_started(action.request) if watch_calls else NULL_CONTEXT
                     stream = failure = None
                     streaming = False
-                    with tele.model_context():
+                    with context:
                         try:
                             stream = self._effects.stream(self._model, action.request)
                             if type(stream) is not AsyncGeneratorType:  # (one already is its iterator)
@@ -276,10 +277,12 @@ class AgentRun:
                             failure = exc
                     if self._stream is None:  # it did not open
                         action = m.model_failed(failure)  # type: ignore[arg-type]
-                        tele.model_call_ended()
+                        if watch_calls:
+                            tele.model_call_ended()
                         continue
                     if streaming:
-                        tele.first_event()
+                        if watch_calls:
+                            tele.first_chunk = now()
                     elif failure is None:
                         action = m.model_end()
                     else:
@@ -288,8 +291,8 @@ class AgentRun:
                         if type(event) is TextDelta:  # each handler checks its event itself
                             result = on_text(event)
                         else:
-                            if watch_final and type(event) is Final:  # the observers read its raw
-                                tele.final(event)
+                            if watch_calls and type(event) is Final:  # the observers read its raw
+                                tele.final = event
                             handler = handlers.get(type(event))
                             result = handler(event) if handler is not None else model_event(event)
                         if type(result) is StreamAssistantItem:  # the fast path's one item
@@ -319,7 +322,8 @@ class AgentRun:
                     self._stream = None
                     if getattr(stream, "ag_frame", stream) is not None:  # an async generator run to its end
                         await _aclose(stream)  # has nothing to close: skip the round trip
-                    tele.model_call_ended()
+                    if watch_calls:
+                        tele.model_call_ended()
                 elif kind is CallHook:
                     action = await self._call_hook(action)  # type: ignore[arg-type]
                 elif kind is RunTools:

@@ -56,8 +56,7 @@ class DirectEffects:
     def call_tool(self, tools: ToolServer, call: ToolCall) -> Awaitable[ToolOutput]:
         return tools.call(call.function.name, call.function.arguments)
 
-    def now(self) -> float:
-        return time.monotonic()
+    now = staticmethod(time.monotonic)  # (the clock itself: no method call around it)
 
     def new_id(self) -> str:
         return os.urandom(16).hex()  # 128 random bits, as 32 hex digits (a uuid4's hex, at a fifth of its cost)

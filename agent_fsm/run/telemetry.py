@@ -35,9 +35,10 @@ class RunTelemetry:
 
     It reads the machine (state, turns, usage, history, error) and the clock, and hands records
     to the observers. A driver of one's own (see :mod:`agent_fsm.machine`) can use it the same
-    way: ``model_call_started`` / ``model_context`` / ``first_event`` / ``final`` (when
-    ``watch_final``) / ``model_call_ended`` around each model call, ``tool_call`` around each
-    tool call, ``steps`` after each step, ``run_ended`` once.
+    way: for each model call, when ``watch_model_calls``, ``model_call_started`` (entering the
+    context it gives around the awaits that open the stream), setting ``first_chunk`` and
+    ``final`` as they come, ``model_call_ended``; ``tool_call`` around each tool call, ``steps``
+    after each step, ``run_ended`` once.
     """
 
     def __init__(
@@ -73,26 +74,31 @@ class RunTelemetry:
         # Decided once per run: who hears every model and tool call (and has its context entered
         # around them), and who hears only of the calls that failed. Nobody listening costs
         # nothing per call: no context is bound, no record built unless a call fails.
-        none: tuple[RunObserver, ...] = ()
-        self._step_sinks = self._call_sinks = self._failure_sinks = none
-        if sinks:
-            self._step_sinks = tuple([s for s in sinks if getattr(s, "wants_state_changes", False)])
-            self._call_sinks = tuple([s for s in sinks if getattr(s, "wants_calls", True)])
-            self._failure_sinks = tuple([s for s in sinks if not getattr(s, "wants_calls", True)])
+        steps: list[RunObserver] = []
+        calls: list[RunObserver] = []
+        failures: list[RunObserver] = []
+        for sink in sinks:
+            if getattr(sink, "wants_state_changes", False):
+                steps.append(sink)
+            (calls if getattr(sink, "wants_calls", True) else failures).append(sink)
+        self._step_sinks, self._call_sinks, self._failure_sinks = tuple(steps), tuple(calls), tuple(failures)
         self.watch_steps = bool(self._step_sinks)
         """Whether :meth:`steps` has anyone to tell (the driver skips the call otherwise)."""
         self.watch_tool_calls = bool(self._call_sinks)
         """Whether :meth:`tool_call` has anyone to tell; otherwise the driver reports only a
         failed tool call, with :meth:`tool_failed`."""
-        self.watch_final = bool(sinks)
-        """Whether :meth:`final` has anyone to tell (the driver skips the call otherwise)."""
+        self.watch_model_calls = bool(sinks)
+        """Whether the model call methods have anyone to tell (the driver skips them otherwise)."""
         self._mark = 0
+        self.first_chunk: float | None = None
+        """When the current model call's first event came (``now()``): the driver sets it."""
+        self.final: FinalEvent | None = None
+        """The current model call's ``Final`` event, once it came: the driver sets it (the
+        observers read the response id and model from its ``raw``)."""
         self._call: ModelCall | None = None
-        # the model call's start, when only failures are listened for (the record is built late)
-        self._quiet: tuple[int, CompletionRequest, float] | None = None
-        self._quiet_first: float | None = None
-        self._quiet_final: FinalEvent | None = None
-        self._history_len = 0
+        # when only failures are listened for, the model call's record is built only if it fails,
+        # from (turn, request, started, usage before)
+        self._quiet: tuple[int, CompletionRequest, float, Usage] | None = None
         self._usage_before = machine.usage
         self._ended = False
 
@@ -108,54 +114,38 @@ class RunTelemetry:
 
     # ------------------------------------------------------------------ model calls
 
-    def final(self, event: FinalEvent) -> None:
-        """A model call's ``Final`` event, on its way to the machine: the observers read the
-        response id and model from its ``raw``."""
-        if self._call is not None:
-            self._call.final = event
-        else:
-            self._quiet_final = event
-
-    def model_call_started(self, request: CompletionRequest) -> None:
+    def model_call_started(self, request: CompletionRequest) -> AbstractContextManager[object]:
+        """A model call starts: gives its context (log context, current span), to enter around
+        the awaits that open its stream only, never across a yield."""
         if not self._sinks:
-            return  # nobody to tell: no record (``_call`` stays None, so the rest is skipped too)
-        self._usage_before = self._m.usage
-        self._history_len = len(request.history) + 1  # the run's history so far: it, then the prompt
+            return NULL_CONTEXT  # nobody to tell: no record (``_call`` stays None: the rest is skipped too)
+        m = self._m
+        self.first_chunk = self.final = None
         if not self._call_sinks:  # only failures are listened for: a record only if this one fails
-            self._quiet = (self._m.turns, request, self._now())
-            self._quiet_first = self._quiet_final = None
-            return
-        self._call = ModelCall(self._m.turns, request, self._now())
-        self._notify(self._call_sinks, "model_call_started", self._call)
-
-    def model_context(self) -> AbstractContextManager[object]:
-        """The model call's context (log context, current span); enter it around awaits only."""
-        call = self._call
-        if call is None or not self._call_sinks:
+            self._quiet = (m.turns, request, self._now(), m.usage)
             return NULL_CONTEXT
+        self._usage_before = m.usage
+        call = self._call = ModelCall(m.turns, request, self._now())
+        self._notify(self._call_sinks, "model_call_started", call)
         return _Contexts(self, self._call_sinks, "model_call_context", call)
-
-    def first_event(self) -> None:
-        if self._call is not None:
-            if self._call.first_chunk is None:
-                self._call.first_chunk = self._now()
-        elif self._quiet is not None and self._quiet_first is None:
-            self._quiet_first = self._now()
 
     def model_call_ended(self) -> None:
         call, self._call = self._call, None
-        quiet, self._quiet = self._quiet, None
         m = self._m
-        if call is None:
+        if call is not None:
+            before = self._usage_before
+        else:
+            quiet, self._quiet = self._quiet, None
             if quiet is None or m.error is None:
                 return  # nobody listens, or only for failures and this call did not end the run
-            call = ModelCall(*quiet)
-            call.first_chunk, call.final = self._quiet_first, self._quiet_final
+            turn, request, started, before = quiet
+            call = ModelCall(turn, request, started)
+        call.first_chunk, call.final = self.first_chunk, self.final
         call.ended = self._now()
-        call.usage = _minus(m.usage, self._usage_before)
+        call.usage = _minus(m.usage, before)
         call.state = m.state
         call.error = m.error
-        call.output = _first_assistant(m.history[self._history_len :])
+        call.output = _first_assistant(m.history[len(call.request.history) + 1 :])  # (its history, then its prompt)
         self._notify(self._call_sinks, "model_call_ended", call)
         if call.error is not None:
             self._notify(self._failure_sinks, "model_call_ended", call)
