@@ -157,6 +157,41 @@ async def test_RunTelemetry_times_the_first_chunk_and_the_call_with_the_effects_
     assert rec.log[-1][4].duration == 0.875
 
 
+@pytest.mark.parametrize("quiet", [False, True])
+@pytest.mark.parametrize("ending", ["hook", "consumer"])
+async def test_a_model_call_the_run_ends_in_keeps_its_first_chunk_and_final(quiet: bool, ending: str) -> None:
+    # the run ends during the call (a hook stops it after Final; or the consumer closes the run
+    # after that Final, the call still open): the record holds what the driver noted while it
+    # streamed; an observer that hears only of failures gets the same record
+    class Stop(StreamingPromptHook):
+        def on_stream_completion_response_finish(self, prompt: Any, response: Any) -> HookAction:
+            return HookAction.terminate("enough")
+
+    class QuietRecording(Recording):
+        def start_run(self, run: RunInfo) -> Recorder:
+            recorder = super().start_run(run)
+            recorder.wants_calls = False  # type: ignore[attr-defined]
+            return recorder
+
+    clock = ManualClock()
+    rec = QuietRecording() if quiet else Recording()
+    raw = {"id": "resp-9", "model": "m-9"}
+    model = TimedModel(clock, [[(0.25, TextDelta("a")), (0.5, Final(Usage(1, 2), raw=raw))]])
+    run = Agent(model, effects=clock, observers=[rec], hook=Stop() if ending == "hook" else None).stream_prompt("go")
+    if ending == "hook":
+        _, outcome = await collect(run)
+        assert outcome is not None
+    else:
+        async for item in run:
+            if isinstance(item.content, Final):  # type: ignore[union-attr]
+                break
+        await run.aclose()
+    assert run.state is State.Cancelled
+    [call] = [entry[4] for entry in rec.log if entry[0] == "model end"]
+    assert (call.time_to_first_chunk, call.duration, call.state) == (0.25, 0.75, State.Cancelled)
+    assert (call.response_id, call.response_model) == ("resp-9", "m-9")
+
+
 async def test_RunTelemetry_reads_the_response_id_and_model_from_the_final_raw_payload() -> None:
     rec = Recording()
     raw = {"id": "chatcmpl-1", "model": "gpt-x-2025", "object": "chat.completion.chunk"}
