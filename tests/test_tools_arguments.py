@@ -6,7 +6,6 @@ This module deliberately does not use ``from __future__ import annotations``: it
 
 import dataclasses
 import enum
-import inspect
 import json
 from typing import Any, Literal, NotRequired, TypedDict
 
@@ -318,14 +317,12 @@ _JSONISH = st.one_of(
 
 
 def _as_called(signature: Any, arguments: Any) -> Any:
-    """What the function would be called with (defaults applied, exact types), or the problems."""
+    """What the function would be called with (each value with its exact type), or the problems."""
     try:
         args, kwargs = signature.bind(arguments)
     except ArgumentError as exc:
         return exc.problems
-    bound = inspect.signature(plain.fn).bind(*args, **kwargs)
-    bound.apply_defaults()
-    return [(name, type(value), repr(value)) for name, value in bound.arguments.items()]
+    return args, [(name, type(value), repr(value)) for name, value in kwargs.items()]
 
 
 _FITTING = {

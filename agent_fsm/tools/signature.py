@@ -133,7 +133,7 @@ class Signature:
         except Exception as exc:  # cattrs could not build a hook: say which tool, not cattrs' internals
             raise ConfigurationError(f"{where}: its arguments cannot be structured ({exc})") from exc
         schema = {"type": "object", "properties": props, "required": required, "additionalProperties": False}
-        plain = None if positional else plain_binder([(p.name, hints[p.name], p.default is p.empty) for p in params])
+        plain = None if positional else plain_binder([(p.name, hints[p.name], p.default) for p in params])
         return cls(summary, schema, structure, tuple(positional), tuple(keywords), plain=plain)
 
     @classmethod
