@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTEST := $(PY) -m pytest
 
-.PHONY: install demo durable-demo test lint fmt fuzz fuzz-ci bench bench-peers diagrams diagrams-check js-deps clean
+.PHONY: install demo durable-demo test test-compiled compiled codegen lint fmt fuzz fuzz-ci bench bench-peers diagrams diagrams-check js-deps clean
 
 # The fuzz campaigns (agent-fsm fuzz): a CI-sized one gates `make test`; `make fuzz` is the long one.
 FUZZ_SEED     ?= 1
@@ -47,8 +47,47 @@ fmt: install
 	$(PY) -m ruff format agent_fsm tests bench
 	$(PY) -m ruff check --fix agent_fsm tests bench
 
-test: lint js-deps fuzz-ci
+test: lint js-deps fuzz-ci test-compiled
 	$(PYTEST) -q
+
+# The compiled core (README, "The compiled core"): the wheel built with mypyc, installed in a venv of its own.
+# It is built from a copy of the working tree, because the build writes the compiled modules beside the
+# sources it compiles: in yours they would shadow the .py files you edit. Rebuilt when a source changes (~30 s).
+COMPILED_VENV  := .venv-compiled
+COMPILED_PY    := $(COMPILED_VENV)/bin/python
+COMPILED_STAMP := $(COMPILED_VENV)/.installed-stamp
+COMPILED_DIR   := build/compiled
+SOURCES        := $(shell find agent_fsm -name '*.py') pyproject.toml
+
+$(COMPILED_PY):
+	python3 -m venv $(COMPILED_VENV)
+	$(COMPILED_PY) -m pip install --quiet --upgrade pip
+
+$(COMPILED_STAMP): $(SOURCES) | $(PY) $(COMPILED_PY)
+	rm -rf $(COMPILED_DIR) && mkdir -p $(COMPILED_DIR)/src
+	cp -r agent_fsm pyproject.toml README.md $(COMPILED_DIR)/src/
+	HATCH_BUILD_HOOK_ENABLE_MYPYC=true $(PY) -m pip wheel --quiet --no-deps -w $(COMPILED_DIR)/dist $(COMPILED_DIR)/src
+	$(COMPILED_PY) -m pip install --quiet "$$(ls $(COMPILED_DIR)/dist/*.whl)[fuzz]" 'pytest>=8' 'pytest-asyncio>=0.24'
+	$(COMPILED_PY) -m pip install --quiet --no-deps --force-reinstall $(COMPILED_DIR)/dist/*.whl
+	touch $@
+
+compiled: $(COMPILED_STAMP)
+
+# The machine's tests (properties and fuzz regressions included) against the compiled build, run from a copy
+# of tests/ so that the installed wheel is what they import; test_compiled.py checks that it is compiled.
+COMPILED_TESTS := test_compiled.py test_machine.py test_table.py test_run_control.py test_hardening.py \
+	test_properties.py test_snapshot.py test_rig_bugs.py test_driver.py test_approvals.py test_stateful.py \
+	test_fuzz_regressions.py test_tool_outcomes.py test_diagram_trace.py test_strategies.py
+
+test-compiled: $(COMPILED_STAMP)
+	rm -rf $(COMPILED_DIR)/run && mkdir -p $(COMPILED_DIR)/run && cp -r tests pyproject.toml $(COMPILED_DIR)/run/
+	cd $(COMPILED_DIR)/run && AGENT_FSM_EXPECT_COMPILED=1 $(abspath $(COMPILED_PY)) -m pytest -q -p no:cacheprovider \
+		$(addprefix tests/,$(COMPILED_TESTS))
+
+# The machine's edges as code (agent_fsm/machine/_fire.py), written from the table; tests/test_codegen.py fails
+# when the committed module is stale.
+codegen: install
+	$(PY) -m agent_fsm.machine._codegen
 
 # Diagrams (README, "State diagrams"): regenerate diagrams/ from the live table; the check fails, naming each
 # stale file. `make test` runs the same check (tests/test_diagram_committed.py).
@@ -87,13 +126,17 @@ $(SDK_STAMP): bench/requirements-sdk.txt pyproject.toml
 	$(SDK_VENV)/bin/python -m pip install --quiet -r bench/requirements-sdk.txt -e .
 	touch $(SDK_STAMP)
 
-$(PEERS_STAMP): bench/requirements-peers.txt pyproject.toml
+# The peers run against the compiled build, as `make bench` does (installed again whenever it is rebuilt).
+$(PEERS_STAMP): bench/requirements-peers.txt $(COMPILED_STAMP)
 	python3 -m venv $(PEERS_VENV)
-	$(PEERS_VENV)/bin/python -m pip install --quiet -r bench/requirements-peers.txt -e .
+	$(PEERS_VENV)/bin/python -m pip install --quiet -r bench/requirements-peers.txt $(COMPILED_DIR)/dist/*.whl
+	$(PEERS_VENV)/bin/python -m pip install --quiet --no-deps --force-reinstall $(COMPILED_DIR)/dist/*.whl
 	touch $(PEERS_STAMP)
 
-bench: install $(SDK_STAMP)
-	$(PY) bench/run.py
+# The compiled build (what a release ships: the headline figures), then the pure one (for comparison).
+bench: install $(COMPILED_STAMP) $(SDK_STAMP)
+	$(COMPILED_PY) bench/run.py --build compiled
+	$(PY) bench/run.py --build pure
 
 bench-peers: $(PEERS_STAMP)
 	$(PEERS_VENV)/bin/python bench/peers.py
@@ -104,4 +147,4 @@ bench-changes: install
 	$(PY) bench/changes.py
 
 clean:
-	rm -rf $(VENV) $(SDK_VENV) $(PEERS_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(COMPILED_VENV) $(SDK_VENV) $(PEERS_VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis

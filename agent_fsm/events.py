@@ -13,7 +13,8 @@ from typing import Any, TypeAlias
 
 from attrs import frozen
 
-from .messages import JSONValue, Reasoning, ToolCall, ToolFunction, Usage, json_problem
+from . import _wellformed
+from .messages import JSONValue, Reasoning, ToolCall, Usage
 
 __all__ = [
     "Final",
@@ -76,69 +77,13 @@ class Final:
 ModelEvent: TypeAlias = TextDelta | ReasoningDelta | Reasoning | ToolCallDelta | ToolCallReady | Final
 
 
-def _is_str(value: object) -> bool:
-    return type(value) is str
-
-
-def _opt_str(value: object) -> bool:
-    return value is None or type(value) is str
-
-
-def _text_delta(e: TextDelta) -> str | None:
-    # inline, not ``_is_str``: this runs on every text delta
-    return None if type(e.text) is str else f"text is {type(e.text).__name__}, not str"
-
-
-def _reasoning_delta(e: ReasoningDelta) -> str | None:
-    if not _is_str(e.reasoning) or not _opt_str(e.id):
-        return "reasoning must be a str and id a str or None"
-    return None
-
-
-def _reasoning(e: Reasoning) -> str | None:
-    fields = (e.id, e.signature, e.redacted)
-    if not all(_is_str(r) for r in e.reasoning) or not all(_opt_str(f) for f in fields):
-        return "reasoning must be strs and id, signature, redacted strs or None"
-    return None
-
-
-def _tool_call_delta(e: ToolCallDelta) -> str | None:
-    if not (_is_str(e.id) and _is_str(e.internal_call_id) and _opt_str(e.name) and _is_str(e.arguments)):
-        return "id, internal_call_id and arguments must be strs, name a str or None"
-    return None
-
-
-def _tool_call_ready(e: ToolCallReady) -> str | None:
-    call: Any = e.tool_call  # typed, but user code may put anything there
-    if not isinstance(call, ToolCall) or not isinstance(call.function, ToolFunction):
-        return f"tool_call is {type(call).__name__}, not a ToolCall of a ToolFunction"
-    if not _is_str(call.id) or not call.id:
-        return f"the tool call's id is {call.id!r}, not a non-empty str (a result could not reference it)"
-    if not _is_str(call.function.name) or not _is_str(e.internal_call_id):
-        return "the tool's name and internal_call_id must be strs"
-    if not _opt_str(call.call_id) or not _opt_str(call.signature):
-        return "the call's call_id and signature must be strs or None"
-    problem = json_problem(call.function.arguments)
-    return None if problem is None else f"the call's arguments are not JSON: {problem}"
-
-
-def _final(e: Final) -> str | None:
-    u: Any = e.usage  # typed, but user code may put anything there
-    if not isinstance(u, Usage):
-        return f"usage is {type(u).__name__}, not Usage"
-    counts = (u.input_tokens, u.output_tokens, u.total_tokens, u.cached_input_tokens)
-    if not all(type(n) is int and n >= 0 for n in counts):
-        return f"usage counts must be non-negative ints: {u!r}"
-    return None
-
-
 _PROBLEMS: dict[type, Callable[[Any], str | None]] = {
-    TextDelta: _text_delta,
-    ReasoningDelta: _reasoning_delta,
-    Reasoning: _reasoning,
-    ToolCallDelta: _tool_call_delta,
-    ToolCallReady: _tool_call_ready,
-    Final: _final,
+    TextDelta: _wellformed.text_delta,
+    ReasoningDelta: _wellformed.reasoning_delta,
+    Reasoning: _wellformed.reasoning,
+    ToolCallDelta: _wellformed.tool_call_delta,
+    ToolCallReady: _wellformed.tool_call_ready,
+    Final: _wellformed.final,
 }
 
 

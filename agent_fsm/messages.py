@@ -9,11 +9,12 @@ follow rig's ``message`` module so histories can move between the two.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from math import isfinite
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import attrs
 from attrs import frozen
+
+from ._json import MAX_JSON_DEPTH, json_problem
 
 __all__ = [
     "AssistantContent",
@@ -36,37 +37,6 @@ __all__ = [
 
 JSONValue: TypeAlias = Any
 """A value that ``json.dumps`` accepts: dict, list, str, int, float, bool or None."""
-
-MAX_JSON_DEPTH: Final = 512
-"""The deepest nesting of containers a JSON value from outside may have. ``json`` itself gives
-up near 1,000 (the interpreter's recursion limit); half of that leaves room for the frames of
-whoever is writing it, so a history that was accepted can always be written."""
-
-
-def json_problem(value: JSONValue, max_depth: int = MAX_JSON_DEPTH) -> str | None:
-    """Why ``value`` cannot travel as standard JSON - nested deeper than ``max_depth``, or a
-    ``NaN`` / ``Infinity``, which ``json`` would write as bare words no parser accepts - else
-    ``None``. Walks without recursion, so any depth can be judged."""
-    # Every tool call's arguments pass here (twice: the machine and the ToolSet), so the common
-    # leaves are told apart by their exact type first, without isinstance over a union.
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        v, depth = stack.pop()
-        kind = type(v)
-        if kind is str or kind is int or kind is bool or v is None:
-            continue
-        if isinstance(v, float):
-            if not isfinite(v):
-                return f"{v!r} is not a JSON number"
-        elif isinstance(v, _CONTAINERS):
-            if depth >= max_depth:
-                return f"nested deeper than {max_depth} levels"
-            depth += 1
-            stack.extend([(c, depth) for c in (v.values() if isinstance(v, dict) else v)])
-    return None
-
-
-_CONTAINERS: Final = (dict, list, tuple)
 
 
 @frozen

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from timing import BENCH, read_result
+from timing import BENCH, RESULTS, read_result
 
 TARGETS = {"S1": 1.5, "S2": 3.0, "S3": 3.0, "S3_kib": 16.0, "S4": 2.0, "observers": 1.05, "peer_speedup": 10.0}
 """Issue 15's goals: ratios to the hand-written loop (S3: wall, paired), KiB per live run, and the
@@ -41,7 +41,12 @@ def _iqr(row: dict[str, Any]) -> str:
     return f"{row['ratio']:.2f}x ({row['ratio_q1']:.2f}-{row['ratio_q3']:.2f})"
 
 
-def render(core: dict[str, Any] | None, peers: dict[str, Any] | None, changes: dict[str, Any] | None = None) -> str:
+def render(
+    core: dict[str, Any] | None,
+    peers: dict[str, Any] | None,
+    changes: list[dict[str, Any]] | None = None,
+    pure: dict[str, Any] | None = None,
+) -> str:
     out: list[str] = [
         "# Benchmarks",
         "",
@@ -51,7 +56,7 @@ def render(core: dict[str, Any] | None, peers: dict[str, Any] | None, changes: d
         "Reproduce (from a fresh clone, with `../shared/wire` beside the repository):",
         "",
         "```sh",
-        "make bench        # project venv + bench/.venv-sdk (openai, anthropic): ~3 min (4.5 at load 3.6)",
+        "make bench        # the compiled build (.venv-compiled), then the pure one (.venv), + bench/.venv-sdk: ~6 min",
         "make bench-peers  # bench/.venv-peers (pydantic-ai-slim, openai-agents, langgraph): ~1.5 min + install",
         "BENCH_QUICK=1 make bench  # smoke test of the harness: few rounds, nothing written",
         "```",
@@ -61,13 +66,19 @@ def render(core: dict[str, Any] | None, peers: dict[str, Any] | None, changes: d
         "hand-written loop, timed in the same round of the same process. Quartiles in parentheses.",
         "These are goals reported, never asserted in tests; the machine is shared, so read the load average.",
         "",
+        "**Which build.** The figures below are the *compiled* build unless a table says otherwise: the wheel",
+        'built with mypyc (`make compiled`; README, "The compiled core"), which is what a release ships. The',
+        'same source runs as plain Python in an editable install; its figures are in "The pure-Python build".',
+        "",
         "## Machine",
         "",
         "| run | date | cores | CPU | Python | load average at start (1, 5, 15 min) | commit |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     if core:
-        out += _machine_rows("`make bench`", core["machine"])
+        out += _machine_rows(f"`make bench` ({core.get('build', 'pure')} build)", core["machine"])
+    if pure:
+        out += _machine_rows("`make bench` (pure build)", pure["machine"])
     if peers:
         out += _machine_rows("`make bench-peers`", peers["machine"])
     out.append("")
@@ -113,6 +124,28 @@ def render(core: dict[str, Any] | None, peers: dict[str, Any] | None, changes: d
                 )
     out.append("")
 
+    # ---------------------------------------------------------------- the pure build
+    if pure:
+        out += [
+            "## The pure-Python build",
+            "",
+            "The same source, not compiled (an editable install: `make install`), against the same hand-written",
+            "loop, in its own run of `make bench`.",
+            "",
+            "| scenario | goal | pure build | compiled build |",
+            "| --- | --- | --- | --- |",
+        ]
+        for name in ("S1", "S2", "S4"):
+            compiled = _iqr(core[name]) if core and core.get("build") == "compiled" else "-"
+            out.append(f"| {name} | <= {TARGETS[name]:g}x | {_iqr(pure[name])} | {compiled} |")
+        b = pure["breakdown"]["S2"]
+        out += [
+            "",
+            f"Pure build, per S2 run: machine {b['machine_us']:.0f} us, tools {b['tools_us']:.0f} us, driver"
+            f" {b['driver_us']:.0f} us; hand-written {b['handwritten_us']:.0f} us.",
+            "",
+        ]
+
     # ---------------------------------------------------------------- S1/S2
     if core:
         out += [
@@ -136,8 +169,8 @@ def render(core: dict[str, Any] | None, peers: dict[str, Any] | None, changes: d
         ]
 
         out += _breakdown(core)
-    if changes:
-        out += _changes(changes)
+    for one in changes or ():
+        out += _changes(one)
     if core:
         s3 = core["S3"]
         e, b = s3["engine"], s3["baseline"]
@@ -221,20 +254,21 @@ def render(core: dict[str, Any] | None, peers: dict[str, Any] | None, changes: d
 
 def _changes(changes: dict[str, Any]) -> list[str]:
     out = [
-        "## What each change bought (issue 15, `make bench-changes`)",
+        f"## What each change bought (issue 15, {changes['series']} series: `make bench-changes`)",
         "",
         "Each commit measured in its own process with today's harness (`bench/breakdown.py`), the commits",
         f"taking turns over {changes['rounds']} rounds (medians); Python {changes['python']}, load at start"
         f" {', '.join(str(x) for x in changes['load_average_at_start'])}. S2 figures are per run (10 turns,"
         " 9 tool calls); the tool call is one `ToolSet.call` alone; the driver is the rest of the run.",
         "",
-        "| commit | change | S1 ratio | S2 ratio | S2 us/run | machine us/run | tool call us | driver us/run |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| commit | build | change | S1 ratio | S2 ratio | S2 us/run | machine us/run | tool call us | driver us/run |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in changes["rows"]:
         out.append(
-            f"| `{r['commit']}` | {r['change']} | {r['S1_ratio']:.2f}x | {r['S2_ratio']:.2f}x | {r['S2_full_us']:.0f} |"
-            f" {r['S2_machine_us']:.0f} | {r['S2_tool_call_us']:.1f} | {r['S2_driver_us']:.0f} |"
+            f"| `{r['commit']}` | {r.get('build', 'pure')} | {r['change']} | {r['S1_ratio']:.2f}x |"
+            f" {r['S2_ratio']:.2f}x | {r['S2_full_us']:.0f} | {r['S2_machine_us']:.0f} | {r['S2_tool_call_us']:.1f} |"
+            f" {r['S2_driver_us']:.0f} |"
         )
     out.append("")
     return out
@@ -378,7 +412,10 @@ same stretches of machine load.
 
 def write() -> Path:
     path = BENCH / "RESULTS.md"
-    path.write_text(render(read_result("core"), read_result("peers"), read_result("changes")))
+    series = [read_result(p.stem) for p in sorted(RESULTS.glob("changes-*.json"), reverse=True)]  # the newest first
+    path.write_text(
+        render(read_result("core"), read_result("peers"), [c for c in series if c], read_result("core-pure"))
+    )
     return path
 
 

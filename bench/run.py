@@ -22,13 +22,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import breakdown
 import engine
 import report
-from timing import BENCH, WIRE, interleaved, machine, paired, summary, versions, write_result
+from timing import BENCH, ROOT, WIRE, interleaved, machine, paired, summary, versions, write_result
 
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 ROUNDS = 5 if QUICK else 25
 S3_ROUNDS = 1 if QUICK else 2
 MIN_ROUNDS = 3 if QUICK else 21  # the slower sections: parse cost, measured proposals
 SDK_PYTHON = BENCH / ".venv-sdk" / "bin" / "python"
+PURE_PYTHON = ROOT / ".venv" / "bin" / "python"
 
 
 def say(text: str) -> None:
@@ -67,8 +68,13 @@ async def s1_s2() -> dict[str, Any]:
 
 
 def s4_throughput() -> dict[str, Any]:
+    # The scripts are drawn by the project's own venv (see s4.py for why), the same for both builds.
+    scripts = ROOT / "build" / "bench" / "s4-scripts.pickle"
+    scripts.parent.mkdir(parents=True, exist_ok=True)
+    drawer = PURE_PYTHON if PURE_PYTHON.exists() else Path(sys.executable)
+    subprocess.run([str(drawer), str(BENCH / "s4.py"), "--draw", str(scripts)], check=True)
     out = subprocess.run(
-        [sys.executable, str(BENCH / "s4.py"), str(ROUNDS)], capture_output=True, text=True, check=True
+        [sys.executable, str(BENCH / "s4.py"), str(ROUNDS), str(scripts)], capture_output=True, text=True, check=True
     )
     row: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     say(
@@ -138,13 +144,29 @@ def parse_cost() -> dict[str, Any] | None:
     return result
 
 
+def build() -> str:
+    """Which build of the package this interpreter imports: ``compiled`` (the wheel built with
+    mypyc) or ``pure``; the one asked for on the command line must be the one found."""
+    import importlib.machinery
+
+    import agent_fsm.machine._machine as core
+
+    found = "compiled" if str(core.__file__).endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)) else "pure"
+    asked = sys.argv[sys.argv.index("--build") + 1] if "--build" in sys.argv else found
+    if asked != found:
+        raise SystemExit(f"bench/run.py --build {asked}: this interpreter imports the {found} build ({core.__file__})")
+    return found
+
+
 def main() -> None:
     started = time.perf_counter()
+    which = build()
     info = machine()
     load = info["load_average_at_start"]
-    say(f"make bench on {info['cores']} cores ({info['cpu']}), Python {info['python']}, load {load}")
+    say(f"make bench ({which} build) on {info['cores']} cores ({info['cpu']}), Python {info['python']}, load {load}")
     result: dict[str, Any] = {
         "machine": info,
+        "build": which,
         "versions": versions("agent-fsm", "transitions", "attrs", "cattrs", "httpx", "httpx-sse"),
         "quick": QUICK,
     }
@@ -157,15 +179,17 @@ def main() -> None:
         f" driver {b['S2']['driver_us']:.0f} us of {b['S2']['full_us']:.0f} us per run"
     )
     result["S4"] = s4_throughput()
-    result["S3"] = s3_concurrent()
-    result["parse"] = parse_cost()
+    if which == "compiled":  # the pure build is measured for comparison: the scenarios above and S4
+        result["S3"] = s3_concurrent()
+        result["parse"] = parse_cost()
     result["seconds"] = round(time.perf_counter() - started, 1)
     if QUICK:
         say("BENCH_QUICK=1: a smoke test; results not written")
         return
-    write_result("core", result)
+    name = "core" if which == "compiled" else "core-pure"
+    write_result(name, result)
     report.write()
-    say(f"wrote bench/results/core.json and bench/RESULTS.md in {result['seconds']} s")
+    say(f"wrote bench/results/{name}.json and bench/RESULTS.md in {result['seconds']} s")
 
 
 if __name__ == "__main__":

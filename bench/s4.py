@@ -6,9 +6,12 @@ complete), tool calls (streamed as deltas or not, parallel, sometimes to an unkn
 ``Final``. Each timed pass drives every script through a fresh ``TurnMachine`` with
 ``drive_sync`` and a synchronous ``echo`` runner: no event loop, no hooks.
 
-Run as a child process (``python bench/s4.py ROUNDS``, one JSON line out) that imports nothing
-else: Hypothesis biases its draws with constants found in loaded modules, so the scripts are the
-same from run to run only if the set of loaded modules is.
+The scripts are drawn in a child process of their own (``python bench/s4.py --draw FILE``, from the
+project's own venv, run by ``bench/run.py`` once per ``make bench``) and pickled: Hypothesis
+biases its draws with constants found in the loaded modules it counts as local - the
+package's sources in an editable install, nothing in the compiled wheel's venv - so only a file
+gives both builds the same scripts. The timing runs as another child (``python bench/s4.py ROUNDS
+FILE``, one JSON line out).
 
 The baseline is a synchronous hand-written loop over the same scripts doing the same logical work
 as in S1/S2 (items for every event, text joined, reasoning kept per block, tool calls run, results
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import gc
 import json
+import pickle
 import statistics
 import sys
 import time
@@ -167,8 +171,9 @@ def baseline_pass(scripts: list[Script]) -> int:
     return n
 
 
-def main(rounds: int) -> dict[str, Any]:
-    scripts = draw_scripts()
+def main(rounds: int, scripts_file: str) -> dict[str, Any]:
+    with open(scripts_file, "rb") as f:
+        scripts: list[Script] = pickle.load(f)
     events = count_events(scripts)
     if engine_pass(scripts) != baseline_pass(scripts):
         raise AssertionError("S4: the engine and the baseline emit different numbers of items")
@@ -200,4 +205,8 @@ def main(rounds: int) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(int(sys.argv[1]) if len(sys.argv) > 1 else 25)))
+    if sys.argv[1] == "--draw":
+        with open(sys.argv[2], "wb") as out:
+            pickle.dump(draw_scripts(), out)
+    else:
+        print(json.dumps(main(int(sys.argv[1]), sys.argv[2])))

@@ -22,7 +22,20 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     (
         "vocabulary",
         frozenset(
-            {"_lazy", "_version", "messages", "events", "items", "request", "hooks", "errors", "history", "codec"}
+            {
+                "_lazy",
+                "_version",
+                "_json",
+                "_wellformed",
+                "messages",
+                "events",
+                "items",
+                "request",
+                "hooks",
+                "errors",
+                "history",
+                "codec",
+            }
         ),
     ),
     ("machine", frozenset({"machine", "table"})),

@@ -100,3 +100,23 @@ def test_public_namespace_exports_each_name_once_and_all_resolve() -> None:
         for name in names:
             assert getattr(package, name) is not None, f"{package.__name__}.{name} does not resolve"
     assert agent_fsm.State is State
+
+
+def test_the_verdict_conditions_hold_for_exactly_their_verdict_kind() -> None:
+    # The fast path decides these guards from VERDICT_CONDITIONS at import, without a machine; the
+    # machine's guards of the same names must agree for every verdict kind.
+    from agent_fsm.hooks import HookAction, ToolCallHookAction
+    from agent_fsm.machine import TurnMachine
+    from agent_fsm.machine.table import VERDICT_CONDITIONS
+
+    m = TurnMachine("hi", max_turns=1)
+    verdicts = [
+        HookAction.cont(),
+        HookAction.terminate("t"),
+        ToolCallHookAction.skip("s"),
+        ToolCallHookAction.defer("d"),
+    ]
+    assert {v.kind for v in verdicts} == set(VERDICT_CONDITIONS.values())
+    for name, kind in VERDICT_CONDITIONS.items():
+        for verdict in verdicts:
+            assert getattr(m, name)(verdict, None) is (verdict.kind == kind), (name, verdict.kind)

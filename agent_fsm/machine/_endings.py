@@ -14,8 +14,6 @@ emitted), so the history stays valid to send back to a provider.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from ..messages import AssistantMessage, Message, Usage
 from ._batch import ToolBatch
 from ._path import TraceMark
@@ -26,19 +24,32 @@ from .table import State
 __all__ = ["Checkpoint", "seal"]
 
 
-class Checkpoint(NamedTuple):
-    """A point a snapshot can resume from (a named tuple: one is made per turn, so it is cheap)."""
+class Checkpoint:
+    """A point a snapshot can resume from (one is made per turn: a plain class with slots, which
+    the compiled core makes a native one)."""
 
-    state: State
-    """``AwaitingCompletion`` (before a model call), ``ExecutingTool``, or ``Done``."""
-    history_length: int
-    turns: int
-    usage: Usage
-    mark: TraceMark
-    """How many items were emitted by then, counted only when a snapshot asks."""
-    tools: ToolStageSnapshot | None = None
-    tool_calls: int = 0
-    """Tool calls executed by then (a resumed run counts on from here)."""
+    __slots__ = ("history_length", "mark", "state", "tool_calls", "tools", "turns", "usage")
+
+    def __init__(
+        self,
+        state: State,
+        history_length: int,
+        turns: int,
+        usage: Usage,
+        mark: TraceMark,
+        tools: ToolStageSnapshot | None = None,
+        tool_calls: int = 0,
+    ) -> None:
+        self.state = state
+        """``AwaitingCompletion`` (before a model call), ``ExecutingTool``, or ``Done``."""
+        self.history_length = history_length
+        self.turns = turns
+        self.usage = usage
+        self.mark = mark
+        """How many items were emitted by then, counted only when a snapshot asks."""
+        self.tools = tools
+        self.tool_calls = tool_calls
+        """Tool calls executed by then (a resumed run counts on from here)."""
 
 
 def seal(history: list[Message], turn: TurnBuffer | None, batch: ToolBatch | None, why: str) -> None:

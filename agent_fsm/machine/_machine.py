@@ -26,9 +26,10 @@ sync service, trio, or a durable-workflow engine. Example, with a model whose ``
     m.state, m.history, m.error
 
 One ``transitions.Machine``, built once from the table, is the definition everything runs from.
-Its edges are read back (``EDGES``) and compiled (:mod:`agent_fsm.machine.fastpath`): for each trigger,
-the machine picks the first edge whose conditions hold and runs the steps ``transitions`` would
-run for it - ``before``, ``on_exit``, the state change, ``on_enter``, ``after`` - as plain calls,
+Its edges are read back (``EDGES``) and written out as code, one function per trigger
+(:mod:`agent_fsm.machine._fire`, generated from the table by :mod:`agent_fsm.machine._codegen`):
+each picks the first edge whose conditions hold and runs the steps ``transitions`` would run for
+it - ``before``, ``on_exit``, the state change, ``on_enter``, ``after`` - as direct calls,
 because ``Event.trigger`` costs about 8 us a transition, more than a whole hand-written turn of a
 tool loop. The deltas of ``Streaming`` go one step further: when the guarding hook is not live the
 verdict is always "continue", so their edge is chosen once, at start-up, and each delta only runs
@@ -60,7 +61,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Final
 
 from attrs import evolve
+from mypy_extensions import mypyc_attr
 
+from .. import _wellformed as wellformed
 from ..errors import (
     AgentFSMError,
     ApprovalRequired,
@@ -82,9 +85,10 @@ from ..messages import AssistantMessage, Message, Reasoning, Text, Usage, UserMe
 from ..request import CompletionRequest, ToolDefinition, UsageLimits
 from ._batch import ToolBatch
 from ._endings import Checkpoint, seal
+from ._fire import FIRE, Edges
 from ._path import Path
 from ._turn import TurnBuffer
-from .fastpath import compile_dispatch, compile_fast
+from .fastpath import compile_fast, fast_edge
 from .protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
 from .snapshot import Approval, Snapshot
 from .table import FINAL, TRIGGER_HOOKS, Edge, State, build_machine
@@ -107,6 +111,13 @@ _EVENTS: Final = _FSM.events
 CANCELLED_BY_CALLER: Final = "the run was cancelled by its caller"
 """The reason of a :meth:`TurnMachine.cancel` given none."""
 _CANCEL_MODES: Final = ("immediate", "after_turn")
+_NONE: Final[frozenset[str]] = frozenset()
+_HOOK_NAMES: Final = frozenset(TRIGGER_HOOKS.values())
+_NO_USAGE: Final = Usage()
+_TEXT_EDGE: Final = fast_edge("text_delta")
+assert _TEXT_EDGE is not None, "the table must give text deltas an internal edge for the fast path"
+_TEXT_DELTA_EDGE: Final = _TEXT_EDGE.index
+"""The edge of :meth:`TurnMachine.fast_text_delta`."""
 _ON_MAX_TURNS: Final = ("error", "final_answer")
 
 
@@ -135,7 +146,8 @@ def user_message(value: object, what: str) -> UserMessage:
     return value
 
 
-class TurnMachine:
+@mypyc_attr(allow_interpreted_subclasses=True)
+class TurnMachine(Edges):
     """One run of the turn loop, driven from outside through the step API.
 
     Call :meth:`start`, perform each returned action and feed its outcome back with the matching
@@ -165,8 +177,6 @@ class TurnMachine:
             not valid.
     """
 
-    state: State
-
     def __init__(
         self,
         prompt: str | UserMessage,
@@ -185,8 +195,10 @@ class TurnMachine:
         limits: UsageLimits | None = None,
         on_max_turns: str = "error",
     ) -> None:
+        # A machine is made per run, and a short run is a few microseconds of work: what is the
+        # same for most runs (no history, no hooks, no approvals) is shared, not rebuilt.
         prompt = user_message(prompt, "prompt")
-        given = list(history or ())
+        given: list[Message] = list(history) if history else []
         for i, message in enumerate(given):
             if not isinstance(message, UserMessage | AssistantMessage):
                 raise ConfigurationError(f"history[{i}] is a {type(message).__name__}, not a message")
@@ -195,8 +207,8 @@ class TurnMachine:
             raise ConfigurationError(f"limits must be a UsageLimits or None, not {type(limits).__name__}")
         if on_max_turns not in _ON_MAX_TURNS:
             raise ConfigurationError(f"on_max_turns must be 'error' or 'final_answer', got {on_max_turns!r}")
-        live = frozenset(live_hooks)
-        unknown = live - set(TRIGGER_HOOKS.values())
+        live: frozenset[str] = frozenset(live_hooks) if live_hooks else _NONE
+        unknown = live - _HOOK_NAMES
         if unknown:
             raise ConfigurationError(f"unknown hook name(s): {', '.join(sorted(unknown))}")
 
@@ -204,12 +216,15 @@ class TurnMachine:
         self.max_turns = max_turns
         self.tool_concurrency = tool_concurrency
         self.live = live
-        self._asks = frozenset(trigger for trigger, hook in TRIGGER_HOOKS.items() if hook in live)
+        self._asks = frozenset(trigger for trigger, hook in TRIGGER_HOOKS.items() if hook in live) if live else _NONE
         """The hook-guarded triggers whose hook is asked; the others carry "continue"."""
-        self._approval_tools = frozenset(approval_tools)
-        extra = dict(additional_params) if additional_params is not None else None
-        self._settings = CompletionRequest(prompt, (), preamble, tuple(tools), temperature, max_tokens, extra)
-        """Every request is this one with the turn's prompt and history (:meth:`begin_turn`)."""
+        self._approval_tools = frozenset(approval_tools) if approval_tools else _NONE
+        # what every request carries besides the turn's prompt and history (:meth:`begin_turn`)
+        self._preamble = preamble
+        self._tools: tuple[ToolDefinition, ...] = tools if type(tools) is tuple else tuple(tools)
+        self._temperature = temperature
+        self._max_tokens = max_tokens
+        self._extra = dict(additional_params) if additional_params is not None else None
         self._fast = fast_path
         self.limits = limits
         self._final_answer = on_max_turns == "final_answer"
@@ -226,14 +241,15 @@ class TurnMachine:
         self.turns = 0
         """Model calls the run has made: each request counts once it is handed to the driver (which
         sends it at once; a consumer closing or cancelling the run in between is the only exception)."""
-        self.usage = Usage()
+        self.usage = _NO_USAGE
         """Token usage so far: the sum of every ``Final``."""
         self.error: AgentFSMError | None = None
         """How the run ended, once it stopped and not in ``Done``."""
         self.request: CompletionRequest | None = None
         """The request of the current (or last) model call."""
 
-        self._history: list[Message] = [*given, prompt]
+        given.append(prompt)
+        self._history = given
         self._turn: TurnBuffer | None = None  # the turn that streams
         self._queued: list[ToolCallReady] = []  # the last turn's calls, until their batch begins
         self._batch: ToolBatch | None = None  # the calls of the tool stage
@@ -245,24 +261,12 @@ class TurnMachine:
         self._pending: tuple[str, Any, str] | None = None  # (trigger, payload, hook) of the hook asked
         self._started = False
         self._path = Path()
-        self._trace = self._path.steps  # appended to in place by _fire and the fast path
-        self._checkpoint = Checkpoint(S.AwaitingCompletion, len(self._history), 0, Usage(), (1, 0), None, 0)
-        # Plain functions, not methods bound to this machine: a machine holding its own bound
-        # methods is a reference cycle, and every finished run would wait for the garbage
-        # collector (whose passes then scan every live run: half of S3's wall time).
-        handlers: dict[type, Callable[[Any, Any], Action | StreamAssistantItem]] = {
-            TextDelta: TurnMachine._on_text_delta,
-            ToolCallDelta: TurnMachine._on_tool_call_delta,
-            ReasoningDelta: TurnMachine._on_reasoning_delta,
-            Reasoning: TurnMachine._on_reasoning,
-            ToolCallReady: TurnMachine._on_tool_call,
-            FinalEvent: TurnMachine._on_final,
-        }
-        if fast_path:
-            for event_type, (trigger, fast) in _FAST.items():
-                if trigger not in self._asks:
-                    handlers[event_type] = fast
-        self._on_event = handlers
+        self._checkpoint = Checkpoint(S.AwaitingCompletion, len(given), 0, _NO_USAGE, (1, 0), None, 0)
+        # Shared, never mutated: the handlers are plain functions, not methods bound to this
+        # machine (a machine holding its own bound methods is a reference cycle, and every
+        # finished run would wait for the garbage collector, whose passes then scan every live
+        # run: half of S3's wall time).
+        self._on_event = _handlers(self._asks) if fast_path else _GENERIC_HANDLERS
 
     @classmethod
     def restore(
@@ -395,7 +399,10 @@ class TurnMachine:
         the event inline and leaves a malformed one to the handler that raises."""
         problem = event_problem(event)
         if problem is not None:
-            raise self._illegal(f"model event {type(event).__name__}", f"malformed event: {problem}")
+            raise self._malformed(event, problem)
+
+    def _malformed(self, event: object, problem: str) -> IllegalTransition:
+        return self._illegal(f"model event {type(event).__name__}", f"malformed event: {problem}")
 
     def driver_failed(self, error: BaseException) -> Action:
         """The driver met an exception nobody expected (a bug, or user code misbehaving outside
@@ -411,7 +418,7 @@ class TurnMachine:
         if self._interrupted:
             return STOP
         self._expect_stream("stream_end")
-        self._fire("stream_end", CONTINUE, None)
+        self.fire_stream_end(CONTINUE, None)
         return self._advance()
 
     def model_failed(self, error: BaseException) -> Action:
@@ -420,7 +427,7 @@ class TurnMachine:
             return STOP
         if self.state is not S.Streaming or self._pending is not None:
             raise self._illegal("model_error", "no model call is in flight")
-        self._fire("model_error", CONTINUE, _wrap(error, CompletionError, CompletionError, "model stream failed"))
+        self.fire_model_error(CONTINUE, _wrap(error, CompletionError, CompletionError, "model stream failed"))
         return STOP
 
     def hook_answer(self, answer: object) -> Action:
@@ -456,7 +463,7 @@ class TurnMachine:
         self._pending = None
         err = HookError(pending[2], detail=f"{type(error).__name__}: {error}")
         err.__cause__ = error
-        self._fire("hook_error", CONTINUE, err)
+        self.fire_hook_error(CONTINUE, err)
         return STOP
 
     def tool_output(self, output: ToolOutput) -> Action:
@@ -466,7 +473,7 @@ class TurnMachine:
         if not isinstance(output, ToolOutput):
             raise self._illegal("tool_output", f"expected a ToolOutput, got {type(output).__name__}")
         self._expect_running("tool_output")
-        self._fire("tool_output", CONTINUE, output)
+        self.fire_tool_output(CONTINUE, output)
         return self._advance()
 
     def tool_failed(self, error: BaseException) -> Action:
@@ -474,14 +481,14 @@ class TurnMachine:
         if self._interrupted:
             return STOP
         self._expect_running("tool_error")
-        self._fire("tool_error", CONTINUE, _wrap(error, AgentFSMError, ToolServerError, "tool server failed"))
+        self.fire_tool_error(CONTINUE, _wrap(error, AgentFSMError, ToolServerError, "tool server failed"))
         return STOP
 
     def close(self, reason: str = "the run was closed by its consumer") -> Action:
         """Cancel the run from outside (its consumer stopped). Does nothing once stopped."""
         if self.state not in FINAL:
             self._pending = None
-            self._fire("close", HookAction.terminate(reason), None)
+            self.fire_close(HookAction.terminate(reason), None)
         return STOP
 
     def cancel(self, mode: str = "immediate", reason: str | None = None) -> Action | None:
@@ -515,7 +522,7 @@ class TurnMachine:
         self._pending = None
         self._interrupted = True
         self.outbox.clear()
-        self._fire("cancel", HookAction.terminate(why), None)
+        self.fire_cancel(HookAction.terminate(why), None)
         return STOP
 
     def steer(self, message: str | UserMessage) -> None:
@@ -536,7 +543,7 @@ class TurnMachine:
         Cheap enough to call after every step: drivers use it to log state changes.
         """
         path = self._path
-        end = len(path.steps) >> 1  # entries, the sentinel's included
+        end = path.entries  # the sentinel's included
         if mark >= end:
             return [], end  # nothing new: the usual case, drivers call this after every step
         return list(path.since(max(mark, 1))), end
@@ -548,18 +555,19 @@ class TurnMachine:
         while True:
             state = self.state
             if state is S.AwaitingCompletion:
-                if self._cancel_after is not None and self._fire(
-                    "turn_end_cancel", HookAction.terminate(self._cancel_after), None, must=False
+                cancel_after = self._cancel_after
+                if cancel_after is not None and self.fire_turn_end_cancel(
+                    HookAction.terminate(cancel_after), None, False
                 ):
                     continue
-                if self._fire("turn_limit", CONTINUE, None, must=False):
+                if self.fire_turn_limit(CONTINUE, None, False):
                     continue
-                if self.limits is not None and self._fire("usage_limit", CONTINUE, None, must=False):
+                if self.limits is not None and self.fire_usage_limit(CONTINUE, None, False):
                     continue
                 steering = len(self._steering)  # what this call delivers: what its hook is shown
                 if "request" in self._asks:
                     return self._ask("request", steering, self._next_prompt(steering))
-                self._fire("request", CONTINUE, steering)
+                self.fire_request(CONTINUE, steering)
             elif state is S.Streaming:
                 if self._request_pending:
                     self._request_pending = False
@@ -572,7 +580,7 @@ class TurnMachine:
                 if action is not None:
                     return action
             elif state is S.Finalizing:
-                self._fire("finish", CONTINUE, None)
+                self.fire_finish(CONTINUE, None)
             else:
                 return STOP
 
@@ -589,21 +597,21 @@ class TurnMachine:
                 call = calls[i]
                 verdict = batch.decided.pop(i, None)
                 if verdict is not None:
-                    self._fire("tool_verdict", verdict, i)
+                    self.fire_tool_verdict(verdict, i)
                 elif call.tool_call.function.name in self._approval_tools:
-                    self._fire("tool_verdict", _DEFER, i)
+                    self.fire_tool_verdict(_DEFER, i)
                 elif "tool_verdict" in self._asks:
                     fn = call.tool_call.function
                     return self._ask(
                         "tool_verdict", i, (fn.name, call.tool_call.id, call.internal_call_id, fn.arguments)
                     )
                 else:
-                    self._fire("tool_verdict", TOOL_CONTINUE, i)
+                    self.fire_tool_verdict(TOOL_CONTINUE, i)
                 continue
-            if self._fire("await_approval", CONTINUE, None, must=False):
+            if self.fire_await_approval(CONTINUE, None, False):
                 return None
             if batch.approved:
-                if self.limits is not None and self._fire("usage_limit", CONTINUE, None, must=False):
+                if self.limits is not None and self.fire_usage_limit(CONTINUE, None, False):
                     return None
                 self.tool_calls_run += len(batch.approved)
                 return RunTools(batch.take_approved())
@@ -617,9 +625,9 @@ class TurnMachine:
                     fn = call.tool_call.function
                     args = (fn.name, call.tool_call.id, call.internal_call_id, fn.arguments, result.text)
                     return self._ask("tool_result", i, args)
-                self._fire("tool_result", CONTINUE, i)
+                self.fire_tool_result(CONTINUE, i)
                 continue
-            self._fire("tools_done", CONTINUE, None)
+            self.fire_tools_done(CONTINUE, None)
         return None
 
     def _ask(self, trigger: str, payload: Any, args: tuple[Any, ...]) -> CallHook:
@@ -640,40 +648,20 @@ class TurnMachine:
 
     # ------------------------------------------------------------------ firing
 
-    def _fire(self, trigger: str, verdict: Verdict, payload: Any, *, must: bool = True) -> bool:
-        """Take the first edge of ``trigger`` whose conditions hold in the current state.
+    def _fire(self, trigger: str, verdict: Verdict, payload: Any) -> None:
+        """Take the first edge of ``trigger`` (named at run time) whose conditions hold in the
+        current state; finding none raises ``IllegalTransition``. Triggers named in the code are
+        fired by calling their function of :mod:`agent_fsm.machine._fire` directly."""
+        FIRE[trigger](self, verdict, payload, True)
 
-        The edge runs as compiled from the live machine (:mod:`agent_fsm.machine.fastpath`), or,
-        with ``fast_path=False``, through ``transitions``' own ``Event.trigger``. With ``must``,
-        finding no edge raises ``IllegalTransition``.
-        """
-        candidates = _DISPATCH[trigger].get(self.state)
-        if candidates is None:
-            raise self._illegal(trigger, f"{self.state.value} has no {trigger} edge")
-        for edge in candidates:
-            for cond, target in edge[1]:
-                if bool(cond(self, verdict, payload)) is not target:
-                    break
-            else:
-                break
-        else:
-            if not must:
-                return False
-            raise self._illegal(trigger, _refusal(trigger, payload))
-        index, _, dest, steps = edge
-        trace = self._trace
-        if trace[-2] == index:
-            trace[-1] += 1
-        else:
-            trace += (index, 1)
-        if dest is not None:
-            self._open = False
-        if self._fast:
-            for step in steps:
-                step(self, verdict, payload)
-        else:
-            _EVENTS[trigger].trigger(self, verdict, payload)
-        return True
+    def _reference(self, trigger: str, verdict: Verdict, payload: Any) -> None:
+        """The reference mode (``fast_path=False``): ``transitions``' own ``Event.trigger`` takes the
+        edge :mod:`agent_fsm.machine._fire` has chosen (the run is passed to it as its model)."""
+        _EVENTS[trigger].trigger(self, verdict, payload)
+
+    def _refused(self, trigger: str, payload: Any) -> IllegalTransition:
+        """No edge of ``trigger`` has conditions that hold: fail, and return the error to raise."""
+        return self._illegal(trigger, _refusal(trigger, payload))
 
     def _illegal(self, event: str, detail: str) -> IllegalTransition:
         """Move to ``Failed`` (unless already stopped) and return the error to raise."""
@@ -683,7 +671,7 @@ class TurnMachine:
             err.history = tuple(self._history)
         else:
             self._pending = None
-            self._fire("illegal_event", CONTINUE, err)
+            self.fire_illegal_event(CONTINUE, err)
         return err
 
     # ------------------------------------------------------------------ conditions (the guards)
@@ -742,54 +730,56 @@ class TurnMachine:
 
     # ------------------------------------------------------------------ model events
 
-    def _event_allowed(self, trigger: str, event: object) -> bool:
+    def _event_allowed(self, trigger: str, event: object, problem: str | None) -> bool:
         """Whether the event may be taken; False for one that arrives after :meth:`cancel` (it
-        is dropped); raises ``IllegalTransition`` for a malformed event or one the table does
-        not allow (every handler asks this first)."""
+        is dropped); raises ``IllegalTransition`` for a malformed event (``problem``: what its
+        type's check in :mod:`agent_fsm._wellformed` found) or one the table does not allow
+        (every handler asks this first)."""
         if self._interrupted:
             return False
-        self.check_event(event)
+        if problem is not None:
+            raise self._malformed(event, problem)
         if self._final_seen and self.state is S.Streaming:
             raise self._illegal(trigger, "the turn's Final has arrived; only the end of the stream may follow")
         self._expect_stream(trigger)
         return True
 
     def _on_text_delta(self, event: TextDelta) -> Action:
-        if not self._event_allowed("text_delta", event):
+        if not self._event_allowed("text_delta", event, wellformed.text_delta(event)):
             return STOP
         if "text_delta" in self._asks:
             return self._ask("text_delta", event, (event.text, self._agg + event.text))
-        self._fire("text_delta", CONTINUE, event)
+        self.fire_text_delta(CONTINUE, event)
         return NEXT_EVENT
 
     def _on_tool_call_delta(self, event: ToolCallDelta) -> Action:
-        if not self._event_allowed("tool_call_delta", event):
+        if not self._event_allowed("tool_call_delta", event, wellformed.tool_call_delta(event)):
             return STOP
         if "tool_call_delta" in self._asks:
             return self._ask("tool_call_delta", event, (event.id, event.internal_call_id, event.name, event.arguments))
-        self._fire("tool_call_delta", CONTINUE, event)
+        self.fire_tool_call_delta(CONTINUE, event)
         return NEXT_EVENT
 
     def _on_reasoning_delta(self, event: ReasoningDelta) -> Action:
-        if not self._event_allowed("reasoning_delta", event):
+        if not self._event_allowed("reasoning_delta", event, wellformed.reasoning_delta(event)):
             return STOP
-        self._fire("reasoning_delta", CONTINUE, event)
+        self.fire_reasoning_delta(CONTINUE, event)
         return NEXT_EVENT
 
     def _on_reasoning(self, event: Reasoning) -> Action:
-        if not self._event_allowed("reasoning", event):
+        if not self._event_allowed("reasoning", event, wellformed.reasoning(event)):
             return STOP
-        self._fire("reasoning", CONTINUE, event)
+        self.fire_reasoning(CONTINUE, event)
         return NEXT_EVENT
 
     def _on_tool_call(self, event: ToolCallReady) -> Action:
-        if not self._event_allowed("tool_call_ready", event):
+        if not self._event_allowed("tool_call_ready", event, wellformed.tool_call_ready(event)):
             return STOP
-        self._fire("tool_call_ready", CONTINUE, event)
+        self.fire_tool_call_ready(CONTINUE, event)
         return NEXT_EVENT
 
     def _on_final(self, event: FinalEvent) -> Action:
-        if not self._event_allowed("final", event):
+        if not self._event_allowed("final", event, wellformed.final(event)):
             return STOP
         # The model reported (and billed) this usage: it counts whatever the hook then says,
         # also when the hook raises or the run is closed while it is asked.
@@ -798,7 +788,7 @@ class TurnMachine:
         self._open = False
         if "final" in self._asks:
             return self._ask("final", event, (self.prompt, event))
-        self._fire("final", CONTINUE, event)
+        self.fire_final(CONTINUE, event)
         return NEXT_EVENT if self.state is S.Streaming else STOP
 
     # ------------------------------------------------------------------ callbacks: a turn streams
@@ -813,10 +803,10 @@ class TurnMachine:
         self._turn = TurnBuffer()
         self._final_seen = False
         self._agg = ""
-        s = self._settings  # every request is the settings with this turn's prompt and history
-        extra = s.additional_params
-        self.request = CompletionRequest(self.prompt, tuple(self._history[:-1]), s.preamble, s.tools, s.temperature,
-                                         s.max_tokens, dict(extra) if extra is not None else None)  # fmt: skip
+        extra = self._extra
+        self.request = CompletionRequest(self.prompt, tuple(self._history[:-1]), self._preamble, self._tools,
+                                         self._temperature, self._max_tokens,
+                                         dict(extra) if extra is not None else None)  # fmt: skip
         self._request_pending = True
 
     def forbid_tools(self, verdict: Verdict, payload: Any) -> None:
@@ -838,18 +828,18 @@ class TurnMachine:
         self._turn.add_text(event.text)  # type: ignore[union-attr]
         self._emit(StreamAssistantItem(event))
 
-    def fast_text_delta(self, event: TextDelta) -> Action | StreamAssistantItem:
+    def fast_text_delta(self, event: Any) -> Action | StreamAssistantItem:
         """The text delta's whole fast path, one call (see :mod:`.fastpath`): what ``fast`` does
         for other deltas - a stream is open and the event well-formed, else the generic handler
         raises; count the edge; run ``emit_text`` - with the item handed back, not queued."""
-        text = event.text
+        text: object = event.text  # (``event: Any``: a compiled build must not refuse a malformed event itself)
         if not self._open or type(text) is not str:
             return self._on_text_delta(event)
-        trace = self._trace
-        if trace[-2] == self._text_delta_edge:
-            trace[-1] += 1
+        path = self._path
+        if path.edge == _TEXT_DELTA_EDGE:
+            path.count += 1
         else:
-            trace += (self._text_delta_edge, 1)
+            path.take(_TEXT_DELTA_EDGE)
         turn = self._turn
         run = turn._text_run  # type: ignore[union-attr]  # TurnBuffer.add_text, inline
         if run is None:
@@ -858,9 +848,7 @@ class TurnMachine:
             run.append(text)
         return StreamAssistantItem(event)
 
-    _text_delta_edge: ClassVar[int] = -1
-    """The index of the text delta's fast edge (set by ``compile_fast``)."""
-    written_fast: ClassVar[dict[str, tuple[str, str]]] = {"emit_text": ("fast_text_delta", "_text_delta_edge")}
+    written_fast: ClassVar[dict[str, str]] = {"emit_text": "fast_text_delta"}
     """For :func:`~.fastpath.compile_fast`: the fast functions this class writes itself."""
 
     def emit_tool_call_delta(self, verdict: Verdict, event: ToolCallDelta) -> None:
@@ -1004,7 +992,15 @@ def _refusal(trigger: str, payload: Any) -> str:
     return "no edge's guard holds"
 
 
-_DISPATCH: Final = compile_dispatch(TurnMachine)
+_GENERIC_HANDLERS: Final[dict[type, Callable[[Any, Any], Action | StreamAssistantItem]]] = {
+    TextDelta: TurnMachine._on_text_delta,
+    ToolCallDelta: TurnMachine._on_tool_call_delta,
+    ReasoningDelta: TurnMachine._on_reasoning_delta,
+    Reasoning: TurnMachine._on_reasoning,
+    ToolCallReady: TurnMachine._on_tool_call,
+    FinalEvent: TurnMachine._on_final,
+}
+"""The handler of each model event's type."""
 _FAST: Final = compile_fast(
     TurnMachine,
     {
@@ -1014,3 +1010,17 @@ _FAST: Final = compile_fast(
         Reasoning: ("reasoning", "_on_reasoning"),
     },
 )
+_FAST_HANDLERS: dict[frozenset[str], dict[type, Callable[[Any, Any], Action | StreamAssistantItem]]] = {}
+
+
+def _handlers(asks: frozenset[str]) -> dict[type, Callable[[Any, Any], Action | StreamAssistantItem]]:
+    """The handlers with the fast path: each delta whose guarding hook is not asked takes its fast
+    function (made once per set of asked hooks, and shared)."""
+    handlers = _FAST_HANDLERS.get(asks)
+    if handlers is None:
+        handlers = dict(_GENERIC_HANDLERS)
+        for event_type, (trigger, fast) in _FAST.items():
+            if trigger not in asks:
+                handlers[event_type] = fast
+        _FAST_HANDLERS[asks] = handlers
+    return handlers

@@ -38,17 +38,43 @@ def appends(edge: Edge) -> bool:
 
 
 class Path:
-    """The edges a run took. ``steps`` is flat - ``edge index, times in a row`` per entry, after
-    a sentinel entry - so that a run's path is one list of ints, not a list per entry (a list per
-    entry was half the objects a live run held, all for the garbage collector to walk). The
-    machine appends to it in place (on its hot path, without a call)."""
+    """The edges a run took. The entries before the last are one flat list of ints - ``edge
+    index, times in a row`` per entry, after a sentinel entry - so that a run's path is one list,
+    not a list per entry (a list per entry was half the objects a live run held, all for the
+    garbage collector to walk). The last entry is two plain attributes, ``edge`` and ``count``:
+    taking the same edge again, the commonest step of all (every text delta), is one increment,
+    which the compiled core does without touching a list. The machine updates both in place, on
+    its hot path without a call: ``if path.edge == i: path.count += 1`` else ``path.take(i)``."""
 
-    __slots__ = ("emitted_before", "steps")
+    __slots__ = ("closed", "count", "edge", "emitted_before")
 
     def __init__(self) -> None:
-        self.steps: list[int] = [-1, 0]
+        self.closed: list[int] = []
+        """The entries before the last, flat (the sentinel's first, once another is taken)."""
+        self.edge = -1
+        """The index of the last entry's edge (-1: the sentinel, nothing taken yet)."""
+        self.count = 0
+        """How many times in a row the last entry's edge was taken."""
         self.emitted_before = 0
         """Items emitted by the earlier runs of a resumed run."""
+
+    def take(self, edge: int) -> None:
+        """A new entry: ``edge``, taken once (after a different one)."""
+        closed = self.closed
+        closed.append(self.edge)
+        closed.append(self.count)
+        self.edge = edge
+        self.count = 1
+
+    @property
+    def steps(self) -> list[int]:
+        """Every entry, the sentinel's first, flat: ``edge index, times in a row`` per entry."""
+        return [*self.closed, self.edge, self.count]
+
+    @property
+    def entries(self) -> int:
+        """How many entries the path has, the sentinel's included."""
+        return (len(self.closed) >> 1) + 1
 
     def edges(self) -> tuple[tuple[Edge, int], ...]:
         return self.since(1)
@@ -59,8 +85,7 @@ class Path:
         return tuple((EDGES[s[k]], s[k + 1]) for k in range(2 * entry, len(s), 2))
 
     def mark(self) -> TraceMark:
-        s = self.steps
-        return (len(s) >> 1, s[-1])
+        return (self.entries, self.count)
 
     def emitted_at(self, mark: TraceMark) -> int:
         """Items emitted up to ``mark``: every step of an emitting edge emitted one item."""

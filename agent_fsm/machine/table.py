@@ -237,8 +237,14 @@ GUARD_WORDS: Final[Mapping[str, tuple[str, str]]] = {
 }
 """Each condition in words, when it holds and when it must not (for diagrams and traces)."""
 
-VERDICT_CONDITIONS: Final = frozenset({"verdict_continues", "verdict_skips", "verdict_defers", "verdict_terminates"})
-"""Conditions that read nothing but the verdict (the fast path evaluates them once per run)."""
+VERDICT_CONDITIONS: Final[Mapping[str, str]] = {
+    "verdict_continues": "continue",
+    "verdict_skips": "skip",
+    "verdict_defers": "defer",
+    "verdict_terminates": "terminate",
+}
+"""Conditions that read nothing but the verdict, each with the verdict kind it holds for (the fast
+path decides them once, at import; the machine's guards of these names compare the same kind)."""
 
 
 @frozen
