@@ -192,6 +192,22 @@ async def test_a_model_call_the_run_ends_in_keeps_its_first_chunk_and_final(quie
     assert (call.response_id, call.response_model) == ("resp-9", "m-9")
 
 
+async def test_an_agent_describes_its_model_once_and_again_when_the_model_is_replaced() -> None:
+    class Named(ScriptedModel):
+        provider = "acme"
+
+        def __init__(self, name: str) -> None:
+            super().__init__([[TextDelta("a")]])
+            self.model_name = name
+
+    rec = Recording()
+    agent = Agent(Named("m-1"), observers=[rec])
+    await collect(agent.stream_prompt("go"))
+    agent.model = Named("m-2")
+    await collect(agent.stream_prompt("go"))
+    assert [(r.provider_name, r.model_name) for r in rec.runs] == [("acme", "m-1"), ("acme", "m-2")]
+
+
 async def test_RunTelemetry_reads_the_response_id_and_model_from_the_final_raw_payload() -> None:
     rec = Recording()
     raw = {"id": "chatcmpl-1", "model": "gpt-x-2025", "object": "chat.completion.chunk"}

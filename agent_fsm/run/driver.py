@@ -72,8 +72,10 @@ class AgentRun:
         agent_name: str | None = None,
         effects: Effects | None = None,
         observers: Sequence[Observer] | None = None,
+        described: tuple[str, str | None] | None = None,
     ) -> None:
         self._m = machine
+        self._described = described  # the model's (provider, model name), when the Agent knows it
         self._model = model
         self._hooks = {name: (fn, inspect.iscoroutinefunction(fn)) for name, fn in hooks.items()} if hooks else {}
         self._tools = tools
@@ -232,7 +234,7 @@ class AgentRun:
         out = m.outbox
         self._tele = tele = RunTelemetry(
             self._observers, m, self._model, run_id=self.run_id, agent_name=self.agent_name, now=self._effects.now,
-            redact=self._redact,
+            redact=self._redact, described=self._described,
         )  # fmt: skip
         watch_steps, watch_calls = tele.watch_steps, tele.watch_model_calls
         now = self._effects.now

@@ -33,6 +33,9 @@ __all__ = ["RunTelemetry"]
 class RunTelemetry:
     """What the driver reports to: one per run, made when the run starts iterating.
 
+    ``described`` is the model's ``(provider, model name)`` (:func:`~agent_fsm.observe.genai.describe_model`)
+    when the caller already has it: an :class:`~agent_fsm.Agent` reads it once per model.
+
     It reads the machine (state, turns, usage, history, error) and the clock, and hands records
     to the observers. A driver of one's own (see :mod:`agent_fsm.machine`) can use it the same
     way: for each model call, when ``watch_model_calls``, ``model_call_started`` (entering the
@@ -51,6 +54,7 @@ class RunTelemetry:
         agent_name: str | None,
         now: Callable[[], float],
         redact: Redactor | None = None,
+        described: tuple[str, str | None] | None = None,
     ) -> None:
         self._m = machine
         self._now = now
@@ -58,7 +62,7 @@ class RunTelemetry:
         self.redact = redact if redact is not None else Redactor(model)
         sinks: list[RunObserver] = []
         if observers:  # (nobody to tell: no record of the run is made)
-            provider, model_name = describe_model(model)
+            provider, model_name = described if described is not None else describe_model(model)
             info = RunInfo(
                 run_id, agent_name, provider, model_name, machine.max_turns, machine.history, machine.state, self.redact
             )
