@@ -49,25 +49,30 @@ def tool_call_delta(e: Any) -> str | None:
 
 
 def tool_call_ready(e: Any) -> str | None:
-    # every tool call passes here: exact-type tests inline, no helper calls
-    call: Any = e.tool_call  # typed, but user code may put anything there
+    # Every tool call passes here: exact-type tests inline, no helper calls. The fields are read
+    # through ``Any``, never a narrowed type: compiled, a typed read would itself refuse a wrong
+    # type (with a TypeError) before this could say what is wrong.
+    call: Any = e.tool_call
     if not isinstance(call, ToolCall) or not isinstance(call.function, ToolFunction):
         return f"tool_call is {type(call).__name__}, not a ToolCall of a ToolFunction"
-    call_id = call.id
+    c: Any = call
+    fn: Any = c.function
+    call_id = c.id
     if type(call_id) is not str or not call_id:
         return f"the tool call's id is {call_id!r}, not a non-empty str (a result could not reference it)"
-    if type(call.function.name) is not str or type(e.internal_call_id) is not str:
+    if type(fn.name) is not str or type(e.internal_call_id) is not str:
         return "the tool's name and internal_call_id must be strs"
-    if not _opt_str(call.call_id) or not _opt_str(call.signature):
+    if not _opt_str(c.call_id) or not _opt_str(c.signature):
         return "the call's call_id and signature must be strs or None"
-    problem = json_problem(call.function.arguments)
+    problem = json_problem(fn.arguments)
     return None if problem is None else f"the call's arguments are not JSON: {problem}"
 
 
 def final(e: Any) -> str | None:
-    u: Any = e.usage  # typed, but user code may put anything there
-    if not isinstance(u, Usage):
-        return f"usage is {type(u).__name__}, not Usage"
+    usage: Any = e.usage
+    if not isinstance(usage, Usage):
+        return f"usage is {type(usage).__name__}, not Usage"
+    u: Any = usage  # (read through Any: see tool_call_ready)
     for n in (u.input_tokens, u.output_tokens, u.total_tokens, u.cached_input_tokens):
         if type(n) is not int or n < 0:
             return f"usage counts must be non-negative ints: {u!r}"

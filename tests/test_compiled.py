@@ -16,6 +16,10 @@ from pathlib import Path
 import pytest
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+COMPILED = str(importlib.import_module("agent_fsm.machine._machine").__file__).endswith(
+    tuple(importlib.machinery.EXTENSION_SUFFIXES)
+)
+"""Whether this run imports the compiled core (tests whose outcome differs by build read it)."""
 
 
 def compiled_modules() -> list[str]:

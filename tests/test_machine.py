@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from agent_fsm.errors import HookError, IllegalTransition, MaxTurnsExceeded, PromptCancelled
+from agent_fsm.errors import ConfigurationError, HookError, IllegalTransition, MaxTurnsExceeded, PromptCancelled
 from agent_fsm.events import Final, ReasoningDelta, TextDelta, ToolCallDelta, ToolCallReady
 from agent_fsm.hooks import HookAction, StreamingPromptHook, ToolCallHookAction
 from agent_fsm.items import FinalResponse, StreamAssistantItem, StreamUserItem
@@ -25,6 +25,8 @@ from agent_fsm.messages import (
 )
 from agent_fsm.run.sync_driver import SyncScript, drive_sync
 from agent_fsm.testing import check_history_invariants, check_run
+
+from .test_compiled import COMPILED
 
 
 def call(cid: str, name: str = "echo", **args: Any) -> ToolCallReady:
@@ -246,6 +248,41 @@ def test_TurnMachine_invalid_verdict_is_a_hook_error() -> None:
     assert isinstance(m.error, HookError)
     assert m.error.hook_name == "on_text_delta"
     assert isinstance(m.error.__cause__, TypeError)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [HookAction("terminate", None), HookAction("terminate", 5), HookAction(None), HookAction(7)],  # type: ignore[arg-type]
+    ids=["reason-None", "reason-int", "kind-None", "kind-int"],
+)
+def test_a_verdict_with_wrong_typed_fields_is_a_hook_error_not_a_crash(answer: HookAction) -> None:
+    # Its reason would become the text of a tool result or an error: only a str is taken. (Compiled,
+    # a typed read of the field would otherwise raise a TypeError from inside the machine.)
+    m = TurnMachine("hi", max_turns=1, live_hooks={"on_text_delta"})
+    m.start()
+    m.model_event(TextDelta("x"))
+    assert m.hook_answer(answer) is STOP
+    assert m.state is State.Failed
+    assert isinstance(m.error, HookError)
+    assert "not one of its verdicts" in str(m.error)
+    check_history_invariants(m.history)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"max_turns": "3"}, {"max_turns": 1, "tool_concurrency": None}, {"max_turns": 1, "on_max_turns": 3}],
+    ids=["max_turns-str", "tool_concurrency-None", "on_max_turns-int"],
+)
+def test_a_wrong_typed_setting_is_refused_before_the_run_in_either_build(kwargs: dict[str, Any]) -> None:
+    # The Python build's own check says ConfigurationError; the compiled build's signature checks
+    # the argument's type first and says TypeError, naming the type it expected (README, "The
+    # compiled core"). Either way nothing is built.
+    with pytest.raises((ConfigurationError, TypeError)) as raised:
+        TurnMachine("hi", **kwargs)
+    if COMPILED:
+        assert isinstance(raised.value, TypeError) and "expected" in str(raised.value)
+    else:
+        assert isinstance(raised.value, ConfigurationError)
 
 
 def test_TurnMachine_text_delta_hook_sees_aggregated_text_and_terminate_drops_the_delta() -> None:

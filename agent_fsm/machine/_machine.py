@@ -440,7 +440,7 @@ class TurnMachine(Edges):
         trigger, payload, hook = pending
         if answer is None:
             verdict: Verdict = TOOL_CONTINUE if trigger == "tool_verdict" else CONTINUE
-        elif isinstance(answer, Verdict) and answer.kind in _VERDICTS[trigger]:
+        elif isinstance(answer, Verdict) and _is_verdict_of(answer, trigger):
             verdict = answer
         else:
             return self.hook_failed(TypeError(f"{hook} returned {answer!r}, which is not one of its verdicts"))
@@ -984,6 +984,13 @@ def _wrap(error: BaseException, keep: type[AgentFSMError], kind: type[AgentFSMEr
     err = kind(f"{what}: {type(error).__name__}: {error}")
     err.__cause__ = error
     return err
+
+
+def _is_verdict_of(answer: Any, trigger: str) -> bool:
+    """Whether a hook's answer is a verdict its trigger takes: a kind it knows and a ``str``
+    reason (which may become a tool result or an error's text). Read through ``Any``: compiled,
+    a typed read would refuse a wrong type itself, with a ``TypeError`` from inside the machine."""
+    return answer.kind in _VERDICTS[trigger] and type(answer.reason) is str
 
 
 def _refusal(trigger: str, payload: Any) -> str:
