@@ -13,6 +13,8 @@ from .errors import ConfigurationError, SnapshotError
 from .hooks import live_hooks
 from .machine import Approval, Snapshot, TurnMachine, check_limits
 from .messages import Message, UserMessage
+from .observe.genai import describe_model
+from .observe.log import LoggingObserver
 from .request import Model, UsageLimits
 from .run.driver import AgentRun
 from .run.effects import Effects
@@ -119,6 +121,8 @@ class Agent:
         self.additional_params = dict(additional_params) if additional_params is not None else None
         self.effects = effects
         self.observers = tuple(observers) if observers is not None else None
+        self._default_observers = (LoggingObserver(),)  # for runs while ``observers`` is None
+        self._described: tuple[Model, tuple[str, str | None]] | None = None  # the model, and what observers call it
         self.limits = limits
         self.on_max_turns = on_max_turns
 
@@ -213,6 +217,8 @@ class Agent:
         }
 
     def _run(self, machine: TurnMachine, hooks: Mapping[str, Any]) -> AgentRun:
-        return AgentRun(
-            machine, self.model, hooks, self.tools, agent_name=self.name, effects=self.effects, observers=self.observers
-        )
+        observers = self.observers if self.observers is not None else self._default_observers
+        if self._described is None or self._described[0] is not self.model:  # read once per model
+            self._described = (self.model, describe_model(self.model))
+        return AgentRun(machine, self.model, hooks, self.tools, agent_name=self.name, effects=self.effects,
+                        observers=observers, described=self._described[1])  # fmt: skip

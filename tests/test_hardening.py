@@ -4,6 +4,8 @@ secret reaches a history, and closing is deterministic. One regression test per 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import json
 import sys
 from collections.abc import Sequence
@@ -19,10 +21,12 @@ from agent_fsm import (
     Agent,
     ApprovalRequired,
     IllegalTransition,
+    PromptCancelled,
     SnapshotError,
     Text,
     ToolCall,
     ToolFunction,
+    ToolSet,
     Usage,
     tool,
 )
@@ -466,29 +470,154 @@ async def test_a_ToolSet_call_costs_at_most_one_task_and_none_when_the_tool_neve
         made.append(coro)
         return asyncio.Task(coro, loop=loop, **kwargs)
 
-    model = ScriptedModel([[call("c1"), Final(Usage(1, 1))], [TextDelta("ok")]])
-
     @tool
     async def echo_now(text: str) -> str:
         """Echo, never waiting."""
         return text
 
-    agent = Agent(model, tools=[echo])  # a sync tool
-    agent_async = Agent(
-        ScriptedModel([[call("c1", "echo_now"), Final(Usage(1, 1))], [TextDelta("ok")]]), tools=[echo_now]
-    )
+    @tool
+    async def echo_later(text: str) -> str:
+        """Echo, after one pass of the loop."""
+        await asyncio.sleep(0)
+        return text
+
+    tasks: dict[str, int] = {}
     loop.set_task_factory(counting)
     try:
-        _, outcome = await collect(agent_async.stream_prompt("go"))
-        async_tasks = len(made)
-        made.clear()
-        _, outcome_sync = await collect(agent.stream_prompt("go"))
+        for name, tools in [("echo_now", [echo_now]), ("echo_later", [echo_later]), ("echo", [echo])]:
+            model = ScriptedModel([[call("c1", name), Final(Usage(1, 1))], [TextDelta("ok")]])
+            run = Agent(model, tools=tools).stream_prompt("go")
+            _, outcome = await collect(run)
+            assert outcome is None and not tool_results(run.history)[0].is_error
+            tasks[name], made[:] = len(made), []
     finally:
         loop.set_task_factory(factory)
-    assert outcome is None and outcome_sync is None
-    # before: two (the driver's bound around the ToolSet's bound around the tool)
-    assert async_tasks == 1
-    assert len(made) == 1  # a sync tool: the worker thread's call, bounded once
+    # before: two each (the driver's bound around the ToolSet's bound around the tool); a tool
+    # that cannot wait has nothing to bound; a tool that waits, or a sync one (in a worker
+    # thread), is bounded once
+    assert tasks == {"echo_now": 0, "echo_later": 1, "echo": 1}
+
+
+async def test_a_tool_that_cannot_wait_runs_at_once_in_a_context_of_its_own() -> None:
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="caller's")
+    seen: list[str] = []
+
+    @tool
+    async def setter(text: str) -> str:
+        """Set a context variable, never waiting."""
+        seen.append(var.get())
+        var.set(text)
+        return var.get()
+
+    loop = asyncio.get_running_loop()
+    passes: list[int] = []
+    loop.call_soon(passes.append, 1)
+    assert await ToolSet([setter]).call("setter", {"text": "tool's"}) == ToolOutput((Text("tool's"),))
+    assert passes == []  # over before the loop took a pass, on every Python version
+    assert seen == ["caller's"] and var.get() == "caller's"  # it saw the caller's context, changed only its copy
+
+
+@pytest.mark.parametrize("limit", [None, 0.001])
+async def test_a_tool_that_cannot_wait_raising_or_returning_junk_gives_the_usual_error_results(
+    limit: float | None,
+) -> None:
+    @tool(timeout=limit)
+    async def boom(text: str) -> str:
+        """Raise at once."""
+        raise ValueError(f"bad {text}")
+
+    @tool(timeout=limit)
+    async def junk(text: str) -> Any:
+        """Return what JSON cannot hold."""
+        return {text: object()}
+
+    tools = ToolSet([boom, junk])
+    raised = await tools.call("boom", {"text": "x"})
+    assert raised.is_error and raised.content == (Text("Tool 'boom' raised ValueError: bad x"),)
+    unconvertible = await tools.call("junk", {"text": "x"})
+    assert unconvertible.is_error
+    assert unconvertible.content[0].text.startswith(  # type: ignore[union-attr]
+        "Tool 'junk' returned a value that cannot be converted to JSON: "
+    )
+
+
+@pytest.mark.parametrize("waits", [False, True])
+async def test_a_tool_cancelling_its_own_run_ends_it_the_same_whether_or_not_it_can_wait(waits: bool) -> None:
+    runs: list[Any] = []
+
+    @tool
+    async def stop_now() -> str:
+        """Cancel the run from inside, never waiting."""
+        runs[0].cancel(reason="from the tool")
+        return "done"
+
+    @tool(name="stop_now")
+    async def stop_then_wait() -> str:
+        """Cancel the run from inside, then wait."""
+        runs[0].cancel(reason="from the tool")
+        await asyncio.sleep(0)
+        return "done"
+
+    model = ScriptedModel([[call("c1", "stop_now", {}), Final(Usage(1, 1))], [TextDelta("x")]])
+    runs.append(Agent(model, tools=[stop_then_wait if waits else stop_now]).stream_prompt("go"))
+    items, outcome = await collect(runs[0])
+    assert isinstance(outcome, PromptCancelled) and outcome.reason == "from the tool"
+    assert runs[0].state is State.Cancelled and not any(isinstance(i, StreamUserItem) for i in items)
+    [result] = tool_results(runs[0].history)
+    assert result.is_error and result.text.startswith("Tool call cancelled while running")
+    check_history_invariants(runs[0].history)
+
+
+def test_only_coroutine_code_with_no_suspension_point_counts_as_never_waiting() -> None:
+    async def plain(x: int) -> int:
+        return [x][0] + sum(i for i in range(3))
+
+    async def awaits() -> None:
+        await asyncio.sleep(0)
+
+    async def iterates(it: Any) -> None:
+        async for _ in it:
+            pass
+
+    async def enters(cm: Any) -> None:
+        async with cm:
+            pass
+
+    async def comprehends(it: Any) -> list[Any]:
+        return [x async for x in it]
+
+    async def awaits_in_finally() -> None:
+        try:
+            pass
+        finally:
+            await asyncio.sleep(0)
+
+    def sync(x: int) -> int:
+        return x
+
+    class Obj:
+        async def method(self) -> int:
+            return 1
+
+        async def __call__(self) -> int:
+            return 1
+
+    wrapped = functools.wraps(plain)(lambda x: plain(x))
+    assert tools_module.code_never_waiting(plain) is plain.__code__
+    assert tools_module.code_never_waiting(Obj().method) is Obj.method.__code__
+    others = (
+        awaits,
+        iterates,
+        enters,
+        comprehends,
+        awaits_in_finally,
+        sync,
+        Obj(),
+        wrapped,
+        functools.partial(plain, 1),
+    )
+    for fn in others:
+        assert tools_module.code_never_waiting(fn) is None, fn
 
 
 async def test_a_tool_call_that_never_waits_takes_no_pass_of_the_event_loop_on_312() -> None:

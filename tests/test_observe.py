@@ -103,6 +103,14 @@ async def probe(text: str) -> str:
     return text.upper()
 
 
+@tool(name="probe")
+async def waiting_probe(text: str) -> str:
+    """The same, for a tool that can wait (and so runs in a task of its own, within its time)."""
+    await asyncio.sleep(0)
+    seen_inside.append((INSIDE.get(), asyncio.current_task() is not MAIN_TASK[0]))
+    return text.upper()
+
+
 MAIN_TASK: list[asyncio.Task[Any] | None] = [None]
 
 
@@ -149,6 +157,57 @@ async def test_RunTelemetry_times_the_first_chunk_and_the_call_with_the_effects_
     assert rec.log[-1][4].duration == 0.875
 
 
+@pytest.mark.parametrize("quiet", [False, True])
+@pytest.mark.parametrize("ending", ["hook", "consumer"])
+async def test_a_model_call_the_run_ends_in_keeps_its_first_chunk_and_final(quiet: bool, ending: str) -> None:
+    # the run ends during the call (a hook stops it after Final; or the consumer closes the run
+    # after that Final, the call still open): the record holds what the driver noted while it
+    # streamed; an observer that hears only of failures gets the same record
+    class Stop(StreamingPromptHook):
+        def on_stream_completion_response_finish(self, prompt: Any, response: Any) -> HookAction:
+            return HookAction.terminate("enough")
+
+    class QuietRecording(Recording):
+        def start_run(self, run: RunInfo) -> Recorder:
+            recorder = super().start_run(run)
+            recorder.wants_calls = False  # type: ignore[attr-defined]
+            return recorder
+
+    clock = ManualClock()
+    rec = QuietRecording() if quiet else Recording()
+    raw = {"id": "resp-9", "model": "m-9"}
+    model = TimedModel(clock, [[(0.25, TextDelta("a")), (0.5, Final(Usage(1, 2), raw=raw))]])
+    run = Agent(model, effects=clock, observers=[rec], hook=Stop() if ending == "hook" else None).stream_prompt("go")
+    if ending == "hook":
+        _, outcome = await collect(run)
+        assert outcome is not None
+    else:
+        async for item in run:
+            if isinstance(item.content, Final):  # type: ignore[union-attr]
+                break
+        await run.aclose()
+    assert run.state is State.Cancelled
+    [call] = [entry[4] for entry in rec.log if entry[0] == "model end"]
+    assert (call.time_to_first_chunk, call.duration, call.state) == (0.25, 0.75, State.Cancelled)
+    assert (call.response_id, call.response_model) == ("resp-9", "m-9")
+
+
+async def test_an_agent_describes_its_model_once_and_again_when_the_model_is_replaced() -> None:
+    class Named(ScriptedModel):
+        provider = "acme"
+
+        def __init__(self, name: str) -> None:
+            super().__init__([[TextDelta("a")]])
+            self.model_name = name
+
+    rec = Recording()
+    agent = Agent(Named("m-1"), observers=[rec])
+    await collect(agent.stream_prompt("go"))
+    agent.model = Named("m-2")
+    await collect(agent.stream_prompt("go"))
+    assert [(r.provider_name, r.model_name) for r in rec.runs] == [("acme", "m-1"), ("acme", "m-2")]
+
+
 async def test_RunTelemetry_reads_the_response_id_and_model_from_the_final_raw_payload() -> None:
     rec = Recording()
     raw = {"id": "chatcmpl-1", "model": "gpt-x-2025", "object": "chat.completion.chunk"}
@@ -191,11 +250,13 @@ def test_describe_model_reads_attributes_looks_through_wrappers_and_falls_back_t
 
 async def test_tool_context_is_entered_inside_the_tool_one_by_one_and_concurrently() -> None:
     MAIN_TASK[0] = asyncio.current_task()
-    # every call runs in a task of its own (so one that ignores cancellation cannot hang the run)
-    for concurrency, in_task in ((1, True), (2, True)):
+    # a call that can wait runs in a task of its own (so one that ignores cancellation cannot hang
+    # the run); one that cannot runs at once, in the driver's task, unless calls run concurrently
+    for tool_, concurrency, in_task in ((waiting_probe, 1, True), (waiting_probe, 2, True), (probe, 1, False),
+                                        (probe, 2, True)):  # fmt: skip
         seen_inside.clear()
         model = ScriptedModel([[ready("c1"), ready("c2"), Final(Usage())], [TextDelta("ok")]])
-        agent = Agent(model, tools=[probe], tool_concurrency=concurrency, observers=[Recording()])
+        agent = Agent(model, tools=[tool_], tool_concurrency=concurrency, observers=[Recording()])
         items, outcome = await collect(agent.stream_prompt("go"))
         assert outcome is None
         assert sorted(seen_inside) == [("tool c1", in_task), ("tool c2", in_task)]

@@ -431,3 +431,50 @@ def _json_objects(text: str) -> list[str]:
         value, i = decoder.raw_decode(text, start)
         objects.append(json.dumps(value))
     return objects
+
+
+class CountingProvider(trace.TracerProvider):
+    """A tracer provider that counts the spans asked of it, handing out another provider's."""
+
+    def __init__(self, inner: trace.TracerProvider) -> None:
+        self.inner, self.started = inner, 0
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+        provider, tracer = self, self.inner.get_tracer(*args, **kwargs)
+
+        class Counting(trace.Tracer):
+            def start_span(self, *a: Any, **k: Any) -> trace.Span:
+                provider.started += 1
+                return tracer.start_span(*a, **k)
+
+            def start_as_current_span(self, *a: Any, **k: Any) -> Any:  # pragma: no cover - unused
+                return tracer.start_as_current_span(*a, **k)
+
+        return Counting()
+
+
+async def test_a_run_nobody_records_makes_one_span_and_a_recorded_one_all(tracing: Any) -> None:
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    provider, exporter = tracing
+    dropped = TracerProvider(sampler=ALWAYS_OFF)
+    dropped.add_span_processor(SimpleSpanProcessor(exporter))
+
+    @tool(name="lookup")
+    async def plain_lookup(key: str) -> str:
+        """Look a key up, making no span of its own."""
+        await asyncio.sleep(0)
+        return key
+
+    runs = {}
+    for name, inner in [("no SDK", trace.NoOpTracerProvider()), ("sampled out", dropped), ("recorded", provider)]:
+        counting = CountingProvider(inner)
+        model = NamedModel(two_turns(call("c1"), call("c2")))
+        run = Agent(model, tools=[plain_lookup], observers=[OTelObserver(counting)]).stream_prompt("go")
+        items, outcome = await collect(run)
+        assert outcome is None and len(items) == 8
+        runs[name] = (counting.started, len(exporter.get_finished_spans()))
+        exporter.clear()
+    # a run whose invoke_agent span records nothing asks for no other span: nothing per call;
+    # with an SDK tracer that records, every span is there (invoke_agent, 2 chat, 2 execute_tool)
+    assert runs == {"no SDK": (1, 0), "sampled out": (1, 0), "recorded": (5, 5)}

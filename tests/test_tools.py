@@ -112,6 +112,23 @@ def test_toolset_makes_plain_functions_into_tools_and_keeps_their_order() -> Non
     assert isinstance(tools, ToolServer)
 
 
+async def test_a_tool_added_after_a_run_read_the_definitions_is_offered_to_the_next_run() -> None:
+    tools = ToolSet([add])
+    model = ScriptedModel([[TextDelta("a")], [TextDelta("b")]])
+    agent = Agent(model, tools=tools)
+    await collect(agent.stream_prompt("go"))
+    assert tools.definitions() is tools.definitions()  # read once, kept
+
+    @tool
+    def sub(a: int, b: int) -> int:
+        """Subtract."""
+        return a - b
+
+    tools.add(sub)
+    await collect(agent.stream_prompt("go"))
+    assert [[d.name for d in r.tools] for r in model.requests] == [["add"], ["add", "sub"]]
+
+
 async def test_sync_and_async_tools_both_run() -> None:
     tools = ToolSet([add, add_async])
     assert await tools.call("add", {"a": 1, "b": 2}) == ToolOutput((Text("3"),))

@@ -11,6 +11,8 @@ from typing import Any, Literal, NotRequired, TypedDict
 
 import attrs
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from agent_fsm.machine.protocol import ToolOutput
 from agent_fsm.messages import Text
@@ -289,3 +291,107 @@ async def test_hand_written_definition_checks_the_arguments_bind_to_the_function
     assert error_text(output) == (
         "Invalid arguments for tool 'area' (the tool was not called):\n$: missing a required argument: 'height'"
     )
+
+
+# ------------------------------------------------------------------------ the quick check of plain parameters
+
+
+@tool
+def plain(s: str, i: int, f: float, b: bool, o: int = 7, g: float = 0.5) -> str:
+    """Take plain parameters only."""
+    return "ok"
+
+
+_NEAR_MISSES = st.sampled_from(
+    [float("nan"), float("inf"), -float("inf"), 10**400, True, 0, 1.0, 1.5, "1", None, [], {}]
+)  # (no float can hold 10**400)
+_JSONISH = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=3),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+)
+
+
+def _as_called(signature: Any, arguments: Any) -> Any:
+    """What the function would be called with (each value with its exact type), or the problems."""
+    try:
+        args, kwargs = signature.bind(arguments)
+    except ArgumentError as exc:
+        return exc.problems
+    return args, [(name, type(value), repr(value)) for name, value in kwargs.items()]
+
+
+_FITTING = {
+    "s": st.text(max_size=3),
+    "i": st.integers(),
+    "f": st.one_of(st.integers(), st.floats(allow_nan=False, allow_infinity=False)),
+    "b": st.booleans(),
+    "o": st.integers(),
+    "g": st.floats(allow_nan=False, allow_infinity=False),
+}
+
+
+@st.composite
+def near_plain_arguments(draw: st.DrawFn) -> dict[str, Any]:
+    """Arguments that fit ``plain``, then a few of them spoilt: a value of another kind, a field
+    left out or one too many (so that both the fitting and the failing paths are taken)."""
+    arguments = {name: draw(values) for name, values in _FITTING.items() if name in "sifb" or draw(st.booleans())}
+    for _ in range(draw(st.integers(0, 2))):
+        name = draw(st.sampled_from([*_FITTING, "extra"]))
+        if draw(st.booleans()):
+            arguments[name] = draw(st.one_of(_NEAR_MISSES, _JSONISH))
+        else:
+            arguments.pop(name, None)
+    return arguments
+
+
+_FIT = {"s": "x", "i": 1, "f": 1.5, "b": False}
+
+
+@settings(max_examples=500, deadline=None)
+@given(arguments=near_plain_arguments())
+@example(arguments={**_FIT, "f": float("nan")})
+@example(arguments={**_FIT, "g": float("inf")})
+@example(arguments={**_FIT, "f": 10**400})
+@example(arguments={**_FIT, "i": True})
+@example(arguments={**_FIT, "extra": 1})
+@example(arguments={"s": "x", "i": 1, "f": 2})
+def test_the_quick_check_of_plain_parameters_takes_and_refuses_exactly_what_the_structurer_does(
+    arguments: dict[str, Any],
+) -> None:
+    quick = plain.signature
+    assert quick._plain is not None  # the tool qualifies for the quick check
+    structurer_only = attrs.evolve(quick, plain=None)
+    assert _as_called(quick, arguments) == _as_called(structurer_only, arguments)
+
+
+def test_the_quick_check_is_only_for_plain_parameters() -> None:
+    @tool
+    def nested(a: int, tags: list[str]) -> str:
+        """Take a list."""
+        return "ok"
+
+    @tool
+    def optional(a: int | None = None) -> str:
+        """Take an optional."""
+        return "ok"
+
+    assert plain.signature._plain is not None
+    assert nested.signature._plain is None and optional.signature._plain is None
+
+
+async def test_a_plain_tool_gets_its_defaults_and_floats_from_the_quick_check() -> None:
+    seen: list[tuple[Any, ...]] = []
+
+    @tool
+    async def take(i: int, f: float, b: bool = True) -> str:
+        """Take plain parameters."""
+        seen.append((i, f, b))
+        return "ok"
+
+    assert await ToolSet([take]).call("take", {"i": 1, "f": 2}) == ToolOutput((Text("ok"),))
+    assert seen == [(1, 2.0, True)] and type(seen[0][1]) is float

@@ -206,7 +206,10 @@ class RunObserver(Protocol):
 class Observer(Protocol):
     """Observes runs: makes one :class:`RunObserver` per run, in the context the run starts in."""
 
-    def start_run(self, run: RunInfo) -> RunObserver: ...
+    def start_run(self, run: RunInfo) -> RunObserver | None:
+        """The run's observer, or ``None`` when it has nothing to record for this run (decided
+        once, at its start: the run then makes no call to it at all)."""
+        ...
 
 
 class BaseRunObserver:

@@ -27,7 +27,7 @@ from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from ..errors import CompletionError
 from . import genai as G
-from .logger import enabled, get_logger
+from .logger import enabled, get_logger, listening
 
 if TYPE_CHECKING:
     from . import ModelCall, RunEnd, RunInfo, StateChange, ToolCallRecord
@@ -65,20 +65,37 @@ class _RunLog:
     def __init__(self, run: RunInfo, capture: bool) -> None:
         self._run = run
         self._capture = capture
-        self._log = log = get_logger(run_id=run.run_id, agent=run.agent_name)
-        self._debug = enabled(log, logging.DEBUG)
-        self._info = enabled(log, logging.INFO)
+        debug = listening(logging.DEBUG)
+        if debug is None:  # the application's structlog decides: ask its logger
+            self._bound: Any = get_logger(run_id=run.run_id, agent=run.agent_name)
+            self._debug = enabled(self._bound, logging.DEBUG)
+            self._info = enabled(self._bound, logging.INFO)
+        else:  # the stdlib logger decides: the run's logger is made when it first logs (if ever)
+            self._bound = None
+            self._debug, self._info = debug, bool(listening(logging.INFO))
         self.wants_state_changes = self._debug
         # Nothing listens at INFO: hear of failed calls only (WARNING), bind no context per call.
         self.wants_calls = self._info
-        self._model_fields: dict[str, Any] = {G.PROVIDER: run.provider_name}
-        if run.model_name is not None:
-            self._model_fields[G.REQUEST_MODEL] = run.model_name
         if self._debug:
             fields = {G.OPERATION: G.INVOKE_AGENT, G.AGENT_NAME: run.agent_name, **self._model_fields}
             if capture:
                 fields[G.INPUT_MESSAGES] = G.to_messages(run.messages[-1:])
-            log.debug("run started", turn=0, state=run.state.value, max_turns=run.max_turns, **fields)
+            self._log.debug("run started", turn=0, state=run.state.value, max_turns=run.max_turns, **fields)
+
+    @property
+    def _model_fields(self) -> dict[str, Any]:
+        """The provider and the requested model, as every model event names them."""
+        fields: dict[str, Any] = {G.PROVIDER: self._run.provider_name}
+        if self._run.model_name is not None:
+            fields[G.REQUEST_MODEL] = self._run.model_name
+        return fields
+
+    @property
+    def _log(self) -> Any:
+        """The run's logger (bound to its id and agent)."""
+        if self._bound is None:
+            self._bound = get_logger(run_id=self._run.run_id, agent=self._run.agent_name)
+        return self._bound
 
     # ------------------------------------------------------------------ state
 

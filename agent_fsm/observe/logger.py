@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 
-__all__ = ["enabled", "get_logger"]
+__all__ = ["enabled", "get_logger", "listening"]
 
 _STDLIB = logging.getLogger("agent_fsm")
 _STDLIB.addHandler(logging.NullHandler())
@@ -43,3 +43,11 @@ def enabled(logger: Any, level: int = logging.DEBUG) -> bool:
     if is_enabled_for is not None:
         return bool(is_enabled_for(level))
     return True
+
+
+def listening(level: int) -> bool | None:
+    """Whether the library's logger emits at ``level``, when that can be told without making a
+    logger (structlog is not configured: the stdlib logger decides); else ``None``."""
+    if structlog.is_configured():
+        return None
+    return _STDLIB.isEnabledFor(level)

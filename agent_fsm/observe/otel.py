@@ -34,6 +34,13 @@ explicit parent of the others. Nothing is attached across a ``yield`` (see
 :mod:`agent_fsm.observe`), so no span of a run is ever current in the code consuming it.
 
 Span timestamps come from OpenTelemetry's clock; durations in logs come from ``effects.now()``.
+
+Nothing recording costs nothing per call: a run whose ``invoke_agent`` span does not record (no
+SDK is configured, so the API's no-op tracer answers; or the SDK's sampler dropped the run) makes
+no ``chat`` or ``execute_tool`` span and sets no span current - the observer leaves the run at its
+start (see ``start_run``). The run's calls are then children of a trace nobody samples, and an
+HTTP client instrumented inside the provider propagates the caller's span instead: the same trace
+and the same not-sampled flag.
 """
 
 from __future__ import annotations
@@ -88,8 +95,14 @@ class OTelObserver:
         self.capture_content = capture_content
         self.state_events = state_events
 
-    def start_run(self, run: RunInfo) -> _RunSpans:
-        return _RunSpans(self._tracer, run, self.capture_content, self.state_events)
+    def start_run(self, run: RunInfo) -> _RunSpans | None:
+        """The run's spans; ``None`` - nothing to do for the rest of the run - when its
+        ``invoke_agent`` span records nothing (no SDK configured, or the sampler dropped it)."""
+        spans = _RunSpans(self._tracer, run, self.capture_content, self.state_events)
+        if spans.recording:
+            return spans
+        spans.run_ended(None)  # (ends a span that records nothing: nothing is exported)
+        return None
 
 
 class _RunSpans:
@@ -113,6 +126,8 @@ class _RunSpans:
         # Parent: whatever is current where the run starts iterating (the consumer's span, or a
         # tool's span when an agent runs inside another agent's tool).
         self._span = tracer.start_span(name, kind=SpanKind.INTERNAL, attributes=attributes)
+        self.recording = self._span.is_recording()
+        """Whether the run's span records anything: read once, at the start of the run."""
         self._parent = trace.set_span_in_context(self._span)
         self._chat: Span | None = None
 
@@ -210,8 +225,11 @@ class _RunSpans:
 
     # ------------------------------------------------------------------ the end
 
-    def run_ended(self, end: RunEnd) -> None:
+    def run_ended(self, end: RunEnd | None) -> None:
         span = self._span
+        if end is None:
+            span.end()
+            return
         span.set_attribute(_RUN_STATE, end.state.value)
         span.set_attribute("agent_fsm.turns", end.turns)
         span.set_attribute(G.USAGE_INPUT, end.usage.input_tokens)

@@ -27,29 +27,32 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from types import TracebackType
+from types import AsyncGeneratorType, TracebackType
 from typing import Any, Literal
 
 from ..errors import AgentFSMError, ToolServerError
+from ..events import Final, TextDelta
 from ..items import FinalResponse, StreamAssistantItem, StreamItem
 from ..machine import TurnMachine
 from ..machine.protocol import NEXT_EVENT, NEXT_TOOL_OUTPUT, STOP, Action, CallHook, RunTools, SendRequest, ToolOutput
 from ..machine.snapshot import Snapshot
 from ..machine.table import Edge, State
 from ..messages import Message, ToolCall, Usage, UserMessage
-from ..observe import Observer
+from ..observe import NULL_CONTEXT, Observer
 from ..observe.log import LoggingObserver
 from ..observe.logger import get_logger
 from ..observe.redact import Redactor
-from ..request import CompletionRequest, Model
+from ..request import Model
 from ..tools import ToolServer, ToolSet
 from ..tools._outcome import call_outcome
 from .effects import DirectEffects, Effects
 from .telemetry import RunTelemetry
 
 __all__ = ["AgentRun"]
+
+_DIRECT = DirectEffects()
+"""The default effects (they hold nothing: one serves every run)."""
 
 
 class AgentRun:
@@ -69,24 +72,28 @@ class AgentRun:
         agent_name: str | None = None,
         effects: Effects | None = None,
         observers: Sequence[Observer] | None = None,
+        described: tuple[str, str | None] | None = None,
     ) -> None:
         self._m = machine
+        self._described = described  # the model's (provider, model name), when the Agent knows it
         self._model = model
-        self._hooks = {name: (fn, inspect.iscoroutinefunction(fn)) for name, fn in hooks.items()}
+        self._hooks = {name: (fn, inspect.iscoroutinefunction(fn)) for name, fn in hooks.items()} if hooks else {}
         self._tools = tools
         self._server_of: Callable[[str], str | None] | None = getattr(tools, "server_of", None)
-        self._effects: Effects = effects if effects is not None else DirectEffects()
-        # A ToolSet called directly already runs each tool in a task of its own, within its time
-        # (``run_bounded``), and nothing else in ``ToolSet.call`` waits: a second task around it
-        # would only double the cost of a call. Any other server, or effects of one's own, may
-        # wait anywhere, so their calls are bounded here.
+        self._effects: Effects = effects if effects is not None else _DIRECT
+        # A ToolSet called directly already bounds each call that can wait (``run_bounded``: in a
+        # task of its own, within its time), and nothing else in ``ToolSet.call`` waits: a second
+        # task around it would only double the cost of a call. Any other server, or effects of
+        # one's own, may wait anywhere, so their calls are bounded here.
         self._server_bounds_calls = type(self._effects) is DirectEffects and type(tools) is ToolSet
         self.run_id = self._effects.new_id()
         """An id for logs and traces; never part of items or history."""
         self.agent_name = agent_name
         self._agen: AsyncGenerator[StreamItem, None] | None = None
         self._stream: Any = None
-        self._pending_tools: deque[asyncio.Task[ToolOutput | ToolServerError] | ToolCall] = deque()
+        # this turn's tool calls not yet handed to the machine, in call order (a list: a deque
+        # would hold a 600-byte block for the whole life of every run)
+        self._pending_tools: list[asyncio.Task[ToolOutput | ToolServerError] | ToolCall] = []
         self._result: FinalResponse | None = None
         self._log: Any = None
         self._observers = tuple(observers) if observers is not None else (LoggingObserver(),)
@@ -227,10 +234,12 @@ class AgentRun:
         out = m.outbox
         self._tele = tele = RunTelemetry(
             self._observers, m, self._model, run_id=self.run_id, agent_name=self.agent_name, now=self._effects.now,
-            redact=self._redact,
+            redact=self._redact, described=self._described,
         )  # fmt: skip
-        watch_steps = tele.watch_steps
-        handlers = tele.watch_final(m.event_handlers)
+        watch_steps, watch_calls = tele.watch_steps, tele.watch_model_calls
+        now = self._effects.now
+        handlers = m.event_handlers
+        on_text = handlers[TextDelta]  # most events are text deltas: their handler is looked up once
         model_event = m.model_event
         closed_reason = "the run was closed by its consumer"
         current_task = asyncio.current_task
@@ -250,14 +259,17 @@ class AgentRun:
                 kind = type(action)
                 if kind is SendRequest:
                     assert isinstance(action, SendRequest)
-                    tele.model_call_started(action.request)
                     # Open the stream and await its first event (the request usually goes out
                     # then) in the call's context, which is never held across a yield.
+                    context = tele.model_call_started(action.request) if watch_calls else NULL_CONTEXT
                     stream = failure = None
                     streaming = False
-                    with tele.model_context():
+                    with context:
                         try:
-                            stream = self._stream = await self._open(action.request)
+                            stream = self._effects.stream(self._model, action.request)
+                            if type(stream) is not AsyncGeneratorType:  # (one already is its iterator)
+                                stream = await _iterator(stream)
+                            self._stream = stream
                             anext_ = stream.__anext__
                             event = await anext_()
                             streaming = True
@@ -265,19 +277,26 @@ class AgentRun:
                             pass
                         except Exception as exc:
                             failure = exc
-                    if stream is None:
+                    if self._stream is None:  # it did not open
                         action = m.model_failed(failure)  # type: ignore[arg-type]
-                        tele.model_call_ended()
+                        if watch_calls:
+                            tele.model_call_ended()
                         continue
                     if streaming:
-                        tele.first_event()
+                        if watch_calls:
+                            tele.first_chunk = now()
                     elif failure is None:
                         action = m.model_end()
                     else:
                         action = m.model_failed(failure)
                     while streaming:  # the hot loop: one pass per model event
-                        handler = handlers.get(type(event))  # each handler checks its event itself
-                        result = handler(event) if handler is not None else model_event(event)
+                        if type(event) is TextDelta:  # each handler checks its event itself
+                            result = on_text(event)
+                        else:
+                            if watch_calls and type(event) is Final:  # the observers read its raw
+                                tele.final = event
+                            handler = handlers.get(type(event))
+                            result = handler(event) if handler is not None else model_event(event)
                         if type(result) is StreamAssistantItem:  # the fast path's one item
                             yield result
                         else:
@@ -305,7 +324,8 @@ class AgentRun:
                     self._stream = None
                     if getattr(stream, "ag_frame", stream) is not None:  # an async generator run to its end
                         await _aclose(stream)  # has nothing to close: skip the round trip
-                    tele.model_call_ended()
+                    if watch_calls:
+                        tele.model_call_ended()
                 elif kind is CallHook:
                     action = await self._call_hook(action)  # type: ignore[arg-type]
                 elif kind is RunTools:
@@ -334,12 +354,6 @@ class AgentRun:
         if m.error is not None:
             raise m.error
 
-    async def _open(self, request: CompletionRequest) -> AsyncIterator[Any]:
-        stream: Any = self._effects.stream(self._model, request)
-        if inspect.isawaitable(stream):
-            stream = await stream
-        return stream.__aiter__()  # type: ignore[no-any-return]
-
     async def _call_hook(self, action: CallHook) -> Action:
         if self._cancelled:  # cancel() came while the driver yielded what came before
             return STOP
@@ -366,7 +380,7 @@ class AgentRun:
         self._pending_tools.extend(asyncio.ensure_future(limited(c)) for c in calls)
 
     async def _next_tool_output(self) -> Action:
-        nxt = self._pending_tools.popleft()
+        nxt = self._pending_tools.pop(0)
         output = await (nxt if isinstance(nxt, asyncio.Task) else self._run_tool(nxt))
         if isinstance(output, ToolServerError):
             return self._m.tool_failed(output)
@@ -389,15 +403,18 @@ class AgentRun:
         """The tool server serving ``call`` (an MCP server's command or URL), for the observers."""
         return self._server_of(call.function.name) if self._server_of is not None else None
 
-    async def _call_tool(self, call: ToolCall) -> ToolOutput | ToolServerError:
+    def _call_tool(self, call: ToolCall) -> Awaitable[ToolOutput | ToolServerError]:
+        """The call, to await: what it gives is decided by ``call_outcome``, once for every driver.
+
+        In its own task (unless the server bounds its calls): a server that ignores the run's
+        cancellation cannot hang the run."""
+
         def log(exc: BaseException) -> None:
             trace = self._redact.traceback(exc)
             self._logger().warning("tool server raised", tool=call.function.name, tool_call_id=call.id, exception=trace)
 
-        # in its own task (unless the server bounds its calls): a server that ignores the run's
-        # cancellation cannot hang the run
         called = self._effects.call_tool(self._tools, call)
-        return await call_outcome(
+        return call_outcome(
             called, call.function.name, self._redact, bounded=not self._server_bounds_calls, on_raise=log
         )
 
@@ -427,6 +444,13 @@ class AgentRun:
         if self._log is None:
             self._log = get_logger(run_id=self.run_id, agent=self.agent_name)
         return self._log
+
+
+async def _iterator(stream: Any) -> AsyncIterator[Any]:
+    """The iterator of what ``Effects.stream`` gave: an async iterable, or an awaitable of one."""
+    if inspect.isawaitable(stream):
+        stream = await stream
+    return stream.__aiter__()  # type: ignore[no-any-return]
 
 
 async def _aclose(stream: Any) -> None:

@@ -9,8 +9,8 @@ workflow code - it is deterministic, and these four are the only nondeterminism 
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Protocol, runtime_checkable
 
@@ -46,7 +46,7 @@ class Effects(Protocol):
 
 
 class DirectEffects:
-    """The default: call the model and the tools directly, read the real clock, make uuid4s."""
+    """The default: call the model and the tools directly, read the real clock, make random ids."""
 
     def stream(
         self, model: Model, request: CompletionRequest
@@ -56,8 +56,7 @@ class DirectEffects:
     def call_tool(self, tools: ToolServer, call: ToolCall) -> Awaitable[ToolOutput]:
         return tools.call(call.function.name, call.function.arguments)
 
-    def now(self) -> float:
-        return time.monotonic()
+    now = staticmethod(time.monotonic)  # (the clock itself: no method call around it)
 
     def new_id(self) -> str:
-        return uuid.uuid4().hex
+        return os.urandom(16).hex()  # 128 random bits, as 32 hex digits (a uuid4's hex, at a fifth of its cost)

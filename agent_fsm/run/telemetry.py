@@ -9,9 +9,9 @@ that raise.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..events import Final as FinalEvent
 from ..messages import AssistantMessage, Message, ToolCall, Usage
@@ -22,13 +22,10 @@ from ..observe.redact import Redactor
 
 if TYPE_CHECKING:
     from ..errors import ToolServerError
-    from ..items import FinalResponse, StreamAssistantItem
+    from ..items import FinalResponse
     from ..machine import TurnMachine
-    from ..machine.protocol import Action, ToolOutput
+    from ..machine.protocol import ToolOutput
     from ..request import CompletionRequest
-
-Handled: TypeAlias = "Action | StreamAssistantItem"
-"""What an event handler returns: an action, or the item the fast path handed over."""
 
 __all__ = ["RunTelemetry"]
 
@@ -36,11 +33,15 @@ __all__ = ["RunTelemetry"]
 class RunTelemetry:
     """What the driver reports to: one per run, made when the run starts iterating.
 
+    ``described`` is the model's ``(provider, model name)`` (:func:`~agent_fsm.observe.genai.describe_model`)
+    when the caller already has it: an :class:`~agent_fsm.Agent` reads it once per model.
+
     It reads the machine (state, turns, usage, history, error) and the clock, and hands records
     to the observers. A driver of one's own (see :mod:`agent_fsm.machine`) can use it the same
-    way: ``model_call_started`` / ``model_context`` / ``first_event`` / ``model_call_ended``
-    around each model call, ``tool_call`` around each tool call, ``steps`` after each step,
-    ``run_ended`` once.
+    way: for each model call, when ``watch_model_calls``, ``model_call_started`` (entering the
+    context it gives around the awaits that open the stream), setting ``first_chunk`` and
+    ``final`` as they come, ``model_call_ended``; ``tool_call`` around each tool call, ``steps``
+    after each step, ``run_ended`` once.
     """
 
     def __init__(
@@ -53,40 +54,55 @@ class RunTelemetry:
         agent_name: str | None,
         now: Callable[[], float],
         redact: Redactor | None = None,
+        described: tuple[str, str | None] | None = None,
     ) -> None:
         self._m = machine
         self._now = now
         self._started = now()
-        provider, model_name = describe_model(model)
         self.redact = redact if redact is not None else Redactor(model)
-        info = RunInfo(
-            run_id, agent_name, provider, model_name, machine.max_turns, machine.history, machine.state, self.redact
-        )
         sinks: list[RunObserver] = []
+        if observers:  # (nobody to tell: no record of the run is made)
+            provider, model_name = described if described is not None else describe_model(model)
+            info = RunInfo(
+                run_id, agent_name, provider, model_name, machine.max_turns, machine.history, machine.state, self.redact
+            )
         for observer in observers:
             try:
-                sinks.append(observer.start_run(info))
+                sink = observer.start_run(info)
             except Exception as exc:
                 self._observer_failed(observer, "start_run", exc)
+            else:
+                if sink is not None:  # None: it has nothing to record for this run
+                    sinks.append(sink)
         self._sinks = tuple(sinks)
-        self._step_sinks = tuple(s for s in sinks if getattr(s, "wants_state_changes", False))
-        self.watch_steps = bool(self._step_sinks)
-        """Whether :meth:`steps` has anyone to tell (the driver skips the call otherwise)."""
         # Decided once per run: who hears every model and tool call (and has its context entered
         # around them), and who hears only of the calls that failed. Nobody listening costs
         # nothing per call: no context is bound, no record built unless a call fails.
-        self._call_sinks = tuple(s for s in sinks if getattr(s, "wants_calls", True))
-        self._failure_sinks = tuple(s for s in sinks if not getattr(s, "wants_calls", True))
+        steps: list[RunObserver] = []
+        calls: list[RunObserver] = []
+        failures: list[RunObserver] = []
+        for sink in sinks:
+            if getattr(sink, "wants_state_changes", False):
+                steps.append(sink)
+            (calls if getattr(sink, "wants_calls", True) else failures).append(sink)
+        self._step_sinks, self._call_sinks, self._failure_sinks = tuple(steps), tuple(calls), tuple(failures)
+        self.watch_steps = bool(self._step_sinks)
+        """Whether :meth:`steps` has anyone to tell (the driver skips the call otherwise)."""
         self.watch_tool_calls = bool(self._call_sinks)
         """Whether :meth:`tool_call` has anyone to tell; otherwise the driver reports only a
         failed tool call, with :meth:`tool_failed`."""
+        self.watch_model_calls = bool(sinks)
+        """Whether the model call methods have anyone to tell (the driver skips them otherwise)."""
         self._mark = 0
+        self.first_chunk: float | None = None
+        """When the current model call's first event came (``now()``): the driver sets it."""
+        self.final: FinalEvent | None = None
+        """The current model call's ``Final`` event, once it came: the driver sets it (the
+        observers read the response id and model from its ``raw``)."""
         self._call: ModelCall | None = None
-        # the model call's start, when only failures are listened for (the record is built late)
-        self._quiet: tuple[int, CompletionRequest, float] | None = None
-        self._quiet_first: float | None = None
-        self._quiet_final: FinalEvent | None = None
-        self._history_len = 0
+        # when only failures are listened for, the model call's record is built only if it fails,
+        # from (turn, request, started, usage before)
+        self._quiet: tuple[int, CompletionRequest, float, Usage] | None = None
         self._usage_before = machine.usage
         self._ended = False
 
@@ -102,64 +118,38 @@ class RunTelemetry:
 
     # ------------------------------------------------------------------ model calls
 
-    def watch_final(self, handlers: Mapping[type, Callable[[Any], Handled]]) -> dict[type, Callable[[Any], Handled]]:
-        """The machine's event handlers, with ``Final`` noted for the observers on its way in.
-
-        The observers read the response id and model from ``Final.raw``; noting it here costs
-        nothing per delta (the driver dispatches through this dict exactly as through the
-        machine's).
-        """
-        feed_final = handlers[FinalEvent]
-
-        def on_final(event: FinalEvent) -> Handled:
-            if self._call is not None:
-                self._call.final = event
-            else:
-                self._quiet_final = event
-            return feed_final(event)
-
-        return {**handlers, FinalEvent: on_final}
-
-    def model_call_started(self, request: CompletionRequest) -> None:
+    def model_call_started(self, request: CompletionRequest) -> AbstractContextManager[object]:
+        """A model call starts: gives its context (log context, current span), to enter around
+        the awaits that open its stream only, never across a yield."""
         if not self._sinks:
-            return  # nobody to tell: no record (``_call`` stays None, so the rest is skipped too)
-        self._usage_before = self._m.usage
-        self._history_len = len(request.history) + 1  # the run's history so far: it, then the prompt
+            return NULL_CONTEXT  # nobody to tell: no record (``_call`` stays None: the rest is skipped too)
+        m = self._m
+        self.first_chunk = self.final = None
         if not self._call_sinks:  # only failures are listened for: a record only if this one fails
-            self._quiet = (self._m.turns, request, self._now())
-            self._quiet_first = self._quiet_final = None
-            return
-        self._call = ModelCall(self._m.turns, request, self._now())
-        self._notify(self._call_sinks, "model_call_started", self._call)
-
-    def model_context(self) -> AbstractContextManager[object]:
-        """The model call's context (log context, current span); enter it around awaits only."""
-        call = self._call
-        if call is None or not self._call_sinks:
+            self._quiet = (m.turns, request, self._now(), m.usage)
             return NULL_CONTEXT
+        self._usage_before = m.usage
+        call = self._call = ModelCall(m.turns, request, self._now())
+        self._notify(self._call_sinks, "model_call_started", call)
         return _Contexts(self, self._call_sinks, "model_call_context", call)
-
-    def first_event(self) -> None:
-        if self._call is not None:
-            if self._call.first_chunk is None:
-                self._call.first_chunk = self._now()
-        elif self._quiet is not None and self._quiet_first is None:
-            self._quiet_first = self._now()
 
     def model_call_ended(self) -> None:
         call, self._call = self._call, None
-        quiet, self._quiet = self._quiet, None
         m = self._m
-        if call is None:
+        if call is not None:
+            before = self._usage_before
+        else:
+            quiet, self._quiet = self._quiet, None
             if quiet is None or m.error is None:
                 return  # nobody listens, or only for failures and this call did not end the run
-            call = ModelCall(*quiet)
-            call.first_chunk, call.final = self._quiet_first, self._quiet_final
+            turn, request, started, before = quiet
+            call = ModelCall(turn, request, started)
+        call.first_chunk, call.final = self.first_chunk, self.final
         call.ended = self._now()
-        call.usage = _minus(m.usage, self._usage_before)
+        call.usage = _minus(m.usage, before)
         call.state = m.state
         call.error = m.error
-        call.output = _first_assistant(m.history[self._history_len :])
+        call.output = _first_assistant(m.history[len(call.request.history) + 1 :])  # (its history, then its prompt)
         self._notify(self._call_sinks, "model_call_ended", call)
         if call.error is not None:
             self._notify(self._failure_sinks, "model_call_ended", call)

@@ -1,6 +1,6 @@
 """Running one tool call within its time, even when it ignores being cancelled.
 
-Each call runs in its own task. When it runs out of time (or the run is cancelled) it is
+Each call that can wait runs in its own task. When it runs out of time (or the run is cancelled) it is
 cancelled and gets ``STOP_GRACE`` seconds to stop; a call that catches ``CancelledError`` and
 goes on is then left behind - held until it ends, and logged - so that it can never hang a run.
 
@@ -11,18 +11,33 @@ task takes its first step in one pass of the event loop (~4 us in all); a call t
 then needs no timer and no waiter. Only a call that actually waits pays for those: one future
 woken by the task's end or the timer, not ``asyncio.wait`` (which builds a set, a callback per
 task and a future per call, about 5 us more).
+
+A call that cannot wait at all needs none of it. A coroutine function whose code has no point at
+which it could suspend (no ``await``, ``async for`` or ``async with``: :func:`code_never_waiting`
+reads its bytecode once, when the tool is made) runs from start to end in a single step. Nothing
+can interrupt that step - neither a timer nor a cancellation, which asyncio delivers only at a
+suspension - so a task around it would bound nothing: the task would run the same one step, and
+its timer could never fire first. :func:`run_at_once` takes that step directly, in a copy of the
+caller's context as a task would (a context variable the tool sets stays its own): ~0.7 us, the
+copy and the ``StopIteration`` included, against ~4 us for a task on 3.11. The one difference a
+tool could see is ``asyncio.current_task()``, which is the caller's task during that step; such a
+tool awaits nothing, so it cannot wait on it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import dis
+import inspect
 import sys
-from collections.abc import Awaitable, Coroutine
+import types
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from ..observe.logger import get_logger
 
-__all__ = ["STOP_GRACE", "ToolDidNotStop", "ToolTimeout", "run_bounded"]
+__all__ = ["STOP_GRACE", "ToolDidNotStop", "ToolTimeout", "code_never_waiting", "run_at_once", "run_bounded"]
 
 T = TypeVar("T")
 
@@ -42,6 +57,39 @@ class ToolTimeout(Exception):
 
 class ToolDidNotStop(ToolTimeout):
     """A tool call ran out of time, was cancelled, and was still running after ``STOP_GRACE``."""
+
+
+_SUSPENDING = frozenset(
+    {"YIELD_VALUE", "SEND", "GET_AWAITABLE", "GET_AITER", "GET_ANEXT", "BEFORE_ASYNC_WITH", "END_ASYNC_FOR"}
+)
+"""Every opcode by which a coroutine's code can suspend or delegate to something that can."""
+
+
+def code_never_waiting(fn: Callable[..., Any]) -> types.CodeType | None:
+    """The code object of ``fn`` if it is an ``async def`` function (or a method of one) that has
+    no point at which it could suspend; else ``None`` (also for anything it cannot read: a
+    wrapper, a callable object, ``functools.partial``). A coroutine of exactly that code runs to
+    its end in one step (see :func:`run_at_once`)."""
+    func = fn.__func__ if isinstance(fn, types.MethodType) else fn
+    if not isinstance(func, types.FunctionType):
+        return None
+    code = func.__code__
+    if not code.co_flags & inspect.CO_COROUTINE:
+        return None
+    if any(instruction.opname in _SUSPENDING for instruction in dis.get_instructions(code)):
+        return None
+    return code
+
+
+def run_at_once(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that cannot suspend (its code passed :func:`code_never_waiting`) to its
+    end, now, in a copy of the current context; return what it returned, raise what it raised."""
+    try:
+        contextvars.copy_context().run(coro.send, None)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    coro.close()  # only a coroutine whose code was swapped after it was read could get here
+    raise RuntimeError("a tool that cannot wait suspended")
 
 
 async def run_bounded(call: Awaitable[T], limit: float | None, *, name: str) -> T:

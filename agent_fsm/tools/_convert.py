@@ -30,6 +30,8 @@ def to_output(value: Any) -> ToolOutput:
     Raises:
         TypeError, ValueError: for a value JSON cannot hold (``Tool.run`` reports it as an error).
     """
+    if type(value) is str:  # the most common result first, by its exact type
+        return ToolOutput((Text(value),))
     if isinstance(value, ToolOutput):
         return value
     if isinstance(value, str):

@@ -32,6 +32,7 @@ import asyncio
 import inspect
 import math
 import re
+import types
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Literal, Protocol, TypeAlias, TypeVar, overload, runtime_checkable
 
@@ -43,7 +44,7 @@ from ..messages import JSONValue
 from ..observe.logger import get_logger
 from ..observe.redact import Redactor
 from ..request import ToolDefinition, ToolOutput
-from ._bounded import ToolDidNotStop, ToolTimeout, run_bounded
+from ._bounded import ToolDidNotStop, ToolTimeout, code_never_waiting, run_at_once, run_bounded
 from ._convert import converted
 from .arguments import ArgumentError
 from .outcomes import did_not_stop, invalid_arguments, raised, timed_out, unknown_tool
@@ -103,6 +104,10 @@ class Tool:
     """How the tool binds when read from a class or instance (a method needs ``self``)."""
     is_async: bool = attrs.field(init=False, default=attrs.Factory(lambda self: _is_async(self.fn), takes_self=True))
     """Whether calling ``fn`` gives a coroutine (else it runs in a worker thread)."""
+    _never_waits: types.CodeType | None = attrs.field(
+        init=False, default=attrs.Factory(lambda self: code_never_waiting(self.fn), takes_self=True), repr=False
+    )
+    """The code of ``fn`` when it cannot suspend: its calls run at once, with nothing to bound."""
 
     @property
     def name(self) -> str:
@@ -156,14 +161,24 @@ class Tool:
                 ``KeyboardInterrupt``, ``SystemExit``).
         """
         bound = self.prepare(arguments)
-        if isinstance(bound, ToolOutput):
+        if type(bound) is ToolOutput:
             return bound
-        args, kwargs = bound
+        args, kwargs = bound  # type: ignore[misc]
+        try:
+            if self._never_waits is not None:  # it cannot wait, so there is nothing to bound
+                coro = self.fn(*args, **kwargs)
+                if coro.cr_code is self._never_waits:
+                    return converted(self.name, run_at_once(coro))
+                call = coro  # its function's code was replaced since: bound it after all
+            else:
+                call = self._call(args, kwargs)
+        except (Exception, GeneratorExit) as exc:  # a GeneratorExit from a tool is the tool's bug
+            return self._raised(exc)
         timeout = self.timeout if self.timeout is not None else default_timeout
         if timeout is not None and math.isinf(timeout):
             timeout = None
         try:
-            value = await run_bounded(self._call(args, kwargs), timeout, name=self.name)
+            value = await run_bounded(call, timeout, name=self.name)
         except ToolDidNotStop:
             return did_not_stop(self.name, timeout)
         except ToolTimeout:
@@ -171,7 +186,7 @@ class Tool:
                 "tool timed out", tool=self.name, timeout=timeout, thread_left_running=not self.is_async
             )
             return timed_out(self.name, timeout)
-        except (Exception, GeneratorExit) as exc:  # a GeneratorExit from a tool is the tool's bug
+        except (Exception, GeneratorExit) as exc:
             return self._raised(exc)
         return converted(self.name, value)
 
@@ -288,6 +303,7 @@ class ToolSet:
         if default_timeout is not None and not default_timeout > 0:
             raise ConfigurationError(f"default_timeout must be positive or None, got {default_timeout!r}")
         self._tools: dict[str, Tool] = {}
+        self._definitions: tuple[ToolDefinition, ...] | None = None  # read once per run: kept until a tool is added
         self.default_timeout = default_timeout
         for t in tools:
             self.add(t)
@@ -327,6 +343,7 @@ class ToolSet:
         if made.name in self._tools:
             raise ConfigurationError(f"two tools are named {made.name!r}")
         self._tools[made.name] = made
+        self._definitions = None
         return made
 
     def __contains__(self, name: object) -> bool:
@@ -346,7 +363,9 @@ class ToolSet:
 
     def definitions(self) -> tuple[ToolDefinition, ...]:
         """The definitions of the tools, in the order they were added."""
-        return tuple(t.definition for t in self._tools.values())
+        if self._definitions is None:
+            self._definitions = tuple([t.definition for t in self._tools.values()])
+        return self._definitions
 
     def requires_approval(self, name: str) -> bool:
         """Whether calls of ``name`` should wait for an approval (``@tool(requires_approval=True)``)."""

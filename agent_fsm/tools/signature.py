@@ -17,7 +17,7 @@ import attrs
 
 from ..errors import ConfigurationError
 from ..messages import JSONValue
-from .arguments import ArgumentError, capped, load_arguments, problems, structurer
+from .arguments import ArgumentError, capped, load_arguments, plain_binder, problems, structurer
 from .schema import add_default, json_schema
 
 __all__ = ["Signature", "parse_docstring"]
@@ -83,6 +83,8 @@ class Signature:
     _positional: tuple[str, ...] = ()
     _keywords: tuple[str, ...] = ()
     _python: inspect.Signature | None = None
+    _plain: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
+    """The quick check for plain parameters (:func:`~agent_fsm.tools.arguments.plain_binder`)."""
 
     @classmethod
     def of(cls, fn: Callable[..., Any], *, skip_first: bool = False, where: str | None = None) -> Signature:
@@ -131,7 +133,8 @@ class Signature:
         except Exception as exc:  # cattrs could not build a hook: say which tool, not cattrs' internals
             raise ConfigurationError(f"{where}: its arguments cannot be structured ({exc})") from exc
         schema = {"type": "object", "properties": props, "required": required, "additionalProperties": False}
-        return cls(summary, schema, structure, tuple(positional), tuple(keywords))
+        plain = None if positional else plain_binder([(p.name, hints[p.name], p.default) for p in params])
+        return cls(summary, schema, structure, tuple(positional), tuple(keywords), plain=plain)
 
     @classmethod
     def hand_written(cls, fn: Callable[..., Any], parameters: dict[str, Any], description: str = "") -> Signature:
@@ -155,6 +158,10 @@ class Signature:
         Raises:
             ArgumentError: listing each problem with its path, what was expected and what came.
         """
+        if self._plain is not None and type(arguments) is dict:
+            kwargs = self._plain(arguments)
+            if kwargs is not None:
+                return (), kwargs
         loaded = load_arguments(arguments)
         if self._structure is None:
             if self._python is not None:
