@@ -14,6 +14,8 @@ from agent_fsm.machine.table import EDGES
 from agent_fsm.testing import FuzzCase, HookPolicy
 from agent_fsm.testing.campaign import run_fuzz
 
+from .test_compiled import COMPILED
+
 
 def fuzz(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     code = main(["fuzz", "--plain", *args])
@@ -70,6 +72,7 @@ def test_fuzz_same_seed_same_coverage(capsys: pytest.CaptureFixture[str], tmp_pa
     assert reports[0]["runs"] > 80
 
 
+@pytest.mark.skipif(COMPILED, reason="it patches a method of TurnMachine: a compiled class cannot be patched")
 def test_fuzz_reports_a_broken_machine_with_a_cassette(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -192,6 +192,75 @@ async def test_a_model_call_the_run_ends_in_keeps_its_first_chunk_and_final(quie
     assert (call.response_id, call.response_model) == ("resp-9", "m-9")
 
 
+async def test_an_observer_of_failures_hears_only_of_the_model_call_that_failed() -> None:
+    # Only failures listened for, the driver notes each call on the telemetry without a call
+    # per call: a call that ended well must leave nothing behind that a later ending (here a tool
+    # server failing after it) could report as a failed model call; the call that fails is
+    # reported with its own turn, request and usage.
+    from agent_fsm.errors import ToolServerError
+
+    @tool
+    async def echo(text: str = "") -> str:
+        """Echo."""
+        return text
+
+    class Broken:
+        def definitions(self) -> list[Any]:
+            return []
+
+        async def call(self, name: str, arguments: Any) -> Any:
+            raise ToolServerError("server down")
+
+    class QuietRecording(Recording):
+        def start_run(self, run: RunInfo) -> Recorder:
+            recorder = super().start_run(run)
+            recorder.wants_calls = False  # type: ignore[attr-defined]
+            return recorder
+
+    tool_turn = [ToolCallReady(ToolCall("c1", ToolFunction("echo", {})), "i1"), Final(Usage(3, 4))]
+    rec = QuietRecording()
+    run = Agent(ScriptedModel([tool_turn]), tools=Broken(), observers=[rec]).stream_prompt("go")  # type: ignore[arg-type]
+    _, outcome = await collect(run)
+    assert isinstance(outcome, ToolServerError)
+    assert [e for e in rec.log if e[0] == "model end"] == []
+
+    rec = QuietRecording()
+    model = ScriptedModel([tool_turn, [TextDelta("a"), CompletionError("stream broke")]])
+    run = Agent(model, tools=[echo], observers=[rec]).stream_prompt("go")
+    _, outcome = await collect(run)
+    assert isinstance(outcome, CompletionError)
+    [(_, turn, state, usage, call)] = [e for e in rec.log if e[0] == "model end"]
+    assert (turn, state, usage) == (2, "Failed", Usage())
+    assert call.request.prompt == run.history[2] and call.first_chunk is not None and call.final is None
+
+
+@pytest.mark.parametrize("wants", [True, False, None])
+async def test_run_ended_is_reported_unless_the_observer_says_it_does_not_want_it(wants: bool | None) -> None:
+    class Choosy(Recording):
+        def start_run(self, run: RunInfo) -> Recorder:
+            recorder = super().start_run(run)
+            if wants is not None:  # None: the attribute is absent, which means True
+                recorder.wants_run_end = wants  # type: ignore[attr-defined]
+            return recorder
+
+    rec = Choosy()
+    await collect(Agent(ScriptedModel([[TextDelta("a")]]), observers=[rec]).stream_prompt("go"))
+    ends = [e for e in rec.log if e[0] == "run end"]
+    assert len(ends) == (0 if wants is False else 1)
+
+
+async def test_a_quiet_log_records_no_run_end_and_an_info_log_does(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from agent_fsm.observe.log import _RunLog
+
+    info = RunInfo("r1", None, "p", None, 1, (), State.AwaitingCompletion, None)  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING, logger="agent_fsm"):
+        assert _RunLog(info, False).wants_run_end is False
+    with caplog.at_level(logging.INFO, logger="agent_fsm"):
+        assert _RunLog(info, False).wants_run_end is True
+
+
 async def test_an_agent_describes_its_model_once_and_again_when_the_model_is_replaced() -> None:
     class Named(ScriptedModel):
         provider = "acme"

@@ -43,6 +43,7 @@ from .reports import (
 )
 from .reports import report as report_cli
 from .support import collect
+from .test_compiled import COMPILED
 from .wire_server import WIRE_DIR, Reply, WireServer
 
 # ---------------------------------------------------------------------------- steps off the trace
@@ -85,6 +86,7 @@ def _run_watching_history(case: FuzzCase) -> tuple[RunLog, list[int]]:
     return RunLog(start, tuple(items), m.trace, m.history, m.state, m.error), history.at
 
 
+@pytest.mark.skipif(COMPILED, reason="it watches the history through a list subclass, which compiled code bypasses")
 @settings(max_examples=150, deadline=None)
 @given(case=fuzz_cases(driver="sync").filter(lambda c: c.sync_runnable and c.close_after is None))
 def test_steps_read_each_steps_items_and_history_off_the_trace_exactly(case: FuzzCase) -> None:

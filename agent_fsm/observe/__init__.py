@@ -183,7 +183,8 @@ class RunObserver(Protocol):
     # means: report model and tool calls only when they fail (``model_call_ended`` for a call the
     # run ended in with an error; ``tool_call`` entered and left at once, after the fact, for a
     # tool server's failure) and enter no context around calls. The logging observer sets it
-    # when nothing listens at INFO, so a quiet log costs nothing per call.
+    # when nothing listens at INFO, so a quiet log costs nothing per call. ``wants_run_end``, the
+    # same way: False means ``run_ended`` is not called (the logging observer logs the end at INFO).
 
     def state_changed(self, change: StateChange) -> None: ...
 

@@ -76,6 +76,7 @@ class _RunLog:
         self.wants_state_changes = self._debug
         # Nothing listens at INFO: hear of failed calls only (WARNING), bind no context per call.
         self.wants_calls = self._info
+        self.wants_run_end = self._info  # the end is logged at INFO: unheard, it is not even recorded
         if self._debug:
             fields = {G.OPERATION: G.INVOKE_AGENT, G.AGENT_NAME: run.agent_name, **self._model_fields}
             if capture:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from types import AsyncGeneratorType, TracebackType
 from typing import Any, Literal
 
@@ -237,6 +238,8 @@ class AgentRun:
             redact=self._redact, described=self._described,
         )  # fmt: skip
         watch_steps, watch_calls = tele.watch_steps, tele.watch_model_calls
+        watch_failures = tele.watch_failed_model_calls  # only a call that ends the run: no call per call
+        watch_any = watch_calls or watch_failures
         now = self._effects.now
         handlers = m.event_handlers
         on_text = handlers[TextDelta]  # most events are text deltas: their handler is looked up once
@@ -261,7 +264,11 @@ class AgentRun:
                     assert isinstance(action, SendRequest)
                     # Open the stream and await its first event (the request usually goes out
                     # then) in the call's context, which is never held across a yield.
-                    context = tele.model_call_started(action.request) if watch_calls else NULL_CONTEXT
+                    context: AbstractContextManager[object] = NULL_CONTEXT
+                    if watch_calls:
+                        context = tele.model_call_started(action.request)
+                    elif watch_failures:
+                        tele.call_started, tele.usage_before, tele.first_chunk, tele.final = now(), m.usage, None, None
                     stream = failure = None
                     streaming = False
                     with context:
@@ -279,11 +286,11 @@ class AgentRun:
                             failure = exc
                     if self._stream is None:  # it did not open
                         action = m.model_failed(failure)  # type: ignore[arg-type]
-                        if watch_calls:
+                        if watch_any:
                             tele.model_call_ended()
                         continue
                     if streaming:
-                        if watch_calls:
+                        if watch_any:
                             tele.first_chunk = now()
                     elif failure is None:
                         action = m.model_end()
@@ -293,7 +300,7 @@ class AgentRun:
                         if type(event) is TextDelta:  # each handler checks its event itself
                             result = on_text(event)
                         else:
-                            if watch_calls and type(event) is Final:  # the observers read its raw
+                            if watch_any and type(event) is Final:  # the observers read its raw
                                 tele.final = event
                             handler = handlers.get(type(event))
                             result = handler(event) if handler is not None else model_event(event)
@@ -324,8 +331,10 @@ class AgentRun:
                     self._stream = None
                     if getattr(stream, "ag_frame", stream) is not None:  # an async generator run to its end
                         await _aclose(stream)  # has nothing to close: skip the round trip
-                    if watch_calls:
+                    if watch_calls or (watch_failures and m.error is not None):
                         tele.model_call_ended()
+                    elif watch_failures:
+                        tele.call_started = None  # it ended and the run goes on: nothing to report
                 elif kind is CallHook:
                     action = await self._call_hook(action)  # type: ignore[arg-type]
                 elif kind is RunTools:

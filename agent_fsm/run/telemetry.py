@@ -86,13 +86,26 @@ class RunTelemetry:
                 steps.append(sink)
             (calls if getattr(sink, "wants_calls", True) else failures).append(sink)
         self._step_sinks, self._call_sinks, self._failure_sinks = tuple(steps), tuple(calls), tuple(failures)
+        self._end_sinks = tuple(sink for sink in sinks if getattr(sink, "wants_run_end", True))
         self.watch_steps = bool(self._step_sinks)
         """Whether :meth:`steps` has anyone to tell (the driver skips the call otherwise)."""
         self.watch_tool_calls = bool(self._call_sinks)
         """Whether :meth:`tool_call` has anyone to tell; otherwise the driver reports only a
         failed tool call, with :meth:`tool_failed`."""
-        self.watch_model_calls = bool(sinks)
-        """Whether the model call methods have anyone to tell (the driver skips them otherwise)."""
+        self.watch_model_calls = bool(self._call_sinks)
+        """Whether someone hears of every model call: the driver then calls
+        :meth:`model_call_started` and :meth:`model_call_ended` around each one."""
+        self.watch_failed_model_calls = bool(self._failure_sinks) and not self._call_sinks
+        """Whether only the model call that ends a run is listened for. The driver then makes no
+        call per model call: it sets ``call_started`` and ``usage_before``, then ``first_chunk`` and
+        ``final`` as they come,
+        clears ``call_started`` when a call ends with the run going on, and calls
+        :meth:`model_call_ended` only when the run ended in the call (which :meth:`run_ended`
+        also does for a call still open): the record is built then, from the machine."""
+        self.call_started: float | None = None
+        """When the open model call started (``now()``), while only failures are listened for."""
+        self.usage_before = machine.usage
+        """The run's usage when the current model call started."""
         self._mark = 0
         self.first_chunk: float | None = None
         """When the current model call's first event came (``now()``): the driver sets it."""
@@ -100,10 +113,6 @@ class RunTelemetry:
         """The current model call's ``Final`` event, once it came: the driver sets it (the
         observers read the response id and model from its ``raw``)."""
         self._call: ModelCall | None = None
-        # when only failures are listened for, the model call's record is built only if it fails,
-        # from (turn, request, started, usage before)
-        self._quiet: tuple[int, CompletionRequest, float, Usage] | None = None
-        self._usage_before = machine.usage
         self._ended = False
 
     # ------------------------------------------------------------------ steps
@@ -121,14 +130,13 @@ class RunTelemetry:
     def model_call_started(self, request: CompletionRequest) -> AbstractContextManager[object]:
         """A model call starts: gives its context (log context, current span), to enter around
         the awaits that open its stream only, never across a yield."""
-        if not self._sinks:
-            return NULL_CONTEXT  # nobody to tell: no record (``_call`` stays None: the rest is skipped too)
         m = self._m
         self.first_chunk = self.final = None
         if not self._call_sinks:  # only failures are listened for: a record only if this one fails
-            self._quiet = (m.turns, request, self._now(), m.usage)
+            self.call_started = self._now() if self._failure_sinks else None
+            self.usage_before = m.usage
             return NULL_CONTEXT
-        self._usage_before = m.usage
+        self.usage_before = m.usage
         call = self._call = ModelCall(m.turns, request, self._now())
         self._notify(self._call_sinks, "model_call_started", call)
         return _Contexts(self, self._call_sinks, "model_call_context", call)
@@ -137,13 +145,13 @@ class RunTelemetry:
         call, self._call = self._call, None
         m = self._m
         if call is not None:
-            before = self._usage_before
+            before = self.usage_before
         else:
-            quiet, self._quiet = self._quiet, None
-            if quiet is None or m.error is None:
-                return  # nobody listens, or only for failures and this call did not end the run
-            turn, request, started, before = quiet
-            call = ModelCall(turn, request, started)
+            started, self.call_started = self.call_started, None
+            if started is None or m.error is None or m.request is None:
+                return  # nobody listens, or only for failures and no call ended the run
+            call = ModelCall(m.turns, m.request, started)  # the machine's current call: its turn, its request
+            before = self.usage_before
         call.first_chunk, call.final = self.first_chunk, self.final
         call.ended = self._now()
         call.usage = _minus(m.usage, before)
@@ -200,9 +208,10 @@ class RunTelemetry:
         if self.watch_steps:
             self.steps()
         self.model_call_ended()
-        m = self._m
-        end = RunEnd(m.state, m.error, m.usage, m.turns, result, self._now() - self._started)
-        self._notify(self._sinks, "run_ended", end)
+        if self._end_sinks:  # (nobody wants the end: no record of it is made)
+            m = self._m
+            end = RunEnd(m.state, m.error, m.usage, m.turns, result, self._now() - self._started)
+            self._notify(self._end_sinks, "run_ended", end)
 
     # ------------------------------------------------------------------ fan-out
 
