@@ -54,6 +54,15 @@ SERIES: dict[str, list[tuple[str, str, str]]] = {
         ("6e6bcbc", "compiled", "the path's last entry is two attributes: the same edge again is one increment"),
         ("c47d276", "compiled", "the names the hot paths read are Final: C statics, not a dict lookup per use"),
         ("1b77791", "compiled", "fewer allocations per turn (a list for running calls, reasoning slots on demand)"),
+        (
+            "6c85a39",
+            "pure",
+            "(the driver branch, on the first session's main) a tool call ~2 us: plain parameters"
+            " without cattrs, a tool that cannot wait run at once",
+        ),
+        ("411f6b5", "compiled", "merged: the driver branch (tool calls, the driver per turn and per delta, observers)"),
+        ("f4d20aa", "compiled", "observers of failures only cost no call per model call; no run-end record unheard"),
+        ("f4d20aa", "pure", "the same source, not compiled"),
     ],
 }
 """The series ``make bench-changes`` can measure (``BENCH_CHANGES_SERIES``, default the last)."""
