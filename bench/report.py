@@ -384,7 +384,9 @@ includes allocator slack and is measured first, on a fresh heap. Peak RSS is `ru
 
 **S4** (`bench/s4.py`): 400 scripts drawn once, deterministically, from
 `agent_fsm.testing.strategies.turn_scripts(tools=["echo"])` (text, reasoning, streamed and parallel
-tool calls, unknown tools), each driven through a fresh `TurnMachine` by `drive_sync` with a sync
+tool calls, unknown tools) by the project's own venv and pickled, so that both builds run the same
+scripts (Hypothesis biases its draws with the constants of the modules it counts as local, which
+differ between an editable install and a wheel); each driven through a fresh `TurnMachine` by `drive_sync` with a sync
 `echo` runner. The ratio is against a sync hand-written loop doing the same logical work (a floor:
 it keeps none of the machine's rules and checks); both emit the same number of items.
 
