@@ -73,13 +73,17 @@ $(COMPILED_STAMP): $(SOURCES) | $(PY) $(COMPILED_PY)
 
 compiled: $(COMPILED_STAMP)
 
-# The machine's tests (properties and fuzz regressions included) against the compiled build, run from a copy
-# of tests/ so that the installed wheel is what they import; test_compiled.py checks that it is compiled.
+# A fuzz campaign, then the machine's tests (properties and fuzz regressions included), against the compiled
+# build, both run outside the source tree (the tests from a copy of tests/) so that the installed wheel is
+# what they import; test_compiled.py checks that it is compiled.
 COMPILED_TESTS := test_compiled.py test_machine.py test_table.py test_run_control.py test_hardening.py \
 	test_properties.py test_snapshot.py test_rig_bugs.py test_driver.py test_approvals.py test_stateful.py \
 	test_fuzz_regressions.py test_tool_outcomes.py test_diagram_trace.py test_strategies.py
 
+FUZZ_COMPILED_EXAMPLES ?= 2000
+
 test-compiled: $(COMPILED_STAMP)
+	cd $(COMPILED_DIR) && $(abspath $(COMPILED_VENV))/bin/agent-fsm fuzz --examples $(FUZZ_COMPILED_EXAMPLES) --seed $(FUZZ_SEED) --plain
 	rm -rf $(COMPILED_DIR)/run && mkdir -p $(COMPILED_DIR)/run && cp -r tests pyproject.toml $(COMPILED_DIR)/run/
 	cd $(COMPILED_DIR)/run && AGENT_FSM_EXPECT_COMPILED=1 $(abspath $(COMPILED_PY)) -m pytest -q -p no:cacheprovider \
 		$(addprefix tests/,$(COMPILED_TESTS))
